@@ -1,0 +1,37 @@
+# The project's commands. `make test` is the README's test command and what CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test unit e2e bench lint proto quickstart
+
+install: $(BIN)/terraform-provider-dbaas
+
+$(BIN)/terraform-provider-dbaas: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+test: install
+	$(BIN)/python -m pytest -q
+
+unit: install
+	$(BIN)/python -m pytest -q tests/unit provider
+
+e2e: install
+	$(BIN)/python -m pytest -q tests/e2e
+
+bench: install
+	$(BIN)/python bench/launch_cycle.py
+	$(BIN)/python bench/plan_unchanged.py
+
+lint: install
+	$(BIN)/ruff check provider tests bench proto
+	$(BIN)/mypy
+
+proto: install
+	$(BIN)/python proto/generate.py
+
+quickstart: install
+	@echo "The quickstart arrives with the dbaas resources (issue 6); for now: make test"

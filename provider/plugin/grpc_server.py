@@ -1,0 +1,223 @@
+"""A small gRPC server: HTTP/2 from the h2 library, TLS from Python's ssl, one thread per call.
+
+Terraform is the only client. It keeps one HTTP/2 connection per provider process and runs up to
+`-parallelism` calls on it at once, so each call runs in its own thread while a reader thread per
+connection feeds h2. Unary calls and "held" streams (go-plugin's stdio and broker streams, which
+Terraform opens and keeps open without needing messages from us) are all a provider needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+
+from provider.plugin import grpc_wire
+from provider.plugin.grpc_wire import GrpcError, StatusCode
+from provider.plugin.transport import PlainTransport, TLSTransport, Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallContext:
+    """What a handler may know of its call: the deadline, and whether the client gave up."""
+
+    method: str
+    deadline: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def time_remaining(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Method:
+    path: str  # "/package.Service/Method"
+    request_type: Any  # a protobuf message class
+    handler: Callable[[Any, CallContext], Any]
+    kind: Literal["unary", "held"] = "unary"
+    after_reply: Callable[[], None] | None = None  # runs once the response is on the wire
+
+
+@dataclass
+class _Call:
+    context: CallContext
+    method: Method | None
+    body: bytearray = field(default_factory=bytearray)
+
+
+class Connection:
+    """One client connection; `serve()` reads until the peer goes away."""
+
+    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method]) -> None:
+        self._sock = sock
+        self._transport = transport
+        self._methods = methods
+        self._lock = threading.Condition()
+        self._closed = False
+        self._calls: dict[int, _Call] = {}
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self._h2 = h2.connection.H2Connection(config=config)
+        self._h2.initiate_connection()
+
+    def serve(self) -> None:
+        try:
+            with self._lock:
+                self._flush()
+            while True:
+                raw = self._sock.recv(262144)
+                if not raw:
+                    break
+                with self._lock:
+                    started = self._receive(raw)
+                for stream_id, call in started:
+                    threading.Thread(target=self._run, args=(stream_id, call), daemon=True).start()
+        except ssl.SSLError as err:
+            self._send_tls_alert()
+            log.warning("refused a connection that did not present Terraform's client certificate: %s", err)
+        except (OSError, h2.exceptions.ProtocolError) as err:
+            log.debug("connection ended: %s", err)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for call in self._calls.values():
+                call.context.cancelled.set()
+            self._lock.notify_all()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def _send_tls_alert(self) -> None:
+        try:
+            self._sock.sendall(self._transport.outgoing())
+        except OSError:
+            pass
+
+    def _receive(self, raw: bytes) -> list[tuple[int, _Call]]:
+        plaintext = self._transport.receive(raw)
+        started: list[tuple[int, _Call]] = []
+        for event in self._h2.receive_data(plaintext) if plaintext else ():
+            if isinstance(event, h2.events.RequestReceived):
+                self._open_call(event.stream_id, dict(event.headers or ()))
+            elif isinstance(event, h2.events.DataReceived):
+                self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                call = self._calls.get(event.stream_id)
+                if call is not None and call.method is not None and call.method.kind == "unary":
+                    call.body += event.data or b""
+            elif isinstance(event, h2.events.StreamEnded):
+                call = self._calls.get(event.stream_id)
+                if call is not None and call.method is not None and call.method.kind == "unary":
+                    started.append((event.stream_id, call))
+            elif isinstance(event, h2.events.StreamReset):
+                call = self._calls.pop(event.stream_id, None)
+                if call is not None:
+                    call.context.cancelled.set()
+            elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+                self._lock.notify_all()
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self._closed = True
+        self._flush()
+        return started
+
+    def _open_call(self, stream_id: int, headers: dict[bytes, bytes]) -> None:
+        path = headers.get(b":path", b"").decode("utf-8", "replace")
+        timeout = grpc_wire.parse_timeout(headers.get(b"grpc-timeout"))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        method = self._methods.get(path)
+        self._calls[stream_id] = _Call(CallContext(method=path, deadline=deadline), method)
+        if method is None:
+            log.warning("no such gRPC method %s", path)
+            self._calls.pop(stream_id)
+            self._h2.send_headers(stream_id, grpc_wire.response_headers()
+                                  + grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}"),
+                                  end_stream=True)
+        elif method.kind == "held":
+            self._h2.send_headers(stream_id, grpc_wire.response_headers())
+
+    def _run(self, stream_id: int, call: _Call) -> None:
+        assert call.method is not None
+        method = call.method
+        try:
+            messages = grpc_wire.split_messages(bytes(call.body))
+            if len(messages) != 1:
+                raise GrpcError(StatusCode.INTERNAL, f"expected one request message, got {len(messages)}")
+            try:
+                request = method.request_type.FromString(messages[0])
+            except Exception as err:  # protobuf's DecodeError, kept off the import path
+                raise GrpcError(StatusCode.INVALID_ARGUMENT, f"malformed request: {err}") from err
+            response = method.handler(request, call.context)
+            self._reply(stream_id, grpc_wire.frame(response.SerializeToString()), StatusCode.OK, "")
+        except GrpcError as err:
+            self._reply(stream_id, b"", err.code, err.message)
+        except Exception as err:
+            log.exception("%s failed", method.path)
+            self._reply(stream_id, b"", StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+        if method.after_reply is not None:
+            method.after_reply()
+
+    def _reply(self, stream_id: int, body: bytes, code: StatusCode, message: str) -> None:
+        with self._lock:
+            self._calls.pop(stream_id, None)
+            try:
+                self._h2.send_headers(stream_id, grpc_wire.response_headers())
+                self._send_body(stream_id, body)
+                self._h2.send_headers(stream_id, grpc_wire.status_trailers(code, message), end_stream=True)
+                self._flush()
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, OSError) as err:
+                log.debug("could not answer stream %d: %s", stream_id, err)
+
+    def _send_body(self, stream_id: int, body: bytes) -> None:
+        # Called with the lock held; waits (releasing it) while the client's flow-control window is shut.
+        offset = 0
+        while offset < len(body):
+            window = min(self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size)
+            if window <= 0:
+                if self._closed:
+                    raise OSError("connection closed while sending")
+                self._flush()
+                self._lock.wait(1.0)
+                continue
+            self._h2.send_data(stream_id, body[offset:offset + window])
+            offset += window
+            self._flush()
+
+    def _flush(self) -> None:
+        data = self._h2.data_to_send()
+        if data:
+            self._transport.send(data)
+        out = self._transport.outgoing()
+        if out:
+            self._sock.sendall(out)
+
+
+class GrpcServer:
+    """Accepts connections on a listening socket and serves `methods` on each."""
+
+    def __init__(self, methods: list[Method], tls_context: ssl.SSLContext | None) -> None:
+        self._methods = {method.path: method for method in methods}
+        self._tls_context = tls_context
+
+    def serve_forever(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return  # the listener was closed: we are shutting down
+            transport: Transport = TLSTransport(self._tls_context) if self._tls_context else PlainTransport()
+            connection = Connection(sock, transport, self._methods)
+            threading.Thread(target=connection.serve, daemon=True).start()

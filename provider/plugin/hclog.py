@@ -1,0 +1,63 @@
+"""Logs as hclog JSON lines on stderr, which Terraform's plugin client reads and re-logs.
+
+Levels follow TF_LOG_PROVIDER, else TF_LOG (TRACE, DEBUG, INFO, WARN, ERROR, OFF; JSON means TRACE).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping
+
+TRACE = 5
+_LEVEL_NAMES = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
+                logging.WARNING: "warn", logging.ERROR: "error", logging.CRITICAL: "error"}
+_ENV_LEVELS = {"TRACE": TRACE, "JSON": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
+               "WARN": logging.WARNING, "ERROR": logging.ERROR, "OFF": logging.CRITICAL + 10}
+
+
+class HclogFormatter(logging.Formatter):
+    """One JSON object a line: @level, @message, @timestamp (hclog's layout), @module."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__()
+        self._module = module
+
+    def format(self, record: logging.LogRecord) -> str:
+        seconds = time.gmtime(record.created)
+        micros = int((record.created % 1) * 1_000_000)
+        entry: dict[str, object] = {
+            "@level": _level_name(record.levelno),
+            "@message": record.getMessage(),
+            "@module": f"{self._module}.{record.name}" if record.name != "root" else self._module,
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", seconds) + f".{micros:06d}Z",
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def level_from_environment(environ: Mapping[str, str]) -> int:
+    name = (environ.get("TF_LOG_PROVIDER") or environ.get("TF_LOG") or "WARN").strip().upper()
+    return _ENV_LEVELS.get(name, logging.WARNING)
+
+
+def configure(environ: Mapping[str, str], module: str) -> None:
+    """Route every logger of the process to stderr in hclog's JSON form."""
+    logging.addLevelName(TRACE, "TRACE")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(HclogFormatter(module))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level_from_environment(environ))
+    logging.getLogger("hpack").setLevel(logging.WARNING)  # per-header chatter, even at TRACE
+    logging.getLogger("h2").setLevel(logging.INFO)
+
+
+def _level_name(levelno: int) -> str:
+    for threshold in sorted(_LEVEL_NAMES, reverse=True):
+        if levelno >= threshold:
+            return _LEVEL_NAMES[threshold]
+    return "trace"

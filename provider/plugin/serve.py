@@ -1,0 +1,125 @@
+"""Serve a provider as a Terraform plugin: handshake, socket, TLS, gRPC, shutdown.
+
+Start-up order matters for launch time: the handshake line is printed as soon as the socket
+listens and the certificate exists; protobuf, h2 and the provider itself are imported after it,
+while Terraform is already connecting (the connection waits in the listen backlog).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from provider.plugin import handshake
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """What `serve` needs to know of the provider it serves."""
+
+    address: str  # registry address, e.g. "registry.terraform.io/dbaas/dbaas"
+    make_servicer: Callable[[], object]  # builds the object answering tfplugin6.Provider RPCs
+    log_module: str
+
+
+def main(spec: PluginSpec, argv: list[str]) -> int:
+    if "--debug" in argv:
+        return _serve(spec, debug=True, protocol_version=6, client_cert_pem=None)
+    try:
+        shake = handshake.check_environment(os.environ)
+    except handshake.HandshakeError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return _serve(spec, debug=False, protocol_version=shake.protocol_version, client_cert_pem=shake.client_cert_pem)
+
+
+def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_pem: str | None) -> int:
+    if not debug:
+        # Ctrl-C reaches the whole process group; Terraform asks us to stop through StopProvider.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    socket_dir = tempfile.mkdtemp(prefix="tf-dbaas-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
+    shutdown = threading.Event()
+    try:
+        listener = _listen(os.path.join(socket_dir, "plugin.sock"))
+        identity = None
+        if client_cert_pem:
+            from provider.plugin.identity import generate_identity
+
+            identity = generate_identity()
+        address = listener.getsockname()
+        if debug:
+            _announce_debug(spec.address, address, protocol_version)
+        else:
+            line = handshake.handshake_line(protocol_version, "unix", address,
+                                            identity.cert_der if identity else None)
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        _start_serving(spec, listener, identity, client_cert_pem, shutdown, debug)
+        _wait_for_end(shutdown, debug)
+        listener.close()
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Handler threads may be parked in waits; Terraform expects us gone right after Shutdown.
+    os._exit(0)
+
+
+def _listen(path: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    return listener
+
+
+def _start_serving(spec: PluginSpec, listener: socket.socket, identity: object, client_cert_pem: str | None,
+                   shutdown: threading.Event, debug: bool) -> None:
+    from provider.plugin import hclog
+
+    hclog.configure(os.environ, spec.log_module)
+    from provider.plugin.go_plugin_services import go_plugin_methods, service_methods
+    from provider.plugin.grpc_server import GrpcServer
+
+    tls_context = None
+    if identity is not None and client_cert_pem:
+        from provider.plugin.tls import server_context
+
+        tls_context = server_context(identity, client_cert_pem)  # type: ignore[arg-type]
+    from provider.pb import tfplugin6_pb2
+
+    servicer = spec.make_servicer()
+    # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
+    on_shutdown = (lambda: None) if debug else shutdown.set
+    methods = go_plugin_methods(on_shutdown) + service_methods(
+        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer)
+    server = GrpcServer(methods, tls_context)
+    threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
+
+
+def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP) + ((signal.SIGINT,) if debug else ()):
+        signal.signal(signum, lambda *_: shutdown.set())
+    parent = os.getppid()
+    # If Terraform dies without telling us, do not linger as an orphan.
+    while not shutdown.wait(0.5):
+        if not debug and os.getppid() != parent:
+            return
+
+
+def _announce_debug(provider_address: str, socket_path: str, protocol_version: int) -> None:
+    reattach = {provider_address: {
+        "Protocol": "grpc", "ProtocolVersion": protocol_version, "Pid": os.getpid(), "Test": True,
+        "Addr": {"Network": "unix", "String": socket_path},
+    }}
+    print("Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment variable "
+          "with the following:\n")
+    quoted = json.dumps(reattach, separators=(",", ":")).replace("'", "'\"'\"'")
+    print(f"\tTF_REATTACH_PROVIDERS='{quoted}'\n", flush=True)
