@@ -1,0 +1,7 @@
+"""The registry of data sources; each lives in its own module here, its test beside it."""
+
+from __future__ import annotations
+
+from provider.framework.resource import DataSource
+
+DATA_SOURCES: tuple[type[DataSource], ...] = ()

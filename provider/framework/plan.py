@@ -1,0 +1,72 @@
+"""Planning a resource change from the schema: defaults, unknown computed values, plan modifiers.
+
+Terraform's proposed new state already merges the configuration with the prior state (computed
+attributes keep their prior values). From it we plan as HashiCorp's plugin framework does: when the
+object is created or changes, computed attributes that the configuration leaves null become unknown
+("known after apply") unless a plan modifier keeps their prior value, and attributes marked
+RequiresReplace that change make Terraform replace the object.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from provider.cty.values import UNKNOWN
+from provider.framework.paths import Path
+from provider.framework.plan_modifiers import AttributePlan
+from provider.framework.schema import Attribute, Block, Schema
+
+log = logging.getLogger(__name__)
+
+
+def plan_change(schema: Schema, prior: dict[str, Any] | None, proposed: dict[str, Any],
+                config: dict[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+    """The planned state and the paths whose change requires replacement."""
+    planned = copy.deepcopy(proposed)
+    creating = prior is None
+    _apply_defaults(schema.block, config, planned)
+    changing = creating or planned != prior
+    if changing and prior is not None:
+        log.debug("attributes changing: %s", sorted(k for k in planned if planned[k] != prior.get(k)))
+    replace: list[Path] = []
+    _plan_block(schema.block, config, prior, planned, creating, changing, (), replace)
+    return planned, replace
+
+
+def _apply_defaults(block: Block, config: dict[str, Any], planned: dict[str, Any]) -> None:
+    for name, attr in block.attributes.items():
+        if attr.default is not None and config.get(name) is None:
+            planned[name] = copy.deepcopy(attr.default)
+
+
+def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, Any] | None,
+                planned: dict[str, Any], creating: bool, changing: bool, path: Path,
+                replace: list[Path]) -> None:
+    for name, attr in block.attributes.items():
+        configured = (config or {}).get(name)
+        prior_value = (prior or {}).get(name)
+        if attr.write_only:
+            planned[name] = None  # never stored: Terraform requires null in plan and state
+            continue
+        if changing and attr.computed and configured is None and attr.default is None:
+            planned[name] = UNKNOWN
+        nested = _single_nested(attr)
+        if nested is not None and isinstance(planned.get(name), dict):
+            _plan_block(nested, configured if isinstance(configured, dict) else None,
+                        prior_value if isinstance(prior_value, dict) else None,
+                        planned[name], creating, changing, path + (name,), replace)
+        step = AttributePlan(path + (name,), configured, prior_value, planned.get(name), creating)
+        for modifier in attr.plan_modifiers:
+            modifier.modify(step)
+        planned[name] = step.planned
+        if step.requires_replace:
+            replace.append(step.path)
+
+
+def _single_nested(attr: Attribute) -> Block | None:
+    if attr.nested is not None and attr.nested.nesting == "single":
+        return Block(attributes=attr.nested.attributes)
+    return None
+

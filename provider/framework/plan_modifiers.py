@@ -1,0 +1,45 @@
+"""Plan modifiers: per-attribute rules applied while planning a resource change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from provider.cty.values import Unknown
+from provider.framework.paths import Path
+
+
+@dataclass
+class AttributePlan:
+    """One attribute's slice of a plan; modifiers may change `planned` and `requires_replace`."""
+
+    path: Path
+    config: Any
+    prior: Any
+    planned: Any
+    creating: bool
+    requires_replace: bool = False
+
+
+class PlanModifier(Protocol):
+    def modify(self, plan: AttributePlan) -> None: ...
+
+
+class RequiresReplace:
+    """A change of this attribute destroys and re-creates the object."""
+
+    def modify(self, plan: AttributePlan) -> None:
+        if not plan.creating and plan.planned != plan.prior:
+            plan.requires_replace = True
+
+
+class UseStateForUnknown:
+    """A computed value that never changes after creation keeps its prior value instead of "(known after apply)"."""
+
+    def modify(self, plan: AttributePlan) -> None:
+        if not plan.creating and isinstance(plan.planned, Unknown) and plan.prior is not None:
+            plan.planned = plan.prior
+
+
+REQUIRES_REPLACE = RequiresReplace()
+USE_STATE_FOR_UNKNOWN = UseStateForUnknown()

@@ -1,0 +1,138 @@
+"""Declarative schemas: attributes, nested attributes, blocks, and their cty types and protobuf form.
+
+A resource declares one `Schema`; everything else (the value type Terraform encodes with, the
+GetProviderSchema answer, validation, defaults and plan modifiers) is derived from it here or in
+the modules that walk it, so the declaration is the single source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from provider.cty import types as cty
+
+if TYPE_CHECKING:
+    from provider.framework.plan_modifiers import PlanModifier
+    from provider.framework.validators import Validator
+
+Nesting = Literal["single", "list", "set", "map"]
+BlockNesting = Literal["single", "list", "set", "map", "group"]
+
+
+@dataclass(frozen=True)
+class NestedAttributes:
+    """Attribute-style nesting (`user_config = { ... }`)."""
+
+    attributes: Mapping[str, Attribute]
+    nesting: Nesting = "single"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    type: cty.Type | None = None  # exactly one of type and nested
+    nested: NestedAttributes | None = None
+    description: str = ""  # markdown
+    required: bool = False
+    optional: bool = False
+    computed: bool = False
+    sensitive: bool = False
+    write_only: bool = False
+    deprecated: bool = False
+    default: Any = None  # planned when the configuration leaves an optional+computed attribute null
+    validators: tuple[Validator, ...] = ()
+    plan_modifiers: tuple[PlanModifier, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.type is None) == (self.nested is None):
+            raise ValueError("an attribute has either a type or nested attributes")
+        if not (self.required or self.optional or self.computed):
+            raise ValueError("an attribute is required, optional or computed")
+        if self.required and (self.optional or self.computed):
+            raise ValueError("a required attribute is neither optional nor computed")
+        if self.default is not None and not (self.optional and self.computed):
+            raise ValueError("only an optional+computed attribute can have a default")
+
+    def cty_type(self) -> cty.Type:
+        if self.type is not None:
+            return self.type
+        assert self.nested is not None
+        element = cty.object_type({name: attr.cty_type() for name, attr in self.nested.attributes.items()})
+        return _wrap(self.nested.nesting, element)
+
+
+@dataclass(frozen=True)
+class NestedBlock:
+    block: Block
+    nesting: BlockNesting = "list"
+    min_items: int = 0
+    max_items: int = 0
+
+
+@dataclass(frozen=True)
+class Block:
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    blocks: Mapping[str, NestedBlock] = field(default_factory=dict)
+    description: str = ""
+    deprecated: bool = False
+
+    def cty_type(self) -> cty.Object:
+        types = {name: attr.cty_type() for name, attr in self.attributes.items()}
+        for name, nested in self.blocks.items():
+            element = nested.block.cty_type()
+            types[name] = element if nested.nesting == "group" else _wrap(nested.nesting, element)
+        return cty.object_type(types)
+
+
+@dataclass(frozen=True)
+class Schema:
+    block: Block
+    version: int = 0
+
+    def cty_type(self) -> cty.Object:
+        return self.block.cty_type()
+
+
+def _wrap(nesting: str, element: cty.Type) -> cty.Type:
+    if nesting == "single":
+        return element
+    return {"list": cty.List, "set": cty.Set, "map": cty.Map}[nesting](element)
+
+
+def schema_to_proto(schema: Schema, pb: Any) -> Any:
+    """The tfplugin6.Schema message; `pb` is the tfplugin6_pb2 module."""
+    return pb.Schema(version=schema.version, block=_block_to_proto(schema.block, pb, schema.version))
+
+
+def _block_to_proto(block: Block, pb: Any, version: int = 0) -> Any:
+    return pb.Schema.Block(
+        version=version,
+        attributes=[_attribute_to_proto(name, attr, pb) for name, attr in sorted(block.attributes.items())],
+        block_types=[
+            pb.Schema.NestedBlock(
+                type_name=name, block=_block_to_proto(nested.block, pb),
+                nesting=getattr(pb.Schema.NestedBlock, nested.nesting.upper()),
+                min_items=nested.min_items, max_items=nested.max_items,
+            )
+            for name, nested in sorted(block.blocks.items())
+        ],
+        description=block.description, description_kind=pb.MARKDOWN, deprecated=block.deprecated,
+    )
+
+
+def _attribute_to_proto(name: str, attr: Attribute, pb: Any) -> Any:
+    message = pb.Schema.Attribute(
+        name=name, description=attr.description, description_kind=pb.MARKDOWN,
+        required=attr.required, optional=attr.optional, computed=attr.computed,
+        sensitive=attr.sensitive, write_only=attr.write_only, deprecated=attr.deprecated,
+    )
+    if attr.type is not None:
+        message.type = cty.type_to_json(attr.type)
+    else:
+        assert attr.nested is not None
+        message.nested_type.CopyFrom(pb.Schema.Object(
+            attributes=[_attribute_to_proto(n, a, pb) for n, a in sorted(attr.nested.attributes.items())],
+            nesting=getattr(pb.Schema.Object, attr.nested.nesting.upper()),
+        ))
+    return message

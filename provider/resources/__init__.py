@@ -1,0 +1,7 @@
+"""The registry of managed resources; each lives in its own module here, its test beside it."""
+
+from __future__ import annotations
+
+from provider.framework.resource import Resource
+
+RESOURCES: tuple[type[Resource], ...] = ()

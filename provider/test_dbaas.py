@@ -1,0 +1,31 @@
+from typing import Any
+
+import pytest
+
+from provider.cty import msgpack_codec
+from provider.dbaas import DEFAULT_ENDPOINT, DbaasProvider
+from provider.framework.server import ProviderServer
+from provider.pb import tfplugin6_pb2 as pb
+
+
+def _config(**values: Any) -> Any:
+    config = {"endpoint": None, "token": None, "project": None, **values}
+    return pb.DynamicValue(msgpack=msgpack_codec.encode(config, DbaasProvider.schema.cty_type()))
+
+
+def test_bad_endpoint_is_an_error_on_the_endpoint_attribute() -> None:
+    response = ProviderServer(DbaasProvider()).ValidateProviderConfig(
+        pb.ValidateProviderConfig.Request(config=_config(endpoint="not-a-url")), None)
+    [diagnostic] = response.diagnostics
+    assert diagnostic.severity == pb.Diagnostic.ERROR
+    assert "endpoint" in diagnostic.summary
+    assert [step.attribute_name for step in diagnostic.attribute.steps] == ["endpoint"]
+
+
+def test_environment_fills_what_the_configuration_leaves_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBAAS_TOKEN", "from-env")
+    monkeypatch.setenv("DBAAS_PROJECT", "acme")
+    monkeypatch.delenv("DBAAS_ENDPOINT", raising=False)
+    diagnostics: Any = None
+    configured = DbaasProvider().configure({"endpoint": None, "token": None, "project": "mine"}, "1.11.4", diagnostics)
+    assert (configured.endpoint, configured.token, configured.project) == (DEFAULT_ENDPOINT, "from-env", "mine")
