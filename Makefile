@@ -10,7 +10,7 @@ install: $(BIN)/terraform-provider-dbaas
 $(BIN)/terraform-provider-dbaas: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $@
 
 test: install

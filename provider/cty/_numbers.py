@@ -203,7 +203,7 @@ def go_g10(v: Number) -> str:
             out += "." + digits[1 : prec + 1].ljust(prec, "0")
         e = dp - 1
         return f"{out}e{'-' if e < 0 else '+'}{abs(e):02d}"
-    prec = max((nd if 10 > dp else 10) - dp, 0)
+    prec = max((nd if dp < 10 else 10) - dp, 0)
     out += digits[:dp].ljust(dp, "0") if dp > 0 else "0"
     if prec > 0:
         out += "." + "".join(digits[dp + i] if 0 <= dp + i < nd else "0" for i in range(prec))

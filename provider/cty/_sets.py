@@ -49,14 +49,14 @@ def hash_text(v: Any, t: Type) -> str:
     if isinstance(t, Object):
         return "<" + "".join(f"{hash_text(v[n], a)};" for n, a in t.attributes) + ">"
     if isinstance(t, Tuple):
-        return "<" + "".join(f"{hash_text(e, et)};" for e, et in zip(v, t.elements)) + ">"
+        return "<" + "".join(f"{hash_text(e, et)};" for e, et in zip(v, t.elements, strict=False)) + ">"
     return "?"  # a null/unknown of dynamic type is handled above; nothing else reaches here
 
 
 def _sort_key(v: Any, t: Type) -> Any:
     if t == STRING:
         return go_bytes(v)
-    if t == NUMBER or t == BOOL:
+    if t in (NUMBER, BOOL):
         return v
     return hash_text(v, t).encode("utf-8", "surrogatepass")
 

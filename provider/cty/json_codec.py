@@ -54,7 +54,7 @@ def _enc_primitive(out: list[str], v: Any, t: Primitive) -> None:
 
 def _enc_items(out: list[str], items: list[Any], types: Any) -> None:
     out.append("[")
-    for i, (e, ety) in enumerate(zip(items, types)):
+    for i, (e, ety) in enumerate(zip(items, types, strict=False)):
         if i:
             out.append(",")
         try:
@@ -186,7 +186,7 @@ def _dec_primitive(doc: Any, t: Primitive) -> Any:
 
 def _dec_items(doc: list[Any], types: Any) -> list[Any]:
     out = []
-    for i, (e, ety) in enumerate(zip(doc, types)):
+    for i, (e, ety) in enumerate(zip(doc, types, strict=False)):
         try:
             out.append(_dec(e, ety))
         except CtyError as err:

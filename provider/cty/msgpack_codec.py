@@ -82,7 +82,7 @@ def _enc_object(p: Packer, v: Any, t: Object) -> None:
 
 def _enc_tuple(p: Packer, v: Any, t: Tuple) -> None:
     p.pack_array_header(len(t.elements))
-    for e, ety in zip(v, t.elements):
+    for e, ety in zip(v, t.elements, strict=False):
         _enc(p, e, ety)
 
 

@@ -299,7 +299,7 @@ def _conform_tuple(value: Any, t: Tuple) -> Any:
     if len(value) != len(t.elements):
         raise CtyError(f"a tuple of length {len(t.elements)} is required, got {len(value)} elements")
     out = []
-    for i, (e, ety) in enumerate(zip(value, t.elements)):
+    for i, (e, ety) in enumerate(zip(value, t.elements, strict=False)):
         try:
             out.append(conform(e, ety))
         except CtyError as err:

@@ -56,8 +56,8 @@ def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, An
         if nested is not None and isinstance(planned.get(name), dict):
             _plan_block(nested, configured if isinstance(configured, dict) else None,
                         prior_value if isinstance(prior_value, dict) else None,
-                        planned[name], creating, changing, path + (name,), replace)
-        step = AttributePlan(path + (name,), configured, prior_value, planned.get(name), creating)
+                        planned[name], creating, changing, (*path, name), replace)
+        step = AttributePlan((*path, name), configured, prior_value, planned.get(name), creating)
         for modifier in attr.plan_modifiers:
             modifier.modify(step)
         planned[name] = step.planned

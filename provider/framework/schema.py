@@ -95,9 +95,13 @@ class Schema:
 
 
 def _wrap(nesting: str, element: cty.Type) -> cty.Type:
-    if nesting == "single":
-        return element
-    return {"list": cty.List, "set": cty.Set, "map": cty.Map}[nesting](element)
+    if nesting == "list":
+        return cty.List(element)
+    if nesting == "set":
+        return cty.Set(element)
+    if nesting == "map":
+        return cty.Map(element)
+    return element
 
 
 def schema_to_proto(schema: Schema, pb: Any) -> Any:

@@ -254,7 +254,7 @@ class ProviderServer:
         return self._data_sources[type_name]
 
 
-def _validate(owner: type[Resource] | type[DataSource] | Provider, message: Any, diagnostics: Diagnostics) -> None:
+def _validate(owner: type[Resource | DataSource] | Provider, message: Any, diagnostics: Diagnostics) -> None:
     schema: Schema = owner.schema
     config = decode_dynamic(message, schema.cty_type())
     validate_block(schema.block, config, diagnostics)

@@ -83,9 +83,9 @@ def validate_block(block: Block, value: Mapping[str, Any] | None, diagnostics: D
     if value is None or isinstance(value, Unknown):
         return
     for name, attr in block.attributes.items():
-        _validate_attribute(attr, value.get(name), diagnostics, path + (name,))
+        _validate_attribute(attr, value.get(name), diagnostics, (*path, name))
     for name, nested in block.blocks.items():
-        for sub_path, element in _elements(nested.nesting, value.get(name), path + (name,)):
+        for sub_path, element in _elements(nested.nesting, value.get(name), (*path, name)):
             validate_block(nested.block, element, diagnostics, sub_path)
 
 
@@ -108,7 +108,7 @@ def _elements(nesting: str, value: Any, path: Path) -> Iterable[tuple[Path, Any]
     if nesting in ("single", "group"):
         return [(path, value)]
     if nesting == "map":
-        return [(path + (ElementKey(key),), element) for key, element in value.items()]
+        return [((*path, ElementKey(key)), element) for key, element in value.items()]
     if nesting == "list":
-        return [(path + (index,), element) for index, element in enumerate(value)]
+        return [((*path, index), element) for index, element in enumerate(value)]
     return [(path, element) for element in value]  # set elements have no path of their own

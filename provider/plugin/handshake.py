@@ -8,8 +8,8 @@ where to connect:  CORE-VERSION|APP-VERSION|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 # go-plugin's own protocol version (the first field of the line), not Terraform's.
 CORE_PROTOCOL_VERSION = 1

@@ -7,13 +7,10 @@ while Terraform is already connecting (the connection waits in the listen backlo
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,10 +42,11 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
     if not debug:
         # Ctrl-C reaches the whole process group; Terraform asks us to stop through StopProvider.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    socket_dir = tempfile.mkdtemp(prefix="tf-dbaas-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
+    socket_dir = _private_directory()
+    socket_path = os.path.join(socket_dir, "plugin.sock")
     shutdown = threading.Event()
     try:
-        listener = _listen(os.path.join(socket_dir, "plugin.sock"))
+        listener = _listen(socket_path)
         identity = None
         if client_cert_pem:
             from provider.plugin.identity import generate_identity
@@ -66,11 +64,32 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
         _wait_for_end(shutdown, debug)
         listener.close()
     finally:
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        _remove_quietly(os.unlink, socket_path)
+        _remove_quietly(os.rmdir, socket_dir)
     sys.stdout.flush()
     sys.stderr.flush()
     # Handler threads may be parked in waits; Terraform expects us gone right after Shutdown.
     os._exit(0)
+
+
+def _private_directory() -> str:
+    """A new directory only we can enter, in PLUGIN_UNIX_SOCKET_DIR or the temporary directory."""
+    # tempfile would do, but importing it costs several milliseconds of every launch.
+    parent = os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        path = os.path.join(parent, f"tf-dbaas-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_quietly(remove: Callable[[str], None], path: str) -> None:
+    try:
+        remove(path)
+    except OSError:
+        pass
 
 
 def _listen(path: str) -> socket.socket:
@@ -115,6 +134,8 @@ def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:
 
 
 def _announce_debug(provider_address: str, socket_path: str, protocol_version: int) -> None:
+    import json
+
     reattach = {provider_address: {
         "Protocol": "grpc", "ProtocolVersion": protocol_version, "Pid": os.getpid(), "Test": True,
         "Addr": {"Network": "unix", "String": socket_path},

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.plugin_process import REPO
-
-TERRAFORM = shutil.which("terraform")
+from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,98 +17,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Executables named as Terraform expects, running the test provider and the dbaas provider."""
-    directory = tmp_path_factory.mktemp("plugins")
-    for name, module in (("testing", "tests.e2e.testing_provider"), ("dbaas", "provider.main")):
-        launcher = directory / f"terraform-provider-{name}"
-        launcher.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m {module} \"$@\"\n")
-        launcher.chmod(0o755)
-    return directory
-
-
-@dataclass
-class TerraformResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
-class Workspace:
-    """A Terraform working directory with its own store directory for the test provider."""
-
-    path: Path
-    store: Path
-    env: dict[str, str]
-
-    def write(self, hcl: str, name: str = "main.tf") -> None:
-        provider_block = (
-            'terraform {\n  required_providers {\n    testing = { source = "example/testing" }\n  }\n}\n'
-            f'provider "testing" {{\n  directory = "{self.store}"\n}}\n'
-        )
-        (self.path / name).write_text(provider_block + hcl if name == "main.tf" else hcl)
-
-    def run(self, *args: str, check: bool = True) -> TerraformResult:
-        assert TERRAFORM is not None
-        process = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=self.path, env=self.env,
-                                 capture_output=True, text=True, timeout=300)
-        result = TerraformResult(process.returncode, process.stdout, process.stderr)
-        if check and process.returncode not in (0, 2):
-            raise AssertionError(f"terraform {' '.join(args)} failed:\n{process.stdout}\n{process.stderr}")
-        return result
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        assert TERRAFORM is not None
-        return subprocess.Popen([TERRAFORM, *args, "-no-color"], cwd=self.path, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-
-    def apply(self, *extra: str) -> TerraformResult:
-        return self.run("apply", "-auto-approve", "-input=false", *extra)
-
-    def plan_exit_code(self) -> TerraformResult:
-        """`plan -detailed-exitcode`: 0 means no changes, 2 means changes."""
-        return self.run("plan", "-detailed-exitcode", "-input=false")
-
-    def state(self) -> dict[str, object]:
-        shown = self.run("show", "-json")
-        return json.loads(shown.stdout) if shown.stdout.strip() else {}
-
-    def resources(self) -> dict[str, dict[str, object]]:
-        values = self.state().get("values") or {}
-        module = values.get("root_module", {}) if isinstance(values, dict) else {}
-        return {r["address"]: r["values"] for r in module.get("resources", [])}
-
-    def stored_items(self) -> dict[str, dict[str, object]]:
-        return {p.stem: json.loads(p.read_text()) for p in self.store.glob("*.json")}
+    return make_plugin_dir(tmp_path_factory.mktemp("plugins"))
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, plugin_dir: Path) -> Iterator[Workspace]:
-    config = tmp_path / "terraformrc"
-    config.write_text(
-        'provider_installation {\n  dev_overrides {\n'
-        f'    "example/testing" = "{plugin_dir}"\n    "dbaas/dbaas" = "{plugin_dir}"\n'
-        '  }\n  direct {}\n}\n'
-    )
+    config = cli_config(tmp_path / "terraformrc", {"example/testing": plugin_dir, "dbaas/dbaas": plugin_dir})
     work, store = tmp_path / "work", tmp_path / "store"
     work.mkdir()
     store.mkdir()
-    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    env.pop("TF_LOG", None)
-    yield Workspace(work, store, env)
-
-
-def interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """Ctrl-C as a terminal delivers it: SIGINT to Terraform and its plugins (the process group), once."""
-    os.killpg(process.pid, signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    return stdout, stderr
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
+    yield Workspace(work, store, terraform_env(config))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import Workspace
+from tests.terraform_workspace import Workspace
 
 HEADER = 'terraform {\n  required_providers {\n    dbaas = { source = "dbaas/dbaas" }\n  }\n}\n'
 

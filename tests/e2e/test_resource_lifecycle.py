@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import Workspace
+from tests.terraform_workspace import Workspace
 
 
 def item(name: str = "alpha", value: str = "one", secret: str = "s3cret") -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Workspace, interrupt, wait_for
+from tests.terraform_workspace import Workspace, interrupt, wait_for
 
 
 def slow_items(count: int, delay: float, timeouts: str = "") -> str:

@@ -148,7 +148,7 @@ def _known_for(t: Type, *, unknowns: bool, floats: bool) -> st.SearchStrategy[An
     if isinstance(t, Map):
         return _elements(t.element, **kw).flatmap(
             lambda elems: st.lists(names, min_size=len(elems), max_size=len(elems), unique=True).map(
-                lambda keys: dict(zip(keys, elems))
+                lambda keys: dict(zip(keys, elems, strict=False))
             )
         )
     if isinstance(t, Tuple):
