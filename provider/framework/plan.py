@@ -27,6 +27,7 @@ def plan_change(schema: Schema, prior: dict[str, Any] | None, proposed: dict[str
     planned = copy.deepcopy(proposed)
     creating = prior is None
     _apply_defaults(schema.block, config, planned)
+    drop_write_only(schema.block, planned)
     changing = creating or planned != prior
     if changing and prior is not None:
         log.debug("attributes changing: %s", sorted(k for k in planned if planned[k] != prior.get(k)))
@@ -41,6 +42,16 @@ def _apply_defaults(block: Block, config: dict[str, Any], planned: dict[str, Any
             planned[name] = copy.deepcopy(attr.default)
 
 
+def drop_write_only(block: Block, planned: dict[str, Any]) -> None:
+    # Write-only values live only in the configuration: Terraform requires null in plan and state,
+    # and a new value alone is no change of the object.
+    for name, attr in block.attributes.items():
+        if attr.write_only:
+            planned[name] = None
+        elif (nested := _single_nested(attr)) is not None and isinstance(planned.get(name), dict):
+            drop_write_only(nested, planned[name])
+
+
 def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, Any] | None,
                 planned: dict[str, Any], creating: bool, changing: bool, path: Path,
                 replace: list[Path]) -> None:
@@ -48,7 +59,6 @@ def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, An
         configured = (config or {}).get(name)
         prior_value = (prior or {}).get(name)
         if attr.write_only:
-            planned[name] = None  # never stored: Terraform requires null in plan and state
             continue
         if changing and attr.computed and configured is None and attr.default is None:
             planned[name] = UNKNOWN

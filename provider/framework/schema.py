@@ -91,7 +91,12 @@ class Schema:
     version: int = 0
 
     def cty_type(self) -> cty.Object:
-        return self.block.cty_type()
+        """The object type Terraform encodes values with; derived once, it is asked for on every RPC."""
+        cached: cty.Object | None = self.__dict__.get("_cty_type")
+        if cached is None:
+            cached = self.block.cty_type()
+            object.__setattr__(self, "_cty_type", cached)
+        return cached
 
 
 def _wrap(nesting: str, element: cty.Type) -> cty.Type:

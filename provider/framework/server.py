@@ -16,7 +16,7 @@ from typing import Any
 from provider.cty.errors import CtyError
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.paths import Path, path_to_proto
-from provider.framework.plan import plan_change
+from provider.framework.plan import drop_write_only, plan_change
 from provider.framework.resource import ApplyRequest, DataSource, PlanRequest, Provider, ReadRequest, Resource
 from provider.framework.schema import Schema, schema_to_proto
 from provider.framework.validators import validate_block
@@ -180,6 +180,8 @@ class ProviderServer:
         except Exception as err:
             log.exception("%s of %s failed", operation.__name__, request.type_name)
             diagnostics.error(f"Could not {operation.__name__} {request.type_name}", f"{type(err).__name__}: {err}")
+        if apply.state is not None:
+            drop_write_only(cls.schema.block, apply.state)
         # Whatever exists is reported, even after an error: Terraform keeps it in state (tainted).
         return pb.ApplyResourceChange.Response(new_state=encode_dynamic(apply.state, value_type, pb),
                                                private=apply.private)

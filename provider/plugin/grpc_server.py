@@ -1,14 +1,17 @@
-"""A small gRPC server: HTTP/2 from the h2 library, TLS from Python's ssl, one thread per call.
+"""A small gRPC server: HTTP/2 from the h2 library, TLS from Python's ssl, calls on worker threads.
 
 Terraform is the only client. It keeps one HTTP/2 connection per provider process and runs up to
-`-parallelism` calls on it at once, so each call runs in its own thread while a reader thread per
-connection feeds h2. Unary calls and "held" streams (go-plugin's stdio and broker streams, which
-Terraform opens and keeps open without needing messages from us) are all a provider needs.
+`-parallelism` calls on it at once, so calls run on a pool of worker threads (grown when all are
+busy, never shrunk: Terraform bounds the concurrency) while a reader thread per connection feeds
+h2. Unary calls and "held" streams (go-plugin's stdio and broker streams, which Terraform opens and
+keeps open without needing messages from us) are all a provider needs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
 import socket
 import ssl
 import threading
@@ -57,10 +60,36 @@ class _Call:
     body: bytearray = field(default_factory=bytearray)
 
 
+class WorkerPool:
+    """Runs calls on reused threads: starting a thread per call costs more than most calls."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            start_worker = self._idle == 0
+            if not start_worker:
+                self._idle -= 1
+        self._tasks.put(task)
+        if start_worker:
+            threading.Thread(target=self._work, daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self._tasks.get()()
+            with self._lock:
+                self._idle += 1
+
+
 class Connection:
     """One client connection; `serve()` reads until the peer goes away."""
 
-    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method]) -> None:
+    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method],
+                 pool: WorkerPool) -> None:
+        self._pool = pool
         self._sock = sock
         self._transport = transport
         self._methods = methods
@@ -82,7 +111,7 @@ class Connection:
                 with self._lock:
                     started = self._receive(raw)
                 for stream_id, call in started:
-                    threading.Thread(target=self._run, args=(stream_id, call), daemon=True).start()
+                    self._pool.submit(functools.partial(self._run, stream_id, call))
         except ssl.SSLError as err:
             self._send_tls_alert()
             log.warning("refused a connection that did not present Terraform's client certificate: %s", err)
@@ -177,7 +206,7 @@ class Connection:
                 self._h2.send_headers(stream_id, grpc_wire.response_headers())
                 self._send_body(stream_id, body)
                 self._h2.send_headers(stream_id, grpc_wire.status_trailers(code, message), end_stream=True)
-                self._flush()
+                self._flush()  # once per response: headers, data and trailers in one write
             except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, OSError) as err:
                 log.debug("could not answer stream %d: %s", stream_id, err)
 
@@ -194,7 +223,6 @@ class Connection:
                 continue
             self._h2.send_data(stream_id, body[offset:offset + window])
             offset += window
-            self._flush()
 
     def _flush(self) -> None:
         data = self._h2.data_to_send()
@@ -211,6 +239,7 @@ class GrpcServer:
     def __init__(self, methods: list[Method], tls_context: ssl.SSLContext | None) -> None:
         self._methods = {method.path: method for method in methods}
         self._tls_context = tls_context
+        self._pool = WorkerPool()
 
     def serve_forever(self, listener: socket.socket) -> None:
         while True:
@@ -219,5 +248,5 @@ class GrpcServer:
             except OSError:
                 return  # the listener was closed: we are shutting down
             transport: Transport = TLSTransport(self._tls_context) if self._tls_context else PlainTransport()
-            connection = Connection(sock, transport, self._methods)
+            connection = Connection(sock, transport, self._methods, self._pool)
             threading.Thread(target=connection.serve, daemon=True).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.terraform_workspace import Workspace
@@ -106,3 +107,40 @@ def test_import_block_with_generated_config_then_plans_no_changes(workspace: Wor
     workspace.apply()
     assert workspace.resources()["testing_item.imported"]["id"] == original["id"]
     assert workspace.plan_exit_code().returncode == 0
+
+
+def test_defaults_and_write_only_attributes(workspace: Workspace) -> None:
+    workspace.write('''
+resource "testing_item" "w" {
+  name        = "delta"
+  password_wo = "correct horse"
+}
+''')
+    plan = workspace.run("plan")
+    assert 'color           = "blue"' in plan.stdout or re.search(r'color\s+= "blue"', plan.stdout)
+    workspace.apply()
+    values = workspace.resources()["testing_item.w"]
+    assert values["color"] == "blue"
+    assert values["password_wo"] is None, "write-only values never reach state"
+    assert values["password_length"] == len("correct horse")
+    state_text = (workspace.path / "terraform.tfstate").read_text()
+    assert "correct horse" not in state_text
+    assert workspace.plan_exit_code().returncode == 0
+
+
+def test_state_written_by_schema_version_0_is_upgraded(workspace: Workspace) -> None:
+    workspace.write(item(name="epsilon", value="new"))
+    workspace.apply()
+    state_path = workspace.path / "terraform.tfstate"
+    state = json.loads(state_path.read_text())
+    [instance] = state["resources"][0]["instances"]
+    # Rewrite the state as version 0 of the schema stored it: the value was called "data".
+    instance["schema_version"] = 0
+    instance["attributes"]["data"] = instance["attributes"].pop("value")
+    state["serial"] += 1
+    state_path.write_text(json.dumps(state))
+    assert workspace.plan_exit_code().returncode == 0
+    workspace.apply()
+    assert workspace.resources()["testing_item.a"]["value"] == "new"
+    upgraded = json.loads(state_path.read_text())["resources"][0]["instances"][0]
+    assert upgraded["schema_version"] == 1 and "data" not in upgraded["attributes"]

@@ -39,6 +39,10 @@ ITEM_ATTRIBUTES = {
         "size": Attribute(type=cty.NUMBER, optional=True, computed=True),
         "tier": Attribute(type=cty.STRING, optional=True, computed=True),
     })),
+    "color": Attribute(type=cty.STRING, optional=True, computed=True, default="blue"),
+    "password_wo": Attribute(type=cty.STRING, optional=True, write_only=True,
+                             description="Never stored: only its length is, in password_length."),
+    "password_length": Attribute(type=cty.NUMBER, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
     "created_at": Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
     "revision": Attribute(type=cty.NUMBER, computed=True),
 }
@@ -56,8 +60,10 @@ class Item(Resource):
     def create(self, request: ApplyRequest) -> None:
         planned = _known(request.planned or {})
         started = time.time()
-        item = {key: planned.get(key) for key in ("name", "value", "labels", "secret", "create_delay")}
+        item = {key: planned.get(key) for key in ("name", "value", "labels", "secret", "create_delay", "color")}
+        password = (request.config or {}).get("password_wo")  # write-only: only the configuration has it
         item.update(id=str(uuid.uuid4()), created_at=f"{started:.6f}", revision=1,
+                    password_length=len(password) if password else None,
                     settings=planned.get("settings") or {"size": 1, "tier": None})
         self._write(item)
         request.state = dict(item, timeouts=planned.get("timeouts"))
@@ -77,7 +83,7 @@ class Item(Resource):
         assert request.prior is not None and request.planned is not None
         planned = _known(request.planned)
         item = json.loads((self.store / f"{request.prior['id']}.json").read_text())
-        for key in ("value", "labels", "secret", "create_delay"):
+        for key in ("value", "labels", "secret", "create_delay", "color"):
             item[key] = planned.get(key)
         settings = {key: value for key, value in (planned.get("settings") or {}).items() if value is not None}
         item["settings"] = {**item["settings"], **settings}
