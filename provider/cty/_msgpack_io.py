@@ -7,16 +7,19 @@ library error surfaces as CtyError. Readers mirror vmihailenco/msgpack's Decode*
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeAlias
-
 import msgpack  # type: ignore[import-untyped]
 
 from ._numbers import INT64_MAX
 from .errors import CtyError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeAlias
+
+    Packer: TypeAlias = Any  # msgpack.Packer; the msgpack package ships no type information
+
 __all__ = [
-    "Packer",
     "Reader",
     "UnpackError",
     "ext_header",
@@ -30,7 +33,6 @@ __all__ = [
     "read_str_bytes",
 ]
 
-Packer: TypeAlias = Any  # msgpack.Packer; the msgpack package ships no type information
 UnpackError = msgpack.UnpackException
 
 

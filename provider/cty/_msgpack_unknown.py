@@ -14,17 +14,23 @@ Contract (private to provider.cty):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from ._msgpack_io import Packer, Reader, ext_header, is_ext, is_map, new_packer, read_int64, read_str_bytes
+from ._msgpack_io import Reader, ext_header, is_ext, is_map, new_packer, read_int64, read_str_bytes
 from ._numbers import INT64_MAX, msgpack_form
 from ._strings import from_go_bytes, go_bytes, nfc, safe_known_prefix
 from .errors import CtyError
 from .types import BOOL, NUMBER, STRING, DynamicPseudoType, Tuple, Type, is_collection
 from .values import UNKNOWN, Refinements, Unknown, refine
 
-__all__ = ["decode_unknown", "encode_unknown"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeAlias
+
+    from ._msgpack_io import Packer
+
+    DecodeValue: TypeAlias = Callable[[Reader, Type], Any]
+
+__all__ = ["decode_unknown", "encode_unknown", "refined_ext", "refinements_value"]
 
 EXT_UNKNOWN = 0x00  # unknown with no refinements
 EXT_REFINED = 0x0C  # unknown whose payload is a map of refinements
@@ -77,6 +83,33 @@ def _payload(r: Refinements, t: Type) -> bytes | None:
     head = new_packer()
     head.pack_map_header(count)
     return bytes(head.bytes()) + bytes(body.bytes())
+
+
+def refined_ext(r: Refinements) -> Any:
+    """The msgpack.ExtType go-cty writes for an unknown with these canonical refinements.
+
+    Canonical refinements (values.refine) only carry what applies to their value's type, so
+    they alone determine the payload: the same bytes as _payload(r, t) for that type.
+    """
+    import msgpack  # type: ignore[import-untyped]
+
+    entries: dict[int, Any] = {}
+    if r.not_null:
+        entries[K_NULLNESS] = False
+    if r.number_lower is not None:
+        entries[K_NUM_MIN] = [msgpack_form(r.number_lower[0]), r.number_lower[1]]
+    if r.number_upper is not None:
+        entries[K_NUM_MAX] = [msgpack_form(r.number_upper[0]), r.number_upper[1]]
+    if r.string_prefix:
+        entries[K_PREFIX] = _truncated_prefix(r.string_prefix)
+    if r.length_lower is not None:
+        entries[K_LEN_MIN] = r.length_lower
+    if r.length_upper is not None:
+        entries[K_LEN_MAX] = r.length_upper
+    if not entries:
+        return msgpack.ExtType(EXT_UNKNOWN, b"\x00")
+    payload = msgpack.packb(entries, use_bin_type=True, unicode_errors="surrogateescape")
+    return msgpack.ExtType(EXT_REFINED, payload)
 
 
 def encode_unknown(p: Packer, v: Unknown, t: Type) -> None:
@@ -157,9 +190,6 @@ class _Builder:
         return refine(t, Unknown(r))
 
 
-DecodeValue = Callable[[Reader, Type], Any]
-
-
 def _read_bound(r: Reader, decode_value: DecodeValue) -> tuple[Any, bool]:
     raw = None if is_ext(r.peek()) else decode_value(r, BOUND_TYPE)
     if not isinstance(raw, list) or any(x is None or isinstance(x, Unknown) for x in raw):
@@ -191,7 +221,8 @@ def _apply(b: _Builder, key: int, sub: Reader, t: Type, decode_value: DecodeValu
     # Any other key is ignored *without* consuming its value, exactly as go-cty does.
 
 
-def _refinements(body: bytes, t: Type, decode_value: DecodeValue) -> Any:
+def refinements_value(body: bytes, t: Type, decode_value: DecodeValue) -> Any:
+    """The unknown value of type t that a refined-unknown extension payload describes."""
     start = 0
     if is_ext(body[0]):  # vmihailenco's DecodeMapLen skips a leading ext header
         start = ext_header(body, 0)[0] + 1
@@ -233,4 +264,4 @@ def decode_unknown(r: Reader, t: Type, decode_value: DecodeValue) -> Any:
     r.skip(hlen + 1 + length)
     if length <= 1:  # one byte is the canonical "no refinements" body
         return UNKNOWN
-    return _refinements(data[start : start + length], t, decode_value)
+    return refinements_value(data[start : start + length], t, decode_value)

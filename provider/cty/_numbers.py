@@ -12,11 +12,19 @@ Contract (private to provider.cty):
 
 from __future__ import annotations
 
-import math
-import re
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+import sys
 
 from .errors import CtyError
+
+# decimal, math and re are imported where needed (see _decimal): integers and floats, by far the
+# commonest numbers, never need them, and importing them is a noticeable part of a launch.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from re import Pattern
+    from typing import Any, TypeAlias
+
+    Number: TypeAlias = int | Decimal | float
 
 __all__ = [
     "MAX_EXPONENT",
@@ -29,17 +37,50 @@ __all__ = [
     "parse_number",
 ]
 
-Number = int | Decimal | float
-
 MAX_EXPONENT = 10_000
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 MAX_TEXT_LENGTH = 20_000  # go-cty keeps ~154 significant digits; longer text is not a real number
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+INF = float("inf")
+# canonical_number rejects integers of more than MAX_EXPONENT * 3.33 bits, i.e. |v| >= _INT_LIMIT.
+_INT_LIMIT = 1 << int(MAX_EXPONENT * 3.33)
+# parse_number reads short plain integer text with int(); anything else takes the Decimal path
+# (which also avoids int()'s limit on the number of digits it converts).
+_MAX_INT_TEXT = 4000
 
 # big.Float.Parse with base 10: optional sign, "inf"/"Inf", or a decimal mantissa with an
 # optional decimal ("e") or binary ("p") exponent. No underscores, prefixes or spaces.
-_NUMBER_RE = re.compile(r"([+-]?)(?:(inf|Inf)|([0-9]+\.?[0-9]*|\.[0-9]+)(?:([eEpP])([+-]?[0-9]{1,12}))?)\Z")
+_NUMBER_PATTERN = r"([+-]?)(?:(inf|Inf)|([0-9]+\.?[0-9]*|\.[0-9]+)(?:([eEpP])([+-]?[0-9]{1,12}))?)\Z"
+_number_re: Pattern[str] | None = None
+_decimal_module: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Number":  # the runtime form of the type alias; building it needs decimal
+        return int | _decimal().Decimal | float
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _decimal() -> Any:
+    """The decimal module, imported on first use."""
+    global _decimal_module
+    if _decimal_module is None:
+        import decimal
+
+        _decimal_module = decimal
+    return _decimal_module
+
+
+def is_decimal(v: object) -> bool:
+    """isinstance(v, Decimal), without importing decimal (no Decimal exists before it is imported)."""
+    mod = sys.modules.get("decimal")
+    return mod is not None and isinstance(v, mod.Decimal)
+
+
+def _exact_context() -> Any:
+    """An unbounded decimal context, for exact arithmetic."""
+    d = _decimal()
+    return d.Context(prec=d.MAX_PREC, Emax=d.MAX_EMAX, Emin=d.MIN_EMIN)
 
 
 def _from_decimal(d: Decimal) -> Number:
@@ -47,7 +88,7 @@ def _from_decimal(d: Decimal) -> Number:
     if d.is_nan():
         raise CtyError("NaN is not a valid number")
     if d.is_infinite():
-        return math.inf if d > 0 else -math.inf
+        return INF if d > 0 else -INF
     if not d:
         return 0
     if abs(d.adjusted()) > MAX_EXPONENT:
@@ -64,19 +105,26 @@ def from_float(f: float, *, keep_float: bool) -> Number:
     (big.Float.Text('f', -1) of a 53-bit float is its shortest round-trip digits).
     Non-integral values stay floats when `keep_float`, else become exact Decimals.
     """
-    if math.isnan(f):
+    if f != f:
         raise CtyError("NaN is not a valid number")
-    if math.isinf(f):
+    if f == INF or f == -INF:
         return f
     if f.is_integer():
         if INT64_MIN <= f <= INT64_MAX:
             return int(f)
-        return int(Decimal(repr(f)))
-    return f if keep_float else Decimal(f)
+        return int(_decimal().Decimal(repr(f)))
+    return f if keep_float else _decimal().Decimal(f)
 
 
 def canonical_number(v: object) -> Number:
     """Validate a Python number for a cty number slot; raises CtyError otherwise."""
+    cls = v.__class__
+    if cls is int:
+        if -_INT_LIMIT < v < _INT_LIMIT:  # type: ignore[operator]
+            return v  # type: ignore[return-value]
+        raise CtyError("number is out of the supported range")
+    if cls is float:
+        return from_float(v, keep_float=True)  # type: ignore[arg-type]
     if isinstance(v, bool):
         raise CtyError("expected number, got bool")
     if isinstance(v, int):
@@ -85,8 +133,8 @@ def canonical_number(v: object) -> Number:
         return v
     if isinstance(v, float):
         return from_float(v, keep_float=True)
-    if isinstance(v, Decimal):
-        return _from_decimal(v)
+    if is_decimal(v):
+        return _from_decimal(v)  # type: ignore[arg-type]
     raise CtyError(f"expected number, got {type(v).__name__}")
 
 
@@ -107,34 +155,45 @@ def _binary_exponent(mantissa: Decimal, exp: int) -> Decimal:
     k = max(twos, fives)
     num *= 2 ** (k - twos) * 5 ** (k - fives)
     # An unbounded context keeps the scaling exact (the default one rounds to 28 digits).
-    return Decimal(num).scaleb(-k, context=_EXACT)
+    result: Decimal = _decimal().Decimal(num).scaleb(-k, context=_exact_context())
+    return result
 
 
 def parse_number(text: str) -> Number:
     """cty.ParseNumberVal: parse decimal text (as big.ParseFloat base 10 accepts it)."""
-    if len(text) > MAX_TEXT_LENGTH:
+    n = len(text)
+    # The common case, plain decimal integer text (isdigit alone would allow other scripts).
+    if 0 < n <= _MAX_INT_TEXT and text.isascii() and (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+        return int(text)
+    if n > MAX_TEXT_LENGTH:
         raise CtyError("number is out of the supported range")
-    m = _NUMBER_RE.match(text)
+    global _number_re
+    if _number_re is None:
+        import re
+
+        _number_re = re.compile(_NUMBER_PATTERN)
+    m = _number_re.match(text)
     if m is None:
         raise CtyError("a number is required")
     sign, inf, mantissa, exp_kind, exp_digits = m.groups()
     if inf:
-        return -math.inf if sign == "-" else math.inf
+        return -INF if sign == "-" else INF
+    decimal = _decimal()
     try:
         if exp_kind in ("p", "P"):
             exp = int(exp_digits)
             if abs(exp) > MAX_EXPONENT * 4:
                 raise CtyError("number is out of the supported range")
-            value = _binary_exponent(Decimal(mantissa), exp)
+            value = _binary_exponent(decimal.Decimal(mantissa), exp)
             return _from_decimal(-value if sign == "-" else value)
-        return _from_decimal(Decimal(text))
-    except InvalidOperation:
+        return _from_decimal(decimal.Decimal(text))
+    except decimal.InvalidOperation:
         raise CtyError("number is out of the supported range") from None
 
 
 def _int_text(n: int) -> str:
     # str(int) is capped by sys.int_info.str_digits_check_threshold; Decimal is not.
-    return str(n) if n.bit_length() < 13_000 else format(Decimal(n), "f")
+    return str(n) if n.bit_length() < 13_000 else format(_decimal().Decimal(n), "f")
 
 
 def _decimal_text(d: Decimal) -> str:
@@ -149,10 +208,10 @@ def number_text(v: Number) -> str:
     if isinstance(v, int):
         return _int_text(v)
     if isinstance(v, float):
-        if math.isinf(v):
+        if v == INF or v == -INF:
             raise CtyError("cannot serialize infinity as JSON")
         # A 53-bit float prints as its shortest round-trip digits, as repr() does.
-        return _decimal_text(Decimal(repr(v)))
+        return _decimal_text(_decimal().Decimal(repr(v)))
     return _decimal_text(v)
 
 
@@ -163,7 +222,7 @@ def msgpack_form(v: Number) -> int | float | str:
     if isinstance(v, float):
         return v  # inf, or a non-integral float64
     f = float(v)
-    if math.isfinite(f) and Decimal(f) == v:
+    if f != INF and f != -INF and _decimal().Decimal(f) == v:
         return f
     return _decimal_text(v)
 
@@ -183,9 +242,9 @@ def _round_digits(digits: str, dp: int, n: int) -> tuple[str, int]:
 
 def go_g10(v: Number) -> str:
     """big.Float.String(), i.e. Text('g', 10): the text cty hashes numbers by in sets."""
-    if isinstance(v, float) and math.isinf(v):
+    if isinstance(v, float) and (v == INF or v == -INF):
         return "+Inf" if v > 0 else "-Inf"
-    d = v if isinstance(v, Decimal) else Decimal(v)
+    d: Decimal = v if is_decimal(v) else _decimal().Decimal(v)  # type: ignore[assignment]
     if not d:
         return "0"
     sign, digit_tuple, exp = d.as_tuple()

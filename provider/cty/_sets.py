@@ -6,19 +6,21 @@ them, which is the order both of go-cty's codecs write them in:
 - known non-null elements first, ordered by cty's setRules.Less: strings by bytes, numbers
   by value, false before true, anything else by its set "hash bytes" (appendSetHashBytes);
 - then unknown elements, in their original order (they never compare equal);
-- then at most one null element.
+- then at most one null element (in a set of dynamic values, a typed null if there is one).
 Ties among known elements keep their original order, as Go's stable sort over same-hash
 buckets does.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import values as _values
 from ._numbers import go_g10
 from ._strings import go_bytes, go_quote
-from .types import BOOL, NUMBER, STRING, List, Map, Object, Set, Tuple, Type
+from .types import BOOL, NUMBER, STRING, List, Map, Object, Primitive, Set, Tuple, Type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["canonical_set", "hash_text"]
 
@@ -61,8 +63,22 @@ def _sort_key(v: Any, t: Type) -> Any:
     return hash_text(v, t).encode("utf-8", "surrogatepass")
 
 
+def _all_of(elements: list[Any], classes: tuple[type, ...]) -> bool:
+    return all(e.__class__ in classes for e in elements)
+
+
 def canonical_set(elements: list[Any], element_type: Type) -> list[Any]:
     """De-duplicate canonical set elements and put them in go-cty's iteration order."""
+    if isinstance(element_type, Primitive) and elements:
+        # Fast path: only known values of a primitive type, where the order is the natural one
+        # (for ASCII strings, code point order is byte order). dict.fromkeys keeps the first of
+        # equal elements, as the general path does.
+        name = element_type.name
+        if name == "string":
+            if _all_of(elements, (str,)) and "".join(elements).isascii():
+                return sorted(dict.fromkeys(elements))
+        elif _all_of(elements, (bool,) if name == "bool" else (int, float)):
+            return sorted(dict.fromkeys(elements))
     known: list[tuple[Any, Any]] = []  # (sort key, element)
     unknown: list[Any] = []
     null: list[Any] = []
@@ -73,8 +89,10 @@ def canonical_set(elements: list[Any], element_type: Type) -> list[Any]:
             unknown.append(e)
             continue
         if v is None:
-            if not null:
-                null.append(e)  # all nulls are equal
+            # All nulls are equal: keep one, a typed null (a DynamicValue) over a bare None so
+            # the result does not depend on the input order.
+            if not null or (null[0] is None and e is not None):
+                null[:] = [e]
             continue
         key = _sort_key(v, t)
         if _values.is_fully_known(v):

@@ -11,8 +11,11 @@ Contract (private to provider.cty):
 
 from __future__ import annotations
 
-import json
-import unicodedata
+# json and unicodedata are imported where needed: most strings are ASCII and never need them,
+# and importing them costs a few milliseconds of every provider launch.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "from_go_bytes",
@@ -24,11 +27,27 @@ __all__ = [
 ]
 
 
+_unicodedata: Any = None
+
+
+def _ucd() -> Any:
+    global _unicodedata
+    if _unicodedata is None:
+        import unicodedata
+
+        _unicodedata = unicodedata
+    return _unicodedata
+
+
 def nfc(s: str) -> str:
     """NFC-normalise like cty.NormalizeString (ASCII is always already normal)."""
-    if s.isascii() or unicodedata.is_normalized("NFC", s):
+    if s.isascii():
         return s
-    return unicodedata.normalize("NFC", s)
+    ucd = _unicodedata or _ucd()
+    if ucd.is_normalized("NFC", s):
+        return s
+    normal: str = ucd.normalize("NFC", s)
+    return normal
 
 
 def go_bytes(s: str) -> bytes:
@@ -97,6 +116,18 @@ _HTML_UNSAFE = str.maketrans(
 
 def json_quote(s: str) -> str:
     """A JSON string literal exactly as Go's encoding/json.Marshal writes it."""
+    if (
+        s.isascii()
+        and s.isprintable()
+        and '"' not in s
+        and "\\" not in s
+        and "<" not in s
+        and ">" not in s
+        and "&" not in s
+    ):
+        return f'"{s}"'  # nothing to escape
+    import json
+
     text = json.dumps(s, ensure_ascii=False).translate(_HTML_UNSAFE)
     if not text.isascii():
         # Go replaces each invalid UTF-8 byte with the escape \ufffd.
@@ -113,7 +144,7 @@ def _extends(ch: str) -> bool:
     """Approximates Grapheme_Cluster_Break=Extend/SpacingMark/ZWJ (UAX #29)."""
     o = ord(ch)
     return (
-        unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        _ucd().category(ch) in ("Mn", "Me", "Mc")
         or ch == _ZWJ
         or 0xFE00 <= o <= 0xFE0F  # variation selectors
         or 0x1F3FB <= o <= 0x1F3FF  # emoji skin-tone modifiers

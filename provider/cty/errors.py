@@ -7,8 +7,6 @@ callers can catch one exception type and show the user where the problem is.
 
 from __future__ import annotations
 
-import json
-
 __all__ = ["CtyError", "MapKey", "PathStep", "format_path"]
 
 
@@ -34,6 +32,8 @@ def format_path(path: tuple[PathStep, ...]) -> str:
     parts: list[str] = []
     for step in path:
         if isinstance(step, MapKey):
+            import json  # only error messages need it; keep it off the import path
+
             parts.append(f"[{json.dumps(str(step), ensure_ascii=False)}]")
         elif isinstance(step, int):
             parts.append(f"[{step}]")

@@ -15,11 +15,6 @@ Contract:
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from typing import Any
-
 from ._numbers import number_text, parse_number
 from ._sets import canonical_set
 from ._strings import json_quote, nfc
@@ -37,6 +32,12 @@ from .types import (
     type_to_json,
 )
 from .values import DynamicValue, Unknown, _check_uniform, conform
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from re import Pattern
+    from typing import Any
 
 __all__ = ["decode_json", "encode_json"]
 
@@ -145,12 +146,19 @@ def _reject_constant(name: str) -> Any:
     raise CtyError(f"invalid JSON literal {name}")
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_surrogate: Pattern[str] | None = None
 
 
 def _text(s: str) -> str:
     # Go's decoder turns unpaired surrogate escapes into U+FFFD; then cty normalises to NFC.
-    return nfc(_SURROGATE.sub("\ufffd", s))
+    if s.isascii():
+        return s
+    global _surrogate
+    if _surrogate is None:
+        import re
+
+        _surrogate = re.compile("[\ud800-\udfff]")
+    return nfc(_surrogate.sub("\ufffd", s))
 
 
 def _kind(doc: Any) -> str:
@@ -292,6 +300,8 @@ def decode_json(data: bytes | str, type: Type) -> Any:
         text = data
     else:
         raise CtyError(f"JSON data must be bytes or str, got {data.__class__.__name__}")
+    import json  # here, not at module level: most launches never decode JSON
+
     try:
         doc = json.loads(
             text, parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant

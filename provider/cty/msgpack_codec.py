@@ -11,33 +11,22 @@ Contract:
   Deliberately stricter than go-cty (which would panic or build an ill-typed value) for: a
   missing/duplicate object attribute, an empty array for a non-empty tuple, non-string map
   keys, list elements of differing dynamic types.
+
+Implementation: both directions first try a fast path, one call into the msgpack C extension
+(`packb` / `unpackb`) plus a walk over plain Python objects by a function compiled once per type
+(cached in the type's `_memo`). Whatever the fast path does not handle (unusual but valid input
+such as bin strings or non-string map keys) and every error go to the reference codec in
+_msgpack_stream, which reads and writes value by value and gives the exact result or error. The
+msgpack library itself is imported on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from ._msgpack_io import (
-    Packer,
-    Reader,
-    UnpackError,
-    is_array,
-    is_ext,
-    is_int,
-    is_map,
-    is_str,
-    new_packer,
-    read_str_bytes,
-)
-from ._msgpack_unknown import decode_unknown, encode_unknown
-from ._numbers import from_float, msgpack_form, parse_number
+from ._numbers import INT64_MAX, INT64_MIN, from_float, msgpack_form, parse_number
 from ._sets import canonical_set
-from ._strings import from_go_bytes, nfc
-from .errors import CtyError, MapKey
+from ._strings import nfc
+from .errors import CtyError
 from .types import (
-    BOOL,
-    STRING,
     DynamicPseudoType,
     List,
     Map,
@@ -49,233 +38,512 @@ from .types import (
     type_from_json,
     type_to_json,
 )
-from .values import DynamicValue, Unknown, _check_uniform, conform
+from .values import (
+    _BUILDERS,
+    UNKNOWN,
+    DynamicValue,
+    Refinements,
+    Unknown,
+    _check_uniform,
+    _conformer,
+    _is_string,
+    refine,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["decode", "encode"]
+
+_TYPE_CLASSES = frozenset((Primitive, List, Set, Map, Object, Tuple, DynamicPseudoType))
+_packb: Any = None
+_unpackb: Any = None
+_UNKNOWN_EXT: Any = None  # msgpack.ExtType(0, b"\x00"), go-cty's unrefined unknown
+
+
+def _load_msgpack() -> None:
+    global _packb, _unpackb, _UNKNOWN_EXT
+    import msgpack  # type: ignore[import-untyped]
+
+    _UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
+    _unpackb = msgpack.unpackb
+    _packb = msgpack.packb
+
+
+class _Unhandled(Exception):
+    """A fast path does not handle this input; the reference codec will."""
+
 
 # ---- encoding ----------------------------------------------------------------------------
 
 
-def _enc_primitive(p: Packer, v: Any, t: Primitive) -> None:
-    p.pack(msgpack_form(v) if t.name == "number" else v)
-
-
-def _enc_sequence(p: Packer, v: Any, t: List | Set) -> None:
-    p.pack_array_header(len(v))
-    for e in v:
-        _enc(p, e, t.element)
-
-
-def _enc_map(p: Packer, v: Any, t: Map) -> None:
-    p.pack_map_header(len(v))
-    for k, e in v.items():  # conform() sorted the keys
-        p.pack(k)
-        _enc(p, e, t.element)
-
-
-def _enc_object(p: Packer, v: Any, t: Object) -> None:
-    p.pack_map_header(len(t.attributes))
-    for name, aty in t.attributes:
-        p.pack(name)
-        _enc(p, v[name], aty)
-
-
-def _enc_tuple(p: Packer, v: Any, t: Tuple) -> None:
-    p.pack_array_header(len(t.elements))
-    for e, ety in zip(v, t.elements, strict=False):
-        _enc(p, e, ety)
-
-
-def _enc_dynamic(p: Packer, v: Any, t: DynamicPseudoType) -> None:
-    # Only DynamicValue reaches here (None/Unknown are handled by _enc).
-    p.pack_array_header(2)
-    p.pack(type_to_json(v.type))  # bytes -> msgpack bin, as go-cty's EncodeBytes
-    _enc(p, v.value, v.type)
-
-
-_ENCODERS: dict[type, Callable[[Packer, Any, Any], None]] = {
-    Primitive: _enc_primitive,
-    List: _enc_sequence,
-    Set: _enc_sequence,
-    Map: _enc_map,
-    Object: _enc_object,
-    Tuple: _enc_tuple,
-    DynamicPseudoType: _enc_dynamic,
-}
-
-
-def _enc(p: Packer, v: Any, t: Type) -> None:
-    if v is None:
-        p.pack(None)
-    elif isinstance(v, Unknown):
-        encode_unknown(p, v, t)
-    else:
-        _ENCODERS[type(t)](p, v, t)
-
-
 def encode(value: Any, type: Type) -> bytes:
     """Serialise a value of the given cty type as go-cty's msgpack.Marshal would."""
-    p = new_packer()
+    if _packb is None:
+        _load_msgpack()
     try:
-        _enc(p, conform(value, type), type)
-    except CtyError:
-        raise
-    except RecursionError:
-        raise CtyError("value is nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. unencodable lone surrogates
-        raise CtyError(f"cannot encode value: {e}") from None
-    return bytes(p.bytes())
+        data: bytes = _packb(
+            _packable(type)(value), default=_pack_unknown, use_bin_type=True, unicode_errors="surrogateescape"
+        )
+        return data
+    except Exception:
+        pass  # unusual input or an error: the reference codec decides
+    from . import _msgpack_stream
+
+    return _msgpack_stream.encode(value, type)
+
+
+_REFINED_EXT: dict[Refinements, Any] = {}  # canonical refinements -> their msgpack.ExtType
+
+
+def _pack_unknown(v: Any) -> Any:
+    """packb's hook for what it cannot pack itself: the canonical unknowns."""
+    if v.__class__ is Unknown:
+        r = v.refinements
+        if r is None:
+            return _UNKNOWN_EXT
+        ext = _REFINED_EXT.get(r)
+        if ext is None:
+            from ._msgpack_unknown import refined_ext
+
+            ext = refined_ext(r)
+            if len(_REFINED_EXT) >= 64:
+                _REFINED_EXT.clear()
+            _REFINED_EXT[r] = ext
+        return ext
+    raise _Unhandled
+
+
+def _packable(t: Type) -> Callable[[Any], Any]:
+    """A function from a value of type t to what packb writes as go-cty's encoding of it.
+
+    It is values.conform's fast path, except that numbers and dynamic values come out as go-cty
+    writes them (see _rewriter). Unknowns are left to _pack_unknown.
+    """
+    memo = t._memo
+    fn: Callable[[Any], Any] | None = memo.get("msgpack_encode")
+    if fn is None:
+        fn = memo["msgpack_encode"] = _build_packable(t)
+    return fn
+
+
+def _build_packable(t: Type) -> Callable[[Any], Any]:
+    if not _needs_rewrite(t):
+        return _conformer(t)
+    cls = t.__class__
+    if cls is Primitive:  # a number
+        return _build_pack_number(_conformer(t))
+    if cls is DynamicPseudoType:
+        return _pack_dynamic
+    if cls is Set or ((cls is List or cls is Map) and t.element.__class__ is DynamicPseudoType):  # type: ignore[union-attr]
+        # Set order and the one-type check of dynamic elements need canonical elements first.
+        conform = _conformer(t)
+        rewrite = _rewriter(t)
+        assert rewrite is not None
+
+        def conform_then_rewrite(v: Any) -> Any:
+            return rewrite(conform(v))
+
+        return conform_then_rewrite
+    # List, Map, Object, Tuple: conform's walk, with packable elements.
+    return _BUILDERS[cls](t, _packable)
+
+
+def _needs_rewrite(t: Type) -> bool:
+    """Whether canonical values of t can hold numbers or dynamic values (see _rewriter)."""
+    memo = t._memo
+    needs: bool | None = memo.get("msgpack_rewrites")
+    if needs is None:
+        if isinstance(t, Primitive):
+            needs = t.name == "number"
+        elif isinstance(t, (List, Set, Map)):
+            needs = _needs_rewrite(t.element)
+        elif isinstance(t, Object):
+            needs = any(_needs_rewrite(aty) for _, aty in t.attributes)
+        elif isinstance(t, Tuple):
+            needs = any(_needs_rewrite(ety) for ety in t.elements)
+        else:
+            needs = True
+        memo["msgpack_rewrites"] = needs
+    return needs
+
+
+def _build_pack_number(conform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def pack_number(v: Any) -> Any:
+        if v.__class__ is int and INT64_MIN <= v <= INT64_MAX:
+            return v
+        r = conform(v)
+        if r is None or r.__class__ is Unknown:
+            return r
+        return msgpack_form(r)
+
+    return pack_number
+
+
+def _pack_dynamic(v: Any) -> Any:
+    if v.__class__ is DynamicValue:
+        vt = v.type
+        if vt.__class__ is DynamicPseudoType:
+            raise _Unhandled
+        inner = v.value
+        # go-cty writes the type JSON with EncodeBytes: a msgpack bin, which packb writes for bytes.
+        return [type_to_json(vt), None if inner is None else _packable(vt)(inner)]
+    if v is None:
+        return None
+    if v.__class__ is Unknown:
+        return UNKNOWN  # cty.DynamicVal can never carry refinements
+    raise _Unhandled
+
+
+def _rewriter(t: Type) -> Callable[[Any], Any] | None:
+    """A function rewriting a canonical value of type t for packb, or None if it needs none.
+
+    Only numbers (int64, float64 or decimal text, see msgpack_form) and dynamic values ([type
+    JSON, value]) need rewriting; containers are rebuilt only when they hold such values.
+    """
+    if not _needs_rewrite(t):
+        return None
+    memo = t._memo
+    fn: Callable[[Any], Any] | None = memo.get("msgpack_rewrite")
+    if fn is None:
+        fn = memo["msgpack_rewrite"] = _REWRITERS[t.__class__](t)
+    return fn
+
+
+def _rewrite_number(v: Any) -> Any:
+    if v.__class__ is int and INT64_MIN <= v <= INT64_MAX:
+        return v
+    if v is None or v.__class__ is Unknown:
+        return v
+    return msgpack_form(v)
+
+
+def _rewriter_primitive(t: Primitive) -> Callable[[Any], Any] | None:
+    return _rewrite_number if t.name == "number" else None
+
+
+def _rewriter_sequence(t: List | Set) -> Callable[[Any], Any] | None:
+    element = _rewriter(t.element)
+    if element is None:
+        return None
+
+    def rewrite_sequence(v: Any) -> Any:
+        return [element(e) for e in v] if v.__class__ is list else v
+
+    return rewrite_sequence
+
+
+def _rewriter_map(t: Map) -> Callable[[Any], Any] | None:
+    element = _rewriter(t.element)
+    if element is None:
+        return None
+
+    def rewrite_map(v: Any) -> Any:
+        return {k: element(e) for k, e in v.items()} if v.__class__ is dict else v
+
+    return rewrite_map
+
+
+def _rewriter_object(t: Object) -> Callable[[Any], Any] | None:
+    attrs = [(name, fn) for name, fn in ((n, _rewriter(a)) for n, a in t.attributes) if fn is not None]
+    if not attrs:
+        return None
+
+    def rewrite_object(v: Any) -> Any:
+        if v.__class__ is not dict:
+            return v
+        out = v.copy()
+        for name, fn in attrs:
+            out[name] = fn(out[name])
+        return out
+
+    return rewrite_object
+
+
+def _rewriter_tuple(t: Tuple) -> Callable[[Any], Any] | None:
+    elements = [_rewriter(e) for e in t.elements]
+    if all(fn is None for fn in elements):
+        return None
+
+    def rewrite_tuple(v: Any) -> Any:
+        if v.__class__ is not list:
+            return v
+        return [e if fn is None else fn(e) for fn, e in zip(elements, v, strict=True)]
+
+    return rewrite_tuple
+
+
+def _rewrite_dynamic(v: Any) -> Any:
+    if v.__class__ is not DynamicValue:
+        return v  # null or unknown
+    vt, inner = v.type, v.value
+    fn = _rewriter(vt)
+    # go-cty writes the type JSON with EncodeBytes: a msgpack bin, which packb writes for bytes.
+    return [type_to_json(vt), inner if fn is None else fn(inner)]
+
+
+def _rewriter_dynamic(t: DynamicPseudoType) -> Callable[[Any], Any] | None:
+    return _rewrite_dynamic
+
+
+_REWRITERS: dict[type, Callable[[Any], Callable[[Any], Any] | None]] = {
+    Primitive: _rewriter_primitive,
+    List: _rewriter_sequence,
+    Set: _rewriter_sequence,
+    Map: _rewriter_map,
+    Object: _rewriter_object,
+    Tuple: _rewriter_tuple,
+    DynamicPseudoType: _rewriter_dynamic,
+}
 
 
 # ---- decoding ----------------------------------------------------------------------------
-
-
-def _dec_primitive(r: Reader, t: Primitive, c: int) -> Any:
-    if t == STRING:
-        if not is_str(c):
-            raise CtyError("string is required")
-        return nfc(from_go_bytes(r.unpack()))
-    if t == BOOL:
-        if c not in (0xC2, 0xC3):
-            raise CtyError("bool is required")
-        return r.unpack()
-    if is_int(c):
-        return r.unpack()
-    if c in (0xCA, 0xCB):
-        return from_float(r.unpack(), keep_float=False)
-    if is_str(c):
-        return parse_number(from_go_bytes(r.unpack()))
-    raise CtyError("number is required")
-
-
-def _dec_items(r: Reader, n: int, ety: Type) -> list[Any]:
-    out = []
-    for i in range(n):
-        try:
-            out.append(_dec(r, ety))
-        except CtyError as e:
-            raise e.prepend(i) from None
-    if isinstance(ety, DynamicPseudoType):
-        _check_uniform(out)
-    return out
-
-
-def _dec_list(r: Reader, t: List, c: int) -> Any:
-    if not is_array(c):
-        raise CtyError("a list is required")
-    return _dec_items(r, r.array_header(), t.element)
-
-
-def _dec_set(r: Reader, t: Set, c: int) -> Any:
-    if not is_array(c):
-        raise CtyError("a set is required")
-    return canonical_set(_dec_items(r, r.array_header(), t.element), t.element)
-
-
-def _dec_tuple(r: Reader, t: Tuple, c: int) -> Any:
-    if not is_array(c):
-        raise CtyError("a tuple is required")
-    n = r.array_header()
-    if n != len(t.elements):
-        raise CtyError(f"a tuple of length {len(t.elements)} is required")
-    out = []
-    for i, ety in enumerate(t.elements):
-        try:
-            out.append(_dec(r, ety))
-        except CtyError as e:
-            raise e.prepend(i) from None
-    return out
-
-
-def _dec_map(r: Reader, t: Map, c: int) -> Any:
-    if not is_map(c):
-        raise CtyError("a map is required")
-    out: dict[str, Any] = {}
-    for _ in range(r.map_header()):
-        key = from_go_bytes(read_str_bytes(r, "map keys must be strings"))
-        try:
-            out[nfc(key)] = _dec(r, t.element)
-        except CtyError as e:
-            raise e.prepend(MapKey(key)) from None
-    if isinstance(t.element, DynamicPseudoType):
-        _check_uniform(list(out.values()))
-    return {k: out[k] for k in sorted(out)}
-
-
-def _dec_object(r: Reader, t: Object, c: int) -> Any:
-    if not is_map(c):
-        raise CtyError("an object is required")
-    n = r.map_header()
-    if n != len(t.attributes):
-        raise CtyError(f"an object with {len(t.attributes)} attributes is required ({n} given)")
-    atys = t.attribute_types
-    got: dict[str, Any] = {}
-    for _ in range(n):
-        key = from_go_bytes(read_str_bytes(r, "all keys must be strings"))
-        if key not in atys:
-            raise CtyError("unsupported attribute", (key,))
-        try:
-            got[key] = _dec(r, atys[key])
-        except CtyError as e:
-            raise e.prepend(key) from None
-    for name in atys:
-        if name not in got:
-            raise CtyError("missing attribute (duplicate keys in msgpack map)", (name,))
-    return {name: got[name] for name in atys}
-
-
-def _dec_dynamic(r: Reader) -> Any:
-    c = r.peek()
-    if c == 0xC0:
-        r.skip(1)
-        return None
-    if not is_array(c) or r.array_header() != 2:
-        raise CtyError("dynamic value array must have exactly two elements")
-    if not is_str(r.peek()):
-        raise CtyError("dynamic value type must be JSON in a msgpack bin or str")
-    vt = type_from_json(r.unpack())
-    v = _dec(r, vt)
-    return v if isinstance(vt, DynamicPseudoType) else DynamicValue(vt, v)
-
-
-_DECODERS: dict[type, Callable[[Reader, Any, int], Any]] = {
-    Primitive: _dec_primitive,
-    List: _dec_list,
-    Set: _dec_set,
-    Map: _dec_map,
-    Object: _dec_object,
-    Tuple: _dec_tuple,
-}
-
-
-def _dec(r: Reader, t: Type) -> Any:
-    c = r.peek()
-    if is_ext(c):  # go-cty treats every extension value as an unknown
-        return decode_unknown(r, t, _dec)
-    if isinstance(t, DynamicPseudoType):
-        return _dec_dynamic(r)
-    if c == 0xC0:
-        r.skip(1)
-        return None
-    return _DECODERS[type(t)](r, t, c)
+#
+# unpackb is called so that its output says everything the decoders need: str values as str
+# (invalid UTF-8 kept as surrogate escapes, as _strings.from_go_bytes does) and bin values as
+# bytes; arrays as tuples and maps as lists of (key, value) pairs (object_pairs_hook), so duplicate
+# keys and the entry count survive; extension values as slice(code, payload), a type nothing else
+# produces. Trailing bytes raise ExtraData, which sends the input to the reference codec.
 
 
 def decode(data: bytes, type: Type) -> Any:
     """Parse go-cty msgpack bytes as a value of the given type (see module contract)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CtyError(f"msgpack data must be bytes, got {data.__class__.__name__}")
-    if type.__class__ not in _DECODERS and not isinstance(type, DynamicPseudoType):
+    if type.__class__ not in _TYPE_CLASSES and not isinstance(type, DynamicPseudoType):
         raise CtyError(f"not a cty type: {type!r}")
-    buf = bytes(data)
+    if _unpackb is None:
+        _load_msgpack()
     try:
-        r = Reader(buf)
-        value = _dec(r, type)
-        if r.tell() != len(buf):
-            raise CtyError("unexpected trailing data after msgpack value")
-        return value
-    except CtyError:
-        raise
-    except RecursionError:
-        raise CtyError("value is nested too deeply") from None
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnpackError) as e:
-        raise CtyError(f"invalid msgpack data: {e}") from None
+        parsed = _unpackb(
+            data,
+            raw=False,
+            unicode_errors="surrogateescape",
+            strict_map_key=False,
+            use_list=False,
+            object_pairs_hook=list,
+            ext_hook=slice,
+        )
+        return _decoder(type)(parsed)
+    except Exception:
+        pass  # unusual input or an error: the reference codec decides
+    from . import _msgpack_stream
+
+    return _msgpack_stream.decode(data, type)
+
+
+def _decoder(t: Type) -> Callable[[Any], Any]:
+    memo = t._memo
+    fn: Callable[[Any], Any] | None = memo.get("msgpack_decode")
+    if fn is None:
+        fn = memo["msgpack_decode"] = _DECODERS[t.__class__](t)
+    return fn
+
+
+def _other(o: Any, t: Type) -> Any:
+    """The null/unknown part common to every type's decoder."""
+    if o is None:
+        return None
+    if o.__class__ is slice:  # go-cty treats every extension value as an unknown
+        payload = o.stop
+        if len(payload) <= 1:  # whatever its type code
+            return UNKNOWN
+        if o.start == 12 and len(payload) <= 1024:
+            return _refined(payload, t)
+    raise _Unhandled
+
+
+_NOT_NULL_PAYLOAD = b"\x81\x01\xc2"  # {1: false}: the commonest refinement, "not null"
+_NOT_NULL = Unknown(Refinements(not_null=True))
+
+
+def _refined(payload: bytes, t: Type) -> Any:
+    cache: dict[bytes, Any] | None = t._memo.get("msgpack_refined")
+    if cache is None:
+        cache = t._memo["msgpack_refined"] = {}
+    value = cache.get(payload)
+    if value is None:
+        if payload == _NOT_NULL_PAYLOAD:  # what the reference makes of it, without loading it
+            value = UNKNOWN if t.__class__ is DynamicPseudoType else refine(t, _NOT_NULL)
+        else:
+            from ._msgpack_stream import refined_unknown
+
+            value = refined_unknown(payload, t)
+        if value is None or value.__class__ is not Unknown:
+            return value  # collapsed to null or a known (possibly mutable) value: not cached
+        if len(cache) >= 64:
+            cache.clear()
+        cache[payload] = value
+    return value
+
+
+def _decoder_primitive(t: Primitive) -> Callable[[Any], Any]:
+    if t.name == "string":
+
+        def decode_string(o: Any) -> Any:
+            if o.__class__ is str:
+                return o if o.isascii() else nfc(o)
+            return _other(o, t)
+
+        return decode_string
+    if t.name == "bool":
+
+        def decode_bool(o: Any) -> Any:
+            if o is True or o is False:
+                return o
+            return _other(o, t)
+
+        return decode_bool
+
+    def decode_number(o: Any) -> Any:
+        cls = o.__class__
+        if cls is int:
+            return o
+        if cls is float:
+            return from_float(o, keep_float=False)
+        if cls is str:
+            return parse_number(o)
+        return _other(o, t)
+
+    return decode_number
+
+
+def _decoder_list(t: List) -> Callable[[Any], Any]:
+    element = _decoder(t.element)
+    dynamic = t.element.__class__ is DynamicPseudoType
+    if _is_string(t.element):
+
+        def decode_strings(o: Any) -> Any:
+            if o.__class__ is tuple:
+                return [e if e.__class__ is str and e.isascii() else element(e) for e in o]
+            return _other(o, t)
+
+        return decode_strings
+
+    def decode_list(o: Any) -> Any:
+        if o.__class__ is tuple:
+            out = [element(e) for e in o]
+            if dynamic:
+                _check_uniform(out)
+            return out
+        return _other(o, t)
+
+    return decode_list
+
+
+def _decoder_set(t: Set) -> Callable[[Any], Any]:
+    element = _decoder(t.element)
+    ety = t.element
+    dynamic = ety.__class__ is DynamicPseudoType
+
+    def decode_set(o: Any) -> Any:
+        if o.__class__ is tuple:
+            out = [element(e) for e in o]
+            if dynamic:
+                _check_uniform(out)
+            return canonical_set(out, ety)
+        return _other(o, t)
+
+    return decode_set
+
+
+def _decoder_tuple(t: Tuple) -> Callable[[Any], Any]:
+    elements = tuple(_decoder(e) for e in t.elements)
+    n = len(elements)
+
+    def decode_tuple(o: Any) -> Any:
+        if o.__class__ is tuple and len(o) == n:
+            return [element(e) for element, e in zip(elements, o, strict=True)]
+        return _other(o, t)
+
+    return decode_tuple
+
+
+def _decoder_map(t: Map) -> Callable[[Any], Any]:
+    element = _decoder(t.element)
+    dynamic = t.element.__class__ is DynamicPseudoType
+    string = _is_string(t.element)
+
+    def decode_map(o: Any) -> Any:
+        if o.__class__ is list:
+            out = {}
+            prev = None
+            in_order = True  # go-cty writes the keys sorted, as the value needs them
+            for k, e in o:  # in wire order: with duplicate keys the last wins
+                if k.__class__ is not str:
+                    raise _Unhandled  # bin or nil keys
+                if not k.isascii():
+                    k = nfc(k)
+                if prev is not None and k <= prev:
+                    in_order = False
+                prev = k
+                out[k] = e if string and e.__class__ is str and e.isascii() else element(e)
+            if dynamic:
+                _check_uniform(list(out.values()))
+            return out if in_order else {k: out[k] for k in sorted(out)}
+        return _other(o, t)
+
+    return decode_map
+
+
+def _decoder_object(t: Object) -> Callable[[Any], Any]:
+    names = tuple(name for name, _ in t.attributes)
+    attrs = {name: (_decoder(aty), _is_string(aty)) for name, aty in t.attributes}
+    n = len(names)
+
+    def decode_object(o: Any) -> Any:
+        if o.__class__ is list and len(o) == n:
+            got = {}
+            for k, e in o:
+                attr, string = attrs[k]  # KeyError: unsupported attribute (or a bin/nil key)
+                got[k] = e if string and e.__class__ is str and e.isascii() else attr(e)
+            if len(got) != n:  # a duplicate key left an attribute missing
+                raise _Unhandled
+            # go-cty writes the attributes sorted, i.e. in the order the value needs them.
+            return got if tuple(got) == names else {name: got[name] for name in names}
+        return _other(o, t)
+
+    return decode_object
+
+
+_TYPE_JSON_CACHE: dict[Any, Type] = {}
+
+
+def _parsed_type(tj: Any) -> Type:
+    """The type a dynamic value's type JSON names (cached: a schema uses a few over and over)."""
+    t = _TYPE_JSON_CACHE.get(tj)
+    if t is None:
+        if tj.__class__ is bytes:
+            t = type_from_json(tj)
+        elif tj.__class__ is str:  # back to the bytes on the wire, for type_from_json's strict UTF-8
+            t = type_from_json(tj.encode("utf-8", "surrogateescape"))
+        else:
+            raise _Unhandled
+        if len(_TYPE_JSON_CACHE) >= 256:
+            _TYPE_JSON_CACHE.clear()
+        _TYPE_JSON_CACHE[tj] = t
+    return t
+
+
+def _decoder_dynamic(t: DynamicPseudoType) -> Callable[[Any], Any]:
+    def decode_dynamic(o: Any) -> Any:
+        if o.__class__ is tuple and len(o) == 2:
+            vt = _parsed_type(o[0])
+            v = _decoder(vt)(o[1])
+            return v if vt.__class__ is DynamicPseudoType else DynamicValue(vt, v)
+        return _other(o, t)
+
+    return decode_dynamic
+
+
+_DECODERS: dict[type, Callable[[Any], Callable[[Any], Any]]] = {
+    Primitive: _decoder_primitive,
+    List: _decoder_list,
+    Set: _decoder_set,
+    Map: _decoder_map,
+    Object: _decoder_object,
+    Tuple: _decoder_tuple,
+    DynamicPseudoType: _decoder_dynamic,
+}

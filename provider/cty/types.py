@@ -1,7 +1,8 @@
 """cty types (github.com/zclconf/go-cty) and their JSON serialisation.
 
 Contract:
-- Types are immutable, hashable dataclasses; equal types compare equal, so they can key dicts.
+- Types are immutable, hashable value objects (frozen-dataclass-like); equal types compare equal,
+  so they can key dicts.
 - Object attribute names are NFC-normalised and kept sorted, as go-cty does
   (cty.ObjectWithOptionalAttrs normalises names; marshalling sorts them).
 - `type_to_json` produces exactly the bytes of go-cty's Type.MarshalJSON, and
@@ -11,13 +12,13 @@ Contract:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
-
 from ._strings import json_quote, nfc
 from .errors import CtyError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, TypeAlias
 
 __all__ = [
     "BOOL",
@@ -41,64 +42,178 @@ __all__ = [
 ]
 
 _PRIMITIVE_NAMES = ("bool", "number", "string")
+_set = object.__setattr__
+
+# The types are plain classes with __slots__ rather than dataclasses: the dataclasses module (and the
+# inspect module it imports) would cost several milliseconds of every provider launch. They behave
+# like frozen dataclasses: keyword or positional construction, field-wise equality and hashing,
+# dataclass-style repr, assignment raises AttributeError.
+#
+# Each instance also has a private `_memo` dict, where the codecs cache what they derive from the
+# type (compiled encoders/decoders, its JSON). It takes no part in equality, hashing or repr.
 
 
-@dataclass(frozen=True, slots=True)
-class Primitive:
+class _TypeBase:
+    __slots__ = ("_hash", "_memo")
+    _hash: int | None
+    _memo: dict[Any, Any]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+
+class Primitive(_TypeBase):
     """One of cty.Bool, cty.Number, cty.String (use the singletons)."""
 
+    __slots__ = ("name",)
+    __match_args__ = ("name",)
     name: str
 
-    def __post_init__(self) -> None:
-        if self.name not in _PRIMITIVE_NAMES:
-            raise CtyError(f"invalid primitive type name {self.name!r}")
+    def __init__(self, name: str) -> None:
+        if name not in _PRIMITIVE_NAMES:
+            raise CtyError(f"invalid primitive type name {name!r}")
+        _set(self, "name", name)
+        _set(self, "_memo", {})
+
+    def __repr__(self) -> str:
+        return f"Primitive(name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Primitive:
+            return self is other or self.name == other.name
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Primitive, (self.name,))
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicPseudoType:
+class DynamicPseudoType(_TypeBase):
     """cty.DynamicPseudoType: "any type", resolved per value at runtime."""
 
+    __slots__ = ()
+    __match_args__ = ()
 
-@dataclass(frozen=True, slots=True)
-class List:
+    def __init__(self) -> None:
+        _set(self, "_memo", {})
+
+    def __repr__(self) -> str:
+        return "DynamicPseudoType()"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is DynamicPseudoType:
+            return True
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DynamicPseudoType, ())
+
+
+class _Collection(_TypeBase):
+    __slots__ = ("element",)
+    __match_args__ = ("element",)
     element: Type
 
+    def __init__(self, element: Type) -> None:
+        _set(self, "element", element)
+        _set(self, "_hash", None)
+        _set(self, "_memo", {})
 
-@dataclass(frozen=True, slots=True)
-class Set:
-    element: Type
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(element={self.element!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Collection) and type(other) is type(self):
+            return self is other or self.element == other.element
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash((type(self).__name__, self.element))
+            _set(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.element,))
 
 
-@dataclass(frozen=True, slots=True)
-class Map:
-    element: Type
+class List(_Collection):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Object:
+class Set(_Collection):
+    __slots__ = ()
+
+
+class Map(_Collection):
+    __slots__ = ()
+
+
+class Object(_TypeBase):
     """An object type; `attributes` is a tuple of (name, type) sorted by name.
 
     A mapping is accepted too and converted. `optional` only matters for type
     conversion in go-cty; values of an object type always carry every attribute.
     """
 
+    __slots__ = ("attributes", "optional")
+    __match_args__ = ("attributes", "optional")
     attributes: tuple[tuple[str, Type], ...]
-    optional: frozenset[str] = field(default=frozenset())
+    optional: frozenset[str]
 
-    def __post_init__(self) -> None:
-        raw = self.attributes.items() if isinstance(self.attributes, Mapping) else self.attributes
+    def __init__(
+        self,
+        attributes: tuple[tuple[str, Type], ...] | Mapping[str, Type] | Iterable[tuple[str, Type]],
+        optional: Iterable[str] = frozenset(),
+    ) -> None:
+        if isinstance(attributes, (tuple, list)):
+            raw: Any = attributes
+        elif isinstance(attributes, dict):
+            raw = attributes.items()
+        else:
+            from collections.abc import Mapping
+
+            raw = attributes.items() if isinstance(attributes, Mapping) else attributes
         attrs: dict[str, Type] = {}
         for name, aty in raw:
             if not isinstance(name, str):
                 raise CtyError(f"object attribute name must be a string, got {type(name).__name__}")
             attrs[nfc(name)] = aty
-        optional = frozenset(nfc(n) for n in self.optional)
-        missing = optional.difference(attrs)
+        opts = frozenset(nfc(n) for n in optional)
+        missing = opts.difference(attrs)
         if missing:
             raise CtyError(f"optional contains undeclared attribute {min(missing)!r}")
-        # frozen dataclass: normalise in place once, at construction.
-        object.__setattr__(self, "attributes", tuple(sorted(attrs.items(), key=lambda kv: kv[0])))
-        object.__setattr__(self, "optional", optional)
+        _set(self, "attributes", tuple(sorted(attrs.items(), key=lambda kv: kv[0])))
+        _set(self, "optional", opts)
+        _set(self, "_hash", None)
+        _set(self, "_memo", {})
+
+    def __repr__(self) -> str:
+        return f"Object(attributes={self.attributes!r}, optional={self.optional!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Object:
+            return self is other or (self.attributes == other.attributes and self.optional == other.optional)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash((self.attributes, self.optional))
+            _set(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Object, (self.attributes, self.optional))
 
     @property
     def attribute_types(self) -> dict[str, Type]:
@@ -106,13 +221,33 @@ class Object:
         return dict(self.attributes)
 
 
-@dataclass(frozen=True, slots=True)
-class Tuple:
+class Tuple(_TypeBase):
+    __slots__ = ("elements",)
+    __match_args__ = ("elements",)
     elements: tuple[Type, ...]
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.elements, tuple):
-            object.__setattr__(self, "elements", tuple(self.elements))
+    def __init__(self, elements: tuple[Type, ...] | Iterable[Type]) -> None:
+        _set(self, "elements", elements if isinstance(elements, tuple) else tuple(elements))
+        _set(self, "_hash", None)
+        _set(self, "_memo", {})
+
+    def __repr__(self) -> str:
+        return f"Tuple(elements={self.elements!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Tuple:
+            return self is other or self.elements == other.elements
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash(("tuple", self.elements))
+            _set(self, "_hash", h)
+        return h
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Tuple, (self.elements,))
 
 
 Type: TypeAlias = Primitive | DynamicPseudoType | List | Set | Map | Object | Tuple
@@ -200,10 +335,18 @@ def _to_json(t: Type) -> str:
 
 def type_to_json(t: Type) -> bytes:
     """Serialise a type as compact JSON, byte-for-byte like go-cty's Type.MarshalJSON."""
+    memo = getattr(t, "_memo", None)
+    if memo is not None:
+        cached: bytes | None = memo.get("json")
+        if cached is not None:
+            return cached
     try:
-        return _to_json(t).encode("utf-8", "surrogateescape")
+        data = _to_json(t).encode("utf-8", "surrogateescape")
     except RecursionError:
         raise CtyError("type is nested too deeply") from None
+    if memo is not None:
+        memo["json"] = data
+    return data
 
 
 _BY_NAME: dict[str, Type] = {"bool": BOOL, "number": NUMBER, "string": STRING, "dynamic": DYNAMIC}
@@ -251,6 +394,8 @@ def _reject_constant(name: str) -> Any:
 
 def type_from_json(data: bytes | str) -> Type:
     """Parse a type from its JSON serialisation (the inverse of type_to_json)."""
+    import json
+
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
         if not isinstance(text, str):

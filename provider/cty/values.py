@@ -15,14 +15,8 @@ Contract:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
-
 from . import _sets
-from ._numbers import INT64_MAX, Number, canonical_number
+from ._numbers import _INT_LIMIT, INF, INT64_MAX, canonical_number, from_float, is_decimal
 from ._strings import nfc
 from .errors import CtyError, MapKey
 from .types import (
@@ -40,6 +34,16 @@ from .types import (
     is_collection,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+    from typing import Any, TypeAlias
+
+    from ._numbers import Number
+
+    Get: TypeAlias = Callable[[Type], Callable[[Any], Any]]
+
 __all__ = [
     "MAX_MATERIALIZED_LENGTH",
     "UNKNOWN",
@@ -55,39 +59,136 @@ __all__ = [
 # A refined list of known length n collapses to n unknown elements; refuse absurd n.
 MAX_MATERIALIZED_LENGTH = 1 << 20
 
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
-class Refinements:
+# Like the types, these are plain classes with __slots__ that behave as frozen dataclasses
+# (the dataclasses module is too slow to import for a provider launch).
+
+
+class _Frozen:
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+
+class Refinements(_Frozen):
     """What is known about an unknown value (go-cty's unknown value refinements).
 
     Bounds are (value, inclusive). length_* apply to list/set/map, number_* to numbers and
     string_prefix to strings; not_null applies to every type except DYNAMIC.
     """
 
-    not_null: bool = False
-    string_prefix: str | None = None
-    number_lower: tuple[int | Decimal | float, bool] | None = None
-    number_upper: tuple[int | Decimal | float, bool] | None = None
-    length_lower: int | None = None
-    length_upper: int | None = None
+    __slots__ = ("length_lower", "length_upper", "not_null", "number_lower", "number_upper", "string_prefix")
+    __match_args__ = ("not_null", "string_prefix", "number_lower", "number_upper", "length_lower", "length_upper")
+    not_null: bool
+    string_prefix: str | None
+    number_lower: tuple[int | Decimal | float, bool] | None
+    number_upper: tuple[int | Decimal | float, bool] | None
+    length_lower: int | None
+    length_upper: int | None
+
+    def __init__(
+        self,
+        not_null: bool = False,
+        string_prefix: str | None = None,
+        number_lower: tuple[int | Decimal | float, bool] | None = None,
+        number_upper: tuple[int | Decimal | float, bool] | None = None,
+        length_lower: int | None = None,
+        length_upper: int | None = None,
+    ) -> None:
+        _set(self, "not_null", not_null)
+        _set(self, "string_prefix", string_prefix)
+        _set(self, "number_lower", number_lower)
+        _set(self, "number_upper", number_upper)
+        _set(self, "length_lower", length_lower)
+        _set(self, "length_upper", length_upper)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.not_null,
+            self.string_prefix,
+            self.number_lower,
+            self.number_upper,
+            self.length_lower,
+            self.length_upper,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Refinements(not_null={self.not_null!r}, string_prefix={self.string_prefix!r}, "
+            f"number_lower={self.number_lower!r}, number_upper={self.number_upper!r}, "
+            f"length_lower={self.length_lower!r}, length_upper={self.length_upper!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Refinements:
+            return self._fields() == other._fields()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Refinements, self._fields())
 
 
-@dataclass(frozen=True, slots=True)
-class Unknown:
+class Unknown(_Frozen):
     """An unknown value, optionally refined."""
 
-    refinements: Refinements | None = None
+    __slots__ = ("refinements",)
+    __match_args__ = ("refinements",)
+    refinements: Refinements | None
+
+    def __init__(self, refinements: Refinements | None = None) -> None:
+        _set(self, "refinements", refinements)
+
+    def __repr__(self) -> str:
+        return f"Unknown(refinements={self.refinements!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Unknown:
+            return self.refinements == other.refinements
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.refinements,))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Unknown, (self.refinements,))
 
 
 UNKNOWN = Unknown()
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicValue:
+class DynamicValue(_Frozen):
     """A value in a DYNAMIC-typed slot together with its concrete type."""
 
+    __slots__ = ("type", "value")
+    __match_args__ = ("type", "value")
     type: Type
     value: Any
+
+    def __init__(self, type: Type, value: Any) -> None:
+        _set(self, "type", type)
+        _set(self, "value", value)
+
+    def __repr__(self) -> str:
+        return f"DynamicValue(type={self.type!r}, value={self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is DynamicValue:
+            return (self.type, self.value) == (other.type, other.value)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.value))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DynamicValue, (self.type, self.value))
 
 
 def is_unknown(value: Any) -> bool:
@@ -105,9 +206,20 @@ def is_fully_known(value: Any) -> bool:
         return is_fully_known(value.value)
     if isinstance(value, (list, tuple)):
         return all(is_fully_known(v) for v in value)
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return all(is_fully_known(v) for v in value.values())
     return True
+
+
+def _is_mapping(value: object) -> bool:
+    """isinstance(value, collections.abc.Mapping), importing collections.abc only when needed."""
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, (str, int, float, list, tuple)) or not hasattr(value, "keys"):
+        return False
+    from collections.abc import Mapping
+
+    return isinstance(value, Mapping)
 
 
 # ---- refinements -------------------------------------------------------------------------
@@ -152,9 +264,9 @@ def refine(t: Type, unknown: Unknown) -> Any:
         lower = None if r.number_lower is None else _bound(r.number_lower, "number lower bound")
         upper = None if r.number_upper is None else _bound(r.number_upper, "number upper bound")
         # An infinite bound on the open side constrains nothing; go-cty's builder drops it too.
-        if lower is not None and lower[0] == -math.inf:
+        if lower is not None and lower[0] == -INF:
             lower = None
-        if upper is not None and upper[0] == math.inf:
+        if upper is not None and upper[0] == INF:
             upper = None
         if lower is not None and upper is not None:
             ok = lower[0] < upper[0] if lower[1] != upper[1] else lower[0] <= upper[0]
@@ -205,6 +317,11 @@ def _collapse(
 
 
 # ---- conform -----------------------------------------------------------------------------
+#
+# conform() first tries a fast path compiled per type (see _conformer) that handles the common,
+# already-well-formed values. Anything it does not handle, and every error, it leaves to the
+# reference implementation below (_conform_slow), which produces the canonical value or the exact
+# error with its path. The fast path never returns a value the reference would not.
 
 
 def _mismatch(t: Type, value: Any) -> CtyError:
@@ -231,7 +348,7 @@ def _conform_primitive(value: Any, t: Primitive) -> Any:
     elif t.name == "bool":
         if isinstance(value, bool):
             return value
-    elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    elif (isinstance(value, (int, float)) and not isinstance(value, bool)) or is_decimal(value):
         return canonical_number(value)
     raise _mismatch(t, value)
 
@@ -261,7 +378,7 @@ def _conform_set(value: Any, t: Set) -> Any:
 
 
 def _conform_map(value: Any, t: Map) -> Any:
-    if not isinstance(value, Mapping):
+    if not _is_mapping(value):
         raise _mismatch(t, value)
     out: dict[str, Any] = {}
     for k, v in value.items():
@@ -277,7 +394,7 @@ def _conform_map(value: Any, t: Map) -> Any:
 
 
 def _conform_object(value: Any, t: Object) -> Any:
-    if not isinstance(value, Mapping):
+    if not _is_mapping(value):
         raise _mismatch(t, value)
     given = {nfc(k) if isinstance(k, str) else k: v for k, v in value.items()}
     out: dict[str, Any] = {}
@@ -333,11 +450,8 @@ _CONFORM: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
-def conform(value: Any, t: Type) -> Any:
-    """Validate `value` against type `t` and return its canonical form (see module doc).
-
-    Raises CtyError, whose path locates the offending element.
-    """
+def _conform_slow(value: Any, t: Type) -> Any:
+    """The reference conform: exact results and errors (nested values still go through conform)."""
     if value is None:
         return None
     try:
@@ -351,3 +465,217 @@ def conform(value: Any, t: Type) -> Any:
             raise CtyError(f"expected {friendly_name(t)}, got a DynamicValue of {friendly_name(value.type)}")
         return conform(value.value, t)
     return handler(value, t)
+
+
+def conform(value: Any, t: Type) -> Any:
+    """Validate `value` against type `t` and return its canonical form (see module doc).
+
+    Raises CtyError, whose path locates the offending element.
+    """
+    if value is None:
+        return None
+    try:
+        return _conformer(t)(value)
+    except Exception:
+        pass  # not the common case, or an error: let the reference implementation decide
+    return _conform_slow(value, t)
+
+
+# ---- the compiled fast path ----------------------------------------------------------------
+#
+# _conformer(t) builds (once per type object, cached in its _memo) a function that returns the
+# canonical form of the values it recognises, and raises for anything else (an error or just an
+# unusual form such as a str subclass, a Mapping that is not a dict, or a DynamicValue wrapping a
+# value of a non-dynamic slot). Every function handles None and Unknown itself.
+
+
+class _Unhandled(Exception):
+    """The fast path does not handle this value; conform() falls back to _conform_slow."""
+
+
+def _conformer(t: Type) -> Callable[[Any], Any]:
+    memo = t._memo
+    fn: Callable[[Any], Any] | None = memo.get("conform")
+    if fn is None:
+        fn = memo["conform"] = _BUILDERS[t.__class__](t, _conformer)
+    return fn
+
+
+def _is_string(t: Type) -> bool:
+    """Whether values of t are plain strings (whose fast paths callers inline for ASCII str)."""
+    return isinstance(t, Primitive) and t.name == "string"
+
+
+def _other(value: Any, t: Type) -> Any:
+    """The null/unknown part common to every type's fast path."""
+    if value is None:
+        return None
+    if value.__class__ is Unknown:
+        return UNKNOWN if value.refinements is None else refine(t, value)
+    raise _Unhandled
+
+
+# Each builder takes the type and a function `get` giving the fast path of its element/attribute
+# types: _conformer here; the msgpack encoder reuses the container builders with its own
+# (conforming and rewriting numbers and dynamic values in the same walk).
+
+
+def _build_primitive(t: Primitive, get: Get) -> Callable[[Any], Any]:
+    if t.name == "string":
+
+        def conform_string(v: Any) -> Any:
+            if v.__class__ is str:
+                return v if v.isascii() else nfc(v)
+            return _other(v, t)
+
+        return conform_string
+    if t.name == "bool":
+
+        def conform_bool(v: Any) -> Any:
+            if v is True or v is False:
+                return v
+            return _other(v, t)
+
+        return conform_bool
+
+    def conform_number(v: Any) -> Any:
+        cls = v.__class__
+        if cls is int and -_INT_LIMIT < v < _INT_LIMIT:
+            return v
+        if cls is float:
+            return from_float(v, keep_float=True)
+        if v is None or cls is Unknown:
+            return _other(v, t)
+        if is_decimal(v):
+            return canonical_number(v)
+        raise _Unhandled
+
+    return conform_number
+
+
+def _build_list(t: List, get: Get) -> Callable[[Any], Any]:
+    element = get(t.element)
+    dynamic = t.element.__class__ is DynamicPseudoType
+    if _is_string(t.element):
+
+        def conform_strings(v: Any) -> Any:
+            cls = v.__class__
+            if cls is list or cls is tuple:
+                return [e if e.__class__ is str and e.isascii() else element(e) for e in v]
+            return _other(v, t)
+
+        return conform_strings
+
+    def conform_list(v: Any) -> Any:
+        cls = v.__class__
+        if cls is list or cls is tuple:
+            out = [element(e) for e in v]
+            if dynamic:
+                _check_uniform(out)
+            return out
+        return _other(v, t)
+
+    return conform_list
+
+
+def _build_set(t: Set, get: Get) -> Callable[[Any], Any]:
+    element = get(t.element)
+    ety = t.element
+    dynamic = ety.__class__ is DynamicPseudoType
+    canonical_set = _sets.canonical_set
+
+    def conform_set(v: Any) -> Any:
+        cls = v.__class__
+        if cls is list or cls is tuple or cls is set or cls is frozenset:
+            out = [element(e) for e in v]
+            if dynamic:
+                _check_uniform(out)
+            return canonical_set(out, ety)
+        return _other(v, t)
+
+    return conform_set
+
+
+def _build_map(t: Map, get: Get) -> Callable[[Any], Any]:
+    element = get(t.element)
+    dynamic = t.element.__class__ is DynamicPseudoType
+    string = _is_string(t.element)
+
+    def conform_map(v: Any) -> Any:
+        if v.__class__ is dict:
+            out = {}
+            prev = None
+            in_order = True  # values built from canonical ones have their keys sorted already
+            for k, e in v.items():
+                if k.__class__ is not str:
+                    raise _Unhandled
+                if not k.isascii():
+                    k = nfc(k)
+                if prev is not None and k <= prev:
+                    in_order = False
+                prev = k
+                out[k] = e if string and e.__class__ is str and e.isascii() else element(e)
+            if dynamic:
+                _check_uniform(list(out.values()))
+            return out if in_order else {k: out[k] for k in sorted(out)}
+        return _other(v, t)
+
+    return conform_map
+
+
+def _build_object(t: Object, get: Get) -> Callable[[Any], Any]:
+    attrs = tuple((name, get(aty), _is_string(aty)) for name, aty in t.attributes)
+    n = len(attrs)
+
+    def conform_object(v: Any) -> Any:
+        # Exactly the declared attributes (a KeyError means one is missing, or not NFC).
+        if v.__class__ is dict and len(v) == n:
+            out = {}
+            for name, attr, string in attrs:
+                e = v[name]
+                out[name] = e if string and e.__class__ is str and e.isascii() else attr(e)
+            return out
+        return _other(v, t)
+
+    return conform_object
+
+
+def _build_tuple(t: Tuple, get: Get) -> Callable[[Any], Any]:
+    elements = tuple(get(e) for e in t.elements)
+    n = len(elements)
+
+    def conform_tuple(v: Any) -> Any:
+        cls = v.__class__
+        if (cls is list or cls is tuple) and len(v) == n:
+            return [element(e) for element, e in zip(elements, v, strict=True)]
+        return _other(v, t)
+
+    return conform_tuple
+
+
+def _build_dynamic(t: DynamicPseudoType, get: Get) -> Callable[[Any], Any]:
+    def conform_dynamic(v: Any) -> Any:
+        if v.__class__ is DynamicValue:
+            vt = v.type
+            if vt.__class__ is DynamicPseudoType:
+                raise _Unhandled
+            inner = v.value
+            return DynamicValue(vt, None if inner is None else _conformer(vt)(inner))
+        if v is None:
+            return None
+        if v.__class__ is Unknown:
+            return UNKNOWN  # cty.DynamicVal can never carry refinements
+        raise _Unhandled
+
+    return conform_dynamic
+
+
+_BUILDERS: dict[type, Callable[[Any, Get], Callable[[Any], Any]]] = {
+    Primitive: _build_primitive,
+    List: _build_list,
+    Set: _build_set,
+    Map: _build_map,
+    Object: _build_object,
+    Tuple: _build_tuple,
+    DynamicPseudoType: _build_dynamic,
+}

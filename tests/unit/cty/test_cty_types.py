@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from hypothesis import given
 
@@ -20,6 +23,7 @@ from provider.cty.types import (
     type_from_json,
     type_to_json,
 )
+from provider.cty.values import UNKNOWN, DynamicValue, Refinements, Unknown
 
 from .strategies import types
 
@@ -123,3 +127,43 @@ def test_error_message_names_the_path():
     assert isinstance(err, ValueError)
     assert str(CtyError("boom")) == "boom"
     assert str(CtyError("bad", ("a", 0, "b"))) == "at .a[0].b: bad"
+
+
+def test_types_behave_as_frozen_value_objects():
+    t = object_type({"b": List(STRING), "a": Map(NUMBER)}, ["a"])
+    same = Object((("a", Map(NUMBER)), ("b", List(STRING))), optional=frozenset({"a"}))
+    assert t == same
+    assert hash(t) == hash(same)
+    assert {t: 1}[same] == 1
+    assert t != object_type({"b": List(STRING), "a": Map(NUMBER)})
+    assert List(STRING) != Set(STRING)
+    assert Tuple([STRING]) == Tuple((STRING,))
+    assert repr(List(element=STRING)) == "List(element=Primitive(name='string'))"
+    assert repr(Object({"a": BOOL})) == "Object(attributes=(('a', Primitive(name='bool')),), optional=frozenset())"
+    with pytest.raises(AttributeError):
+        t.attributes = ()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        STRING.name = "bool"  # type: ignore[misc]
+    assert copy.deepcopy(t) == t
+    assert pickle.loads(pickle.dumps(t)) == t
+    assert pickle.loads(pickle.dumps(DYNAMIC)) == DYNAMIC
+    match t:
+        case Object(attributes=((first, Map(element)), _)):
+            assert (first, element) == ("a", NUMBER)
+        case _:
+            pytest.fail("no match")
+
+
+def test_values_behave_as_frozen_value_objects():
+    r = Refinements(not_null=True, number_lower=(1, True))
+    assert Unknown(r) == Unknown(Refinements(True, None, (1, True)))
+    assert hash(Unknown(r)) == hash(Unknown(Refinements(not_null=True, number_lower=(1, True))))
+    assert Unknown() == UNKNOWN != Unknown(r)
+    assert repr(UNKNOWN) == "Unknown(refinements=None)"
+    assert repr(DynamicValue(STRING, "x")) == "DynamicValue(type=Primitive(name='string'), value='x')"
+    assert DynamicValue(STRING, "x") == DynamicValue(type=STRING, value="x")
+    assert DynamicValue(STRING, "x") != DynamicValue(STRING, "y")
+    with pytest.raises(AttributeError):
+        r.not_null = False  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(Unknown(r))) == Unknown(r)
+    assert copy.copy(DynamicValue(List(STRING), ["a"])) == DynamicValue(List(STRING), ["a"])
