@@ -1,0 +1,22 @@
+"""The FastAPI application: routers, error shape, and the runtime it serves."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from controlplane.api import errors
+from controlplane.api.routes import regions, services
+from controlplane.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="dbaas control plane",
+        version="1",
+        description="Managed PostgreSQL services, their backups, copies to other regions and forks.",
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(regions.router)
+    app.include_router(services.router)
+    return app

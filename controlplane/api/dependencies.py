@@ -1,0 +1,60 @@
+"""Request dependencies: the catalog session, the caller's token, and the project it may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from controlplane.api.errors import ApiError, not_found
+from controlplane.catalog.models import Token
+from controlplane.catalog.tokens import find_token
+from controlplane.runtime import Runtime
+
+_bearer = HTTPBearer(auto_error=False, description="A project token from `dbaas-cp token create`.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """One session per request; routes commit what they change in one transaction."""
+    session = runtime.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_token(session: SessionDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Token:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
+    token = find_token(session, token=credentials.credentials)
+    if token is None:
+        raise ApiError(401, "unauthorized", "invalid token")
+    return token
+
+
+TokenDep = Annotated[Token, Depends(current_token)]
+
+
+def project_access(project: Annotated[str, Path(max_length=63)], token: TokenDep) -> str:
+    """The project named in the path, if the token may see it; 404 otherwise, never 403."""
+    if token.project is not None and token.project != project:
+        raise not_found(f"project {project!r}", "project")
+    return project
+
+
+ProjectDep = Annotated[str, Depends(project_access)]

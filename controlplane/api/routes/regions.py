@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from controlplane.api.dependencies import RuntimeDep, TokenDep
+from controlplane.api.models.services import RegionList, RegionPublic
+
+router = APIRouter(tags=["regions"])
+
+
+@router.get("/v1/regions", response_model=RegionList)
+def list_regions(runtime: RuntimeDep, token: TokenDep) -> RegionList:
+    """The regions services can run in and back up to."""
+    return RegionList(regions=[RegionPublic(name=region.name, description=f"region {region.name}")
+                               for region in runtime.settings.regions])

@@ -1,0 +1,66 @@
+"""Bring a control plane up: directories, catalog, admin token, job runner, recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog.db import make_engine, migrate, session_factory, transaction
+from controlplane.catalog.tokens import create_token
+from controlplane.jobs.recovery import recover
+from controlplane.jobs.runner import JobRunner
+from controlplane.jobs.service_jobs import ServiceJobs
+from controlplane.runtime import Runtime
+from controlplane.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare_directories(settings: Settings) -> None:
+    """The data directory and each region's object store and services directory.
+
+    They are traversable (0711) but not listable by others: the database processes run as an
+    unprivileged user that must reach its own data directory below them.
+    """
+    for directory in [settings.data_dir] + [p for r in settings.regions for p in (r.object_store, r.services_dir)]:
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o711)
+
+
+def open_catalog(settings: Settings) -> sessionmaker[Session]:
+    engine = make_engine(settings.catalog_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+def bootstrap_admin_token(settings: Settings, sessions: sessionmaker[Session]) -> Path | None:
+    """On first start, an admin token in a 0600 file of the data directory; None when it exists."""
+    path = settings.admin_token_file
+    if path.exists():
+        return None
+    with transaction(sessions) as session:
+        token = create_token(session, project=None, description="admin token made at first start")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    return path
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    prepare_directories(settings)
+    sessions = open_catalog(settings)
+    token_file = bootstrap_admin_token(settings, sessions)
+    if token_file is not None:
+        log.warning("admin token written to %s (mode 0600); create project tokens with "
+                    "`dbaas-cp token create --project NAME`", token_file)
+    service_jobs = ServiceJobs(settings)
+    runner = JobRunner(sessions, service_jobs.handlers(), workers=settings.job_workers,
+                       lease_seconds=settings.lease_seconds, on_failure=service_jobs.mark_failed)
+    restarted = recover(sessions, service_jobs, single_process=settings.catalog_url.startswith("sqlite"))
+    if restarted:
+        log.warning("starting %d service(s) that were running before", restarted)
+    engine = sessions.kw["bind"]
+    return Runtime(settings=settings, engine=engine, sessions=sessions, runner=runner)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the catalog, run by `controlplane.catalog.db.migrate`."""

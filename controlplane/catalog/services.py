@@ -1,0 +1,124 @@
+"""Services: the catalog rows of managed databases."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from controlplane.catalog.clock import now
+from controlplane.catalog.models import Service
+from controlplane.catalog.projects import ensure_project
+
+# Set by the catalog itself, never through update_service.
+_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
+
+
+class DuplicateService(Exception):
+    """A service with this name already exists in the project."""
+
+    def __init__(self, project: str, name: str) -> None:
+        super().__init__(f"service {name!r} already exists in project {project!r}")
+        self.project = project
+        self.name = name
+
+
+def create_service(
+    session: Session,
+    *,
+    project: str,
+    name: str,
+    service_type: str,
+    cloud: str,
+    plan: str,
+    version: str,
+    user_config: dict[str, Any],
+    termination_protection: bool,
+    username: str,
+    password: str,
+    data_dir: str,
+    state: str = "REBUILDING",
+    fork_from: dict[str, Any] | None = None,
+) -> Service:
+    """Add a service (and its project if new); raises DuplicateService if the name is taken in the project."""
+    if get_service(session, project=project, name=name) is not None:
+        raise DuplicateService(project, name)
+    ensure_project(session, name=project)
+    timestamp = now(session)
+    service = Service(
+        project=project,
+        name=name,
+        service_type=service_type,
+        cloud=cloud,
+        plan=plan,
+        version=version,
+        user_config=dict(user_config),
+        termination_protection=termination_protection,
+        state=state,
+        username=username,
+        password=password,
+        data_dir=data_dir,
+        fork_from=fork_from,
+        created_at=timestamp,
+        updated_at=timestamp,
+    )
+    try:
+        # The check above can race with another transaction; the unique constraint decides, inside a
+        # savepoint so that the caller's transaction survives the conflict.
+        with session.begin_nested():
+            session.add(service)
+    except IntegrityError as err:
+        if get_service(session, project=project, name=name) is None:
+            raise
+        raise DuplicateService(project, name) from err
+    return service
+
+
+def get_service(session: Session, *, project: str, name: str) -> Service | None:
+    """The service `name` of `project`, or None."""
+    return session.scalar(select(Service).where(Service.project == project, Service.name == name))
+
+
+def get_service_by_id(session: Session, *, service_id: int) -> Service | None:
+    """The service with this id, or None."""
+    return session.get(Service, service_id)
+
+
+def list_services(
+    session: Session, *, project: str | None = None, states: Collection[str] | None = None
+) -> list[Service]:
+    """Services ordered by name (then project); only `project`'s if given, only in `states` if given."""
+    query = select(Service).order_by(Service.name, Service.project)
+    if project is not None:
+        query = query.where(Service.project == project)
+    if states is not None:
+        query = query.where(Service.state.in_(list(states)))
+    return list(session.scalars(query))
+
+
+def update_service(session: Session, *, service: Service, **changes: Any) -> Service:
+    """Set the given columns of `service` (e.g. state="RUNNING", port=5433) and its updated_at.
+
+    Unknown or catalog-owned names (id, created_at, updated_at) raise TypeError. A dict given for a
+    JSON column is stored even if it is the very object already on the service, mutated in place.
+    """
+    columns = {attribute.key for attribute in inspect(Service).column_attrs}
+    wrong = sorted(set(changes) - (columns - _READ_ONLY))
+    if wrong:
+        raise TypeError(f"update_service() cannot set {', '.join(wrong)}")
+    for key, value in changes.items():
+        setattr(service, key, value)
+        # Assigning the same (mutated) dict is not seen as a change; say it is one.
+        flag_modified(service, key)
+    service.updated_at = now(session)
+    return service
+
+
+def delete_service(session: Session, *, service: Service) -> None:
+    """Remove the service's row; its jobs remain, with service_id set to NULL by the database."""
+    session.delete(service)
+    session.flush()

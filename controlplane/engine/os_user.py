@@ -1,0 +1,220 @@
+"""The OS account that runs database programs, and how to run a command as it.
+
+PostgreSQL refuses to run as root. When the control plane is root (as in CI and containers), every
+program it drives (initdb, pg_ctl, the server, pgBackRest) runs as an unprivileged account, `postgres`
+by default: `subprocess.Popen(user=, group=, extra_groups=)` drops privileges in the child between fork
+and exec, which is thread safe and needs no `runuser`/`sudo`. When the control plane is not root it
+cannot switch users, so programs simply run as the current user.
+
+Children get a fixed, minimal environment (nothing of ours leaks into them: no tokens, no PG* variables),
+umask 077, `/` as working directory and stdin from /dev/null.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+# How often a cancellable command checks its cancel event, and how long a cancelled or timed-out command
+# gets between SIGTERM and SIGKILL.
+_CANCEL_POLL = 0.05
+_KILL_GRACE = 5.0
+
+
+class AccountError(Exception):
+    """The OS account cannot be used to run database programs."""
+
+
+class CommandError(Exception):
+    """A command failed, timed out or was cancelled; the message has the command and its stderr tail."""
+
+    def __init__(self, argv: Sequence[str], reason: str, stdout: str = "", stderr: str = "") -> None:
+        self.argv = list(argv)
+        self.reason = reason
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = (stderr.strip() or stdout.strip())[-2000:]
+        super().__init__(f"{' '.join(argv)}: {reason}" + (f"\n{detail}" if detail else ""))
+
+
+@dataclass(frozen=True)
+class Account:
+    """An OS account database programs run as; `switch` is True when children must drop to it."""
+
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: str
+    switch: bool
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The whole environment of a child: minimal and fixed, plus `extra`."""
+        env = {
+            "PATH": _PATH,
+            "HOME": self.home,
+            "USER": self.name,
+            "LOGNAME": self.name,
+            "LANG": "C",
+            "LC_ALL": "C",
+        }
+        env.update(extra or {})
+        return env
+
+    def own(self, path: Path) -> None:
+        """Give `path` to this account (a no-op when children run as ourselves)."""
+        if self.switch:
+            os.chown(path, self.uid, self.gid, follow_symlinks=False)
+
+    def own_tree(self, root: Path) -> None:
+        """Give `root` and everything below it to this account (after a copy made by root)."""
+        if not self.switch:
+            return
+        self.own(root)
+        for directory, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                os.chown(os.path.join(directory, name), self.uid, self.gid, follow_symlinks=False)
+
+    def private_dir(self, path: Path, mode: int = 0o700) -> None:
+        """Create `path` if needed as a directory of this account with `mode`; refuse someone else's.
+
+        Refusing matters for directories in shared places such as /tmp, where another user could have
+        created the name first.
+        """
+        try:
+            path.mkdir(mode=mode)
+            self.own(path)
+        except FileExistsError:
+            pass
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != self.uid:
+            raise AccountError(f"{path} exists but is not a directory owned by {self.name}")
+        if stat.S_IMODE(info.st_mode) != mode:
+            path.chmod(mode)
+
+    def can_traverse(self, directory: Path) -> bool:
+        """Whether this account may enter `directory`, judged from its owner, group and mode bits."""
+        info = directory.stat()
+        if info.st_uid == self.uid:
+            return bool(info.st_mode & stat.S_IXUSR)
+        if info.st_gid == self.gid or info.st_gid in self.groups:
+            return bool(info.st_mode & stat.S_IXGRP)
+        return bool(info.st_mode & stat.S_IXOTH)
+
+    def make_reachable_parent(self, path: Path) -> None:
+        """Create the parent chain of `path` and check this account can walk down it to `path`.
+
+        Directories we create are world-traversable (not readable); existing ones are never loosened
+        behind the operator's back, so an unreachable one is reported instead.
+        """
+        parent = path.absolute().parent
+        for directory in [*reversed(parent.parents), parent]:
+            if not directory.exists():
+                # chmod after mkdir: mkdir's mode is filtered by our umask.
+                directory.mkdir(exist_ok=True)
+                directory.chmod(0o711)
+            if not self.can_traverse(directory):
+                raise AccountError(
+                    f"{self.name} cannot enter {directory} (on the way to {path}): "
+                    f"give it search permission (chmod o+x) or choose a directory {self.name} can reach"
+                )
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `argv` as this account and return its output; raise CommandError unless it exits 0.
+
+        The command runs in its own session so that a timeout or a set `cancel` can terminate it with
+        everything it started (SIGTERM, then SIGKILL after a grace period).
+        """
+        try:
+            proc = self._spawn(argv, stdin is not None, env)
+        except (OSError, subprocess.SubprocessError) as exc:  # missing program, failed privilege drop
+            raise CommandError(argv, f"could not run: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        stdin_text = stdin
+        while True:
+            remaining = deadline - time.monotonic()
+            # Without a cancel event one wait does; with one, wake up often enough to notice it.
+            wait = remaining if cancel is None else min(remaining, _CANCEL_POLL)
+            try:
+                out, err = proc.communicate(stdin_text, timeout=max(wait, 0.001))
+                break
+            except subprocess.TimeoutExpired:
+                stdin_text = None  # communicate() sends input only once
+                if cancel is not None and cancel.is_set():
+                    out, err = _terminate(proc)
+                    raise CommandError(argv, "cancelled", out, err) from None
+                if time.monotonic() >= deadline:
+                    out, err = _terminate(proc)
+                    raise CommandError(argv, f"timed out after {timeout:g} s", out, err) from None
+        if proc.returncode != 0:
+            raise CommandError(argv, f"exited with status {proc.returncode}", out, err)
+        return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+    def _spawn(self, argv: Sequence[str], with_stdin: bool, env: Mapping[str, str] | None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(env),
+            cwd="/",
+            umask=0o077,
+            start_new_session=True,
+            # None leaves the child's identity alone: we are not root and run it as ourselves.
+            user=self.uid if self.switch else None,
+            group=self.gid if self.switch else None,
+            extra_groups=list(self.groups) if self.switch else None,
+        )
+
+
+def _terminate(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop `proc`'s whole session politely, then forcibly; return what it wrote."""
+    for sig, grace in ((signal.SIGTERM, _KILL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return "", ""  # unreachable: communicate() without a timeout returns
+
+
+def resolve_account(os_user: str | None) -> Account:
+    """The account database programs run as: `os_user` when we are root, else the current user.
+
+    Raises AccountError when we are root and `os_user` is missing, unknown or itself root.
+    """
+    if os.geteuid() != 0:
+        entry = pwd.getpwuid(os.geteuid())
+        return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, tuple(os.getgroups()), entry.pw_dir, False)
+    if not os_user:
+        raise AccountError("running as root: an unprivileged os_user must run PostgreSQL")
+    try:
+        entry = pwd.getpwnam(os_user)
+    except KeyError:
+        raise AccountError(f"OS user {os_user!r} does not exist") from None
+    if entry.pw_uid == 0:
+        raise AccountError(f"OS user {os_user!r} is root: PostgreSQL refuses to run as root")
+    groups = tuple(g for g in os.getgrouplist(entry.pw_name, entry.pw_gid) if g != entry.pw_gid)
+    home = entry.pw_dir if entry.pw_dir and os.path.isdir(entry.pw_dir) else "/"
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, groups, home, True)

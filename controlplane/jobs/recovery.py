@@ -1,0 +1,38 @@
+"""After a restart (even `kill -9`): services that were RUNNING run again, interrupted jobs resume."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog import jobs, services
+from controlplane.catalog.db import transaction
+from controlplane.jobs import kinds
+from controlplane.jobs.service_jobs import ServiceJobs
+
+log = logging.getLogger(__name__)
+
+
+def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, single_process: bool) -> int:
+    """Queue a start for every RUNNING service whose server is down; returns how many.
+
+    With an embedded (SQLite) catalog this process is the only control plane, so jobs still marked
+    running were interrupted by our own death and are released at once instead of after their lease.
+    """
+    started = 0
+    with transaction(sessions) as session:
+        if single_process:
+            released = jobs.release_all_leases(session)
+            if released:
+                log.warning("resuming %d job(s) interrupted by the previous stop", released)
+        for service in services.list_services(session, states=["RUNNING"]):
+            if jobs.active_job_for_service(session, service_id=service.id) is not None:
+                continue
+            if service.port is not None and not service_jobs.driver(service).is_running():
+                log.warning("service %s/%s was RUNNING and is down: starting it", service.project, service.name)
+                services.update_service(session, service=service, state="REBUILDING",
+                                        state_message="restarting: the server was down when the control plane started")
+                jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
+                started += 1
+    return started

@@ -1,0 +1,127 @@
+"""Runs queued jobs on worker threads, holding a renewable lease on each.
+
+A job is claimed in the catalog (FOR UPDATE SKIP LOCKED on PostgreSQL), so control-plane processes
+sharing a catalog never run the same job; a process that dies stops renewing its lease and the job
+is claimed again and resumed by whoever comes next. Handlers are therefore idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog import jobs as job_catalog
+from controlplane.catalog.db import transaction
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: int
+    kind: str
+    project: str
+    service_id: int | None
+    payload: Mapping[str, Any]
+    attempt: int
+    sessions: sessionmaker[Session]
+    cancel: threading.Event  # set when the runner stops or the lease is lost
+
+
+Handler = Callable[[JobContext], None]
+FailureHook = Callable[[JobContext, str], None]
+
+
+class JobRunner:
+    def __init__(self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler], *, workers: int = 4,
+                 lease_seconds: float = 30.0, on_failure: FailureHook | None = None) -> None:
+        self.owner = f"cp-{uuid.uuid4().hex[:12]}"
+        self._sessions = sessions
+        self._handlers = dict(handlers)
+        self._workers = workers
+        self._lease_seconds = lease_seconds
+        self._on_failure = on_failure
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"job-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """New work was queued: look now rather than at the next poll."""
+        with self._wake:
+            self._wake.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                ran = self._run_one()
+            except Exception:  # the catalog was unreachable: keep the worker alive and retry
+                log.exception("job worker could not claim work")
+                ran = False
+            if not ran:
+                with self._wake:
+                    self._wake.wait(1.0)
+
+    def _run_one(self) -> bool:
+        with transaction(self._sessions) as session:
+            job = job_catalog.claim_job(session, owner=self.owner, lease_seconds=self._lease_seconds,
+                                        kinds=list(self._handlers))
+            if job is None:
+                return False
+            context = JobContext(job.id, job.kind, job.project, job.service_id, dict(job.payload or {}),
+                                 job.attempts, self._sessions, threading.Event())
+        if context.attempt > MAX_ATTEMPTS:
+            self._fail(context, f"{context.kind} was interrupted {MAX_ATTEMPTS} times; giving up")
+            return True
+        heartbeat = threading.Thread(target=self._renew, args=(context,), daemon=True)
+        heartbeat.start()
+        try:
+            log.info("running %s job %d (attempt %d)", context.kind, context.job_id, context.attempt)
+            self._handlers[context.kind](context)
+        except Exception as err:
+            log.exception("%s job %d failed", context.kind, context.job_id)
+            self._fail(context, f"{type(err).__name__}: {err}" if not str(err).startswith(type(err).__name__)
+                       else str(err))
+        else:
+            with transaction(self._sessions) as session:
+                job_catalog.finish_job(session, job_id=context.job_id, owner=self.owner)
+        finally:
+            context.cancel.set()
+        return True
+
+    def _fail(self, context: JobContext, message: str) -> None:
+        with transaction(self._sessions) as session:
+            job_catalog.finish_job(session, job_id=context.job_id, owner=self.owner, error=message)
+        if self._on_failure is not None:
+            self._on_failure(context, message)
+
+    def _renew(self, context: JobContext) -> None:
+        while not context.cancel.wait(self._lease_seconds / 3):
+            try:
+                with transaction(self._sessions) as session:
+                    kept = job_catalog.renew_lease(session, job_id=context.job_id, owner=self.owner,
+                                                   lease_seconds=self._lease_seconds)
+            except Exception:
+                log.exception("could not renew the lease of job %d", context.job_id)
+                continue
+            if not kept:
+                log.warning("lost the lease of job %d; another control plane took it", context.job_id)
+                context.cancel.set()

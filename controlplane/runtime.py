@@ -1,0 +1,19 @@
+"""What a running control plane holds: its settings, the catalog, and the job runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.jobs.runner import JobRunner
+from controlplane.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    runner: JobRunner
