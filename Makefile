@@ -30,6 +30,7 @@ e2e: install
 bench: bytecode
 	$(BIN)/python bench/launch_cycle.py
 	$(BIN)/python bench/plan_unchanged.py
+	$(BIN)/python bench/service_create.py
 
 lint: install
 	$(BIN)/ruff check provider tests bench proto
