@@ -16,7 +16,7 @@ $(BIN)/terraform-provider-dbaas: pyproject.toml
 # Byte-compile as a regular install does, even where PYTHONDONTWRITEBYTECODE is set: every plugin
 # launch would otherwise compile the provider from source.
 bytecode: install
-	$(BIN)/python -m compileall -q provider tests bench
+	$(BIN)/python -m compileall -q provider controlplane tests bench
 
 test: bytecode
 	$(BIN)/python -m pytest -q
@@ -33,7 +33,7 @@ bench: bytecode
 	$(BIN)/python bench/service_create.py
 
 lint: install
-	$(BIN)/ruff check provider tests bench proto
+	$(BIN)/ruff check provider controlplane tests bench proto
 	$(BIN)/mypy
 
 proto: install
