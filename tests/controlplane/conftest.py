@@ -26,10 +26,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.catalog.db import make_engine, migrate, session_factory, sqlite_url
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import DEFAULT_BIN_DIR, Postgres, PostgresError
+from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 
 # Where the PostgreSQL 15 programs are, when not in Debian's place.
 POSTGRES_BIN_ENV = "DBAAS_POSTGRES_BIN"
@@ -158,3 +162,39 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresServe
     finally:
         with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty catalog: a SQLite file in tmp_path, or a fresh database on the shared server."""
+    url: str = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_database").url
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(catalog_url: str) -> Iterator[Engine]:
+    engine = make_engine(catalog_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture(scope="module")
+def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """The real control plane, one per test module, in a directory of its own; every server it
+    started is stopped afterwards (services outlive the control plane by design)."""
+    data_dir = unprivileged_reachable_dir(f"dbaas-cp-{request.module.__name__.rsplit('.', 1)[-1]}-")
+    plane = ControlPlane(data_dir).start()
+    yield plane
+    plane.stop()
+    stop_leftover_servers(data_dir)
+    remove_tree(data_dir)

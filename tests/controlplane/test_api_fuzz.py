@@ -5,8 +5,6 @@ Services created by the fuzzer start real PostgreSQL servers; the fixture stops 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -14,21 +12,8 @@ from schemathesis.checks import not_a_server_error
 
 from tests.controlplane.cp_process import (
     ControlPlane,
-    remove_tree,
-    stop_leftover_servers,
-    unprivileged_reachable_dir,
     wait_for_state,
 )
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[ControlPlane]:
-    data_dir = unprivileged_reachable_dir("dbaas-cp-fuzz-")
-    plane = ControlPlane(data_dir).start()
-    yield plane
-    plane.stop()
-    stop_leftover_servers(data_dir)
-    remove_tree(data_dir)
 
 
 @pytest.fixture(scope="module")

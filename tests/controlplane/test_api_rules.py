@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+from tests.controlplane.cp_process import ControlPlane
 
 VALID = {"name": "valid", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[ControlPlane]:
-    data_dir = unprivileged_reachable_dir("dbaas-cp-rules-")
-    plane = ControlPlane(data_dir).start()
-    yield plane
-    plane.stop()
-    stop_leftover_servers(data_dir)
-    remove_tree(data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import hashlib
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from controlplane.catalog.db import (
     MIGRATIONS_DIR,
     make_engine,
     migrate,
-    session_factory,
     sqlite_url,
     transaction,
 )
@@ -38,30 +36,6 @@ from controlplane.catalog.models import Base, Project, Service, Token
 from controlplane.catalog.projects import ensure_project
 
 TABLES = {"projects", "tokens", "services", "jobs", "alembic_version"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty catalog database: a file in tmp_path, or a fresh database on the shared server."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_database").url
-    return url
-
-
-@pytest.fixture
-def engine(catalog_url: str) -> Iterator[Engine]:
-    engine = make_engine(catalog_url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return session_factory(engine)
 
 
 def new_service(session: Session, *, project: str = "acme", name: str = "db1", **overrides: Any) -> Service:

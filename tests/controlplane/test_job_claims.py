@@ -15,7 +15,6 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,35 +24,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import jobs, services
-from controlplane.catalog.db import make_engine, migrate, session_factory, sqlite_url, transaction
+from controlplane.catalog.db import make_engine, session_factory, transaction
 from controlplane.catalog.models import JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, Job
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_COUNT = 200
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated catalog: a file in tmp_path, or a fresh database on the shared server."""
-    url: str = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_database").url
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture
-def engine(catalog_url: str) -> Iterator[Engine]:
-    engine = make_engine(catalog_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return session_factory(engine)
 
 
 def enqueue(sessions: sessionmaker[Session], count: int, *, kind: str = "noop") -> list[int]:

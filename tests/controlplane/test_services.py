@@ -10,24 +10,12 @@ import pytest
 
 from tests.controlplane.cp_process import (
     ControlPlane,
-    remove_tree,
     stop_leftover_servers,
-    unprivileged_reachable_dir,
     wait_for_gone,
     wait_for_state,
 )
 
 SERVICES = "/v1/projects/acme/services"
-
-
-@pytest.fixture(scope="module")
-def control_plane() -> Iterator[ControlPlane]:
-    data_dir = unprivileged_reachable_dir("dbaas-cp-services-")
-    plane = ControlPlane(data_dir).start()
-    yield plane
-    plane.stop()
-    stop_leftover_servers(data_dir)
-    remove_tree(data_dir)
 
 
 @pytest.fixture(scope="module")
