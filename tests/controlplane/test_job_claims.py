@@ -46,6 +46,7 @@ def drain(sessions: sessionmaker[Session], owner: str) -> list[int]:
     claimed = []
     while (job := claim(sessions, owner)) is not None:
         claimed.append(job.id)
+        time.sleep(0.002)  # a job takes time to run; meanwhile the other claimers get their turn
         with transaction(sessions) as session:
             jobs.finish_job(session, job_id=job.id, owner=owner)
     return claimed
