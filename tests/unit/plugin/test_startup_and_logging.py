@@ -1,0 +1,36 @@
+import json
+import logging
+import subprocess
+import sys
+from datetime import datetime
+
+from provider.plugin.hclog import HclogFormatter, level_from_environment
+from tests.plugin_process import REPO
+
+HEAVY = ("h2", "google.protobuf", "msgpack", "ssl", "provider.framework", "provider.cty", "provider.pb")
+
+
+def test_nothing_heavy_is_imported_before_the_handshake() -> None:
+    # provider.main is all that runs before the handshake line; the rest is imported after it.
+    code = "import sys, provider.main; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert [name for name in loaded if name.startswith(HEAVY)] == []
+
+
+def test_hclog_line_as_terraform_parses_it() -> None:
+    record = logging.LogRecord("provider.framework.server", logging.WARNING, __file__, 1, "slow %s", ("read",), None)
+    entry = json.loads(HclogFormatter("provider.terraform-provider-dbaas").format(record))
+    assert entry["@level"] == "warn" and entry["@message"] == "slow read"
+    assert entry["@module"] == "provider.terraform-provider-dbaas.provider.framework.server"
+    # go-hclog's TimeFormatJSON: 2006-01-02T15:04:05.000000Z07:00
+    datetime.strptime(entry["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert len(entry["@timestamp"].split(".")[1]) == len("000000Z")
+
+
+def test_levels_follow_tf_log_provider_then_tf_log() -> None:
+    assert level_from_environment({"TF_LOG_PROVIDER": "DEBUG", "TF_LOG": "ERROR"}) == logging.DEBUG
+    assert level_from_environment({"TF_LOG": "trace"}) == 5
+    assert level_from_environment({"TF_LOG": "JSON"}) == 5
+    assert level_from_environment({"TF_LOG_PROVIDER": "OFF"}) > logging.CRITICAL
+    assert level_from_environment({}) == logging.WARNING
