@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog.db import make_engine, migrate, session_factory, transaction
 from controlplane.catalog.tokens import create_token
+from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.backup_jobs import BackupJobs
+from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.recovery import recover
-from controlplane.jobs.runner import JobRunner
+from controlplane.jobs.runner import JobContext, JobRunner
+from controlplane.jobs.scheduler import Scheduler
 from controlplane.jobs.service_jobs import ServiceJobs
 from controlplane.runtime import Runtime
 from controlplane.settings import Settings
@@ -54,13 +58,29 @@ def build_runtime(settings: Settings) -> Runtime:
     sessions = open_catalog(settings)
     token_file = bootstrap_admin_token(settings, sessions)
     if token_file is not None:
-        log.warning("admin token written to %s (mode 0600); create project tokens with "
-                    "`dbaas-cp token create --project NAME`", token_file)
-    service_jobs = ServiceJobs(settings)
-    runner = JobRunner(sessions, service_jobs.handlers(), workers=settings.job_workers,
-                       lease_seconds=settings.lease_seconds, on_failure=service_jobs.mark_failed)
+        log.warning(
+            "admin token written to %s (mode 0600); create project tokens with `dbaas-cp token create --project NAME`",
+            token_file,
+        )
+    archiving = Archiving(settings)
+    service_jobs = ServiceJobs(settings, archiving)
+    backup_jobs = BackupJobs(archiving, service_jobs)
+    fork_jobs = ForkJobs(archiving, service_jobs)
+
+    def on_failure(context: JobContext, message: str) -> None:
+        service_jobs.mark_failed(context, message)  # a failed fork fails its service too
+        backup_jobs.mark_failed(context, message)
+
+    runner = JobRunner(
+        sessions,
+        {**service_jobs.handlers(), **backup_jobs.handlers(), **fork_jobs.handlers()},
+        workers=settings.job_workers,
+        lease_seconds=settings.lease_seconds,
+        on_failure=on_failure,
+    )
     restarted = recover(sessions, service_jobs, single_process=settings.catalog_url.startswith("sqlite"))
     if restarted:
         log.warning("starting %d service(s) that were running before", restarted)
     engine = sessions.kw["bind"]
-    return Runtime(settings=settings, engine=engine, sessions=sessions, runner=runner)
+    scheduler = Scheduler(sessions, runner.wake)
+    return Runtime(settings=settings, engine=engine, sessions=sessions, runner=runner, scheduler=scheduler)

@@ -49,9 +49,11 @@ def _serve(settings: Settings) -> int:
 
     runtime = build_runtime(settings)
     runtime.runner.start()
+    runtime.scheduler.start()
     try:
         uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
     finally:
+        runtime.scheduler.stop()
         runtime.runner.stop()
     return 0
 

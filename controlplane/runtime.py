@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.jobs.runner import JobRunner
+from controlplane.jobs.scheduler import Scheduler
 from controlplane.settings import Settings
 
 
@@ -17,3 +18,4 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     runner: JobRunner
+    scheduler: Scheduler

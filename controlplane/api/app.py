@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controlplane.api import errors
-from controlplane.api.routes import regions, services
+from controlplane.api.routes import backups, regions, services, strategies
 from controlplane.runtime import Runtime
 
 
@@ -19,4 +19,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     app.include_router(regions.router)
     app.include_router(services.router)
+    app.include_router(backups.router)
+    app.include_router(strategies.router)
     return app

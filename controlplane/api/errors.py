@@ -9,8 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 422: "invalid", 500: "internal"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid",
+    500: "internal",
+}
 
 
 class ApiError(Exception):
@@ -53,5 +61,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
         code = _CODES.get(err.status_code, "error")
-        return JSONResponse(error_body(code, str(err.detail), None), status_code=err.status_code,
-                            headers=getattr(err, "headers", None))
+        return JSONResponse(
+            error_body(code, str(err.detail), None), status_code=err.status_code, headers=getattr(err, "headers", None)
+        )

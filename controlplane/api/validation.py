@@ -14,8 +14,11 @@ BACKUP_REGION_TYPES = {"pg", "mysql"}  # Aiven: backup to another region exists 
 def check_service_type(service_type: str, version: str | None) -> str:
     """The effective version."""
     if service_type not in SERVICE_TYPES:
-        raise invalid("service_type", f"unsupported service type {service_type!r}; supported: "
-                      f"{', '.join(sorted(SERVICE_TYPES))} (mysql is planned)")
+        raise invalid(
+            "service_type",
+            f"unsupported service type {service_type!r}; supported: "
+            f"{', '.join(sorted(SERVICE_TYPES))} (mysql is planned)",
+        )
     versions = SERVICE_TYPES[service_type]
     if version is None:
         return versions[-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from controlplane.catalog.columns import UTCDateTime, json_document, utcnow
@@ -33,6 +33,10 @@ JOB_RUNNING = "running"
 JOB_SUCCEEDED = "succeeded"
 JOB_FAILED = "failed"
 JOB_ACTIVE_STATUSES = (JOB_QUEUED, JOB_RUNNING)
+
+BACKUP_TYPES = ("full", "incr")
+BACKUP_STATES = ("Pending", "Running", "Succeeded", "Failed")
+VERIFY_STATES = ("passed", "failed")
 
 
 class Base(DeclarativeBase):
@@ -113,3 +117,104 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Backup(Base):
+    """One backup of a service (`dbaas_backup`), made here or imported from an existing backup handle.
+
+    `service` is the source service's name and outlives it: a backup survives the deletion of its
+    service (`service_id` becomes NULL), and an imported one may name a service that never existed
+    here. `owned` False (imported): the catalog forgets it on delete, its data is never removed.
+    """
+
+    __tablename__ = "backups"
+    __table_args__ = (
+        UniqueConstraint("project", "service", "name"),
+        Index("ix_backups_service_id", "service_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String, ForeignKey("projects.name"))
+    service: Mapped[str] = mapped_column(String)
+    service_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("services.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(String, default="")
+    labels: Mapped[dict[str, str]] = mapped_column(json_document(), default=dict)
+    type: Mapped[str] = mapped_column(String)  # one of BACKUP_TYPES
+    parent: Mapped[str | None] = mapped_column(String)  # name of the backup this one chains on
+    container: Mapped[str] = mapped_column(String)
+    region: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String, default="Pending")  # one of BACKUP_STATES
+    state_message: Mapped[str | None] = mapped_column(String)
+    owned: Mapped[bool] = mapped_column(Boolean, default=True)
+    backup_handle: Mapped[str | None] = mapped_column(String)  # e.g. "pgbackrest:<repo path>#<stanza>/<label>"
+    backup_plugin: Mapped[str] = mapped_column(String, default="pgbackrest")
+    stanza: Mapped[str | None] = mapped_column(String)
+    repo_path: Mapped[str | None] = mapped_column(String)
+    label: Mapped[str | None] = mapped_column(String)  # pgBackRest's label of the backup
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    repo_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recovery_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recovery_window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verify_state: Mapped[str | None] = mapped_column(String)  # one of VERIFY_STATES, None until verified
+    verify_message: Mapped[str | None] = mapped_column(String)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BackupStrategy(Base):
+    """Where (and how often, how long) backups of a project or of one service are kept.
+
+    `service` None is the project's strategy. SQL unique constraints treat NULLs as distinct, so the
+    "one project-scope strategy per project" rule is a partial unique index (both databases have them).
+    """
+
+    __tablename__ = "backup_strategies"
+    __table_args__ = (
+        UniqueConstraint("project", "service"),
+        Index(
+            "uq_backup_strategies_project_scope",
+            "project",
+            unique=True,
+            sqlite_where=text("service IS NULL"),
+            postgresql_where=text("service IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String, ForeignKey("projects.name"))
+    service: Mapped[str | None] = mapped_column(String)
+    container: Mapped[str] = mapped_column(String)
+    schedule: Mapped[str | None] = mapped_column(String)  # cron expression of scheduled full backups
+    retention_full_count: Mapped[int | None] = mapped_column(Integer)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ServiceRepository(Base):
+    """A pgBackRest repository of a service: one per (region, container), numbered repoN for good.
+
+    `repo_index` (1-based) is assigned once and never reused for another location of the service, so
+    the service's pgBackRest configuration keeps naming the same repository the same way.
+    """
+
+    __tablename__ = "service_repositories"
+    __table_args__ = (
+        UniqueConstraint("service_id", "region", "container"),
+        UniqueConstraint("service_id", "repo_index"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, ForeignKey("services.id", ondelete="CASCADE"))
+    region: Mapped[str] = mapped_column(String)
+    container: Mapped[str] = mapped_column(String)
+    path: Mapped[str] = mapped_column(String)
+    repo_index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

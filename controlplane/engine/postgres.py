@@ -342,6 +342,32 @@ class Postgres:
         """Whether a live postmaster serves this data directory (a stale postmaster.pid does not count)."""
         return self.pid() is not None
 
+    def psql(self, sql: str, *, user: str, database: str = "postgres", timeout: float = 60) -> str:
+        """Run SQL over the private socket as `user` (the peer login maps our account to it); the output,
+        unaligned and without headers."""
+        argv = [
+            str(self._bin_dir / "psql"),
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self._port),
+            "-U",
+            user,
+            "-d",
+            database,
+            "-c",
+            sql,
+        ]
+        try:
+            return self._account.run(argv, timeout=timeout).stdout.strip()
+        except CommandError as exc:
+            raise PostgresError(f"psql on {self._data_dir} failed: {exc}") from exc
+
     def status(self) -> str:
         """`"running"`, `"stopped"`, or `"missing"` when there is no cluster."""
         if not self._is_cluster(self._data_dir):

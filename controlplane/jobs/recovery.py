@@ -31,8 +31,12 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                 continue
             if service.port is not None and not service_jobs.driver(service).is_running():
                 log.warning("service %s/%s was RUNNING and is down: starting it", service.project, service.name)
-                services.update_service(session, service=service, state="REBUILDING",
-                                        state_message="restarting: the server was down when the control plane started")
+                services.update_service(
+                    session,
+                    service=service,
+                    state="REBUILDING",
+                    state_message="restarting: the server was down when the control plane started",
+                )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
                 started += 1
     return started

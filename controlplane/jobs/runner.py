@@ -40,8 +40,15 @@ FailureHook = Callable[[JobContext, str], None]
 
 
 class JobRunner:
-    def __init__(self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler], *, workers: int = 4,
-                 lease_seconds: float = 30.0, on_failure: FailureHook | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handlers: Mapping[str, Handler],
+        *,
+        workers: int = 4,
+        lease_seconds: float = 30.0,
+        on_failure: FailureHook | None = None,
+    ) -> None:
         self.owner = f"cp-{uuid.uuid4().hex[:12]}"
         self._sessions = sessions
         self._handlers = dict(handlers)
@@ -82,12 +89,21 @@ class JobRunner:
 
     def _run_one(self) -> bool:
         with transaction(self._sessions) as session:
-            job = job_catalog.claim_job(session, owner=self.owner, lease_seconds=self._lease_seconds,
-                                        kinds=list(self._handlers))
+            job = job_catalog.claim_job(
+                session, owner=self.owner, lease_seconds=self._lease_seconds, kinds=list(self._handlers)
+            )
             if job is None:
                 return False
-            context = JobContext(job.id, job.kind, job.project, job.service_id, dict(job.payload or {}),
-                                 job.attempts, self._sessions, threading.Event())
+            context = JobContext(
+                job.id,
+                job.kind,
+                job.project,
+                job.service_id,
+                dict(job.payload or {}),
+                job.attempts,
+                self._sessions,
+                threading.Event(),
+            )
         if context.attempt > MAX_ATTEMPTS:
             self._fail(context, f"{context.kind} was interrupted {MAX_ATTEMPTS} times; giving up")
             return True
@@ -98,8 +114,9 @@ class JobRunner:
             self._handlers[context.kind](context)
         except Exception as err:
             log.exception("%s job %d failed", context.kind, context.job_id)
-            self._fail(context, f"{type(err).__name__}: {err}" if not str(err).startswith(type(err).__name__)
-                       else str(err))
+            self._fail(
+                context, f"{type(err).__name__}: {err}" if not str(err).startswith(type(err).__name__) else str(err)
+            )
         else:
             with transaction(self._sessions) as session:
                 job_catalog.finish_job(session, job_id=context.job_id, owner=self.owner)
@@ -117,8 +134,9 @@ class JobRunner:
         while not context.cancel.wait(self._lease_seconds / 3):
             try:
                 with transaction(self._sessions) as session:
-                    kept = job_catalog.renew_lease(session, job_id=context.job_id, owner=self.owner,
-                                                   lease_seconds=self._lease_seconds)
+                    kept = job_catalog.renew_lease(
+                        session, job_id=context.job_id, owner=self.owner, lease_seconds=self._lease_seconds
+                    )
             except Exception:
                 log.exception("could not renew the lease of job %d", context.job_id)
                 continue

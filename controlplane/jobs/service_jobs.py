@@ -1,5 +1,7 @@
 """Jobs that move a PostgreSQL service through its states: create, re-plan, migrate, start, delete.
 
+Every service archives its WAL with pgBackRest from birth: each (re)configuration writes the
+stanza's configuration and the archive settings, and a new repository gets its stanza created.
 Each handler is idempotent: a job interrupted by a crash is claimed again and run from the start,
 and every step checks what already exists (initdb keeps a complete cluster, start keeps a running
 server, a migration finds the data already moved).
@@ -13,10 +15,12 @@ from pathlib import Path
 from controlplane.catalog import services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
+from controlplane.engine.pgbackrest import PgBackRest
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
 from controlplane.jobs import kinds
+from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.settings import Settings
 
@@ -27,8 +31,9 @@ HOST = "127.0.0.1"
 class ServiceJobs:
     """The handlers, bound to the settings that say where binaries live and who runs them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, archiving: Archiving) -> None:
         self._settings = settings
+        self._archiving = archiving
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -41,49 +46,57 @@ class ServiceJobs:
 
     def driver(self, service: Service, data_dir: Path | None = None) -> Postgres:
         assert service.port is not None
-        return Postgres(data_dir or Path(service.data_dir), port=service.port, bin_dir=self._settings.postgres_bin,
-                        os_user=self._settings.os_user)
+        return Postgres(
+            data_dir or Path(service.data_dir),
+            port=service.port,
+            bin_dir=self._settings.postgres_bin,
+            os_user=self._settings.os_user,
+        )
 
     def create(self, context: JobContext) -> None:
-        service = self._load(context)
+        service = self.load(context)
         if service.port is None:
-            service = self._save(context, port=free_loopback_port())
+            service = self.save(context, port=free_loopback_port())
         postgres = self.driver(service)
         postgres.initdb(username=service.username, password=service.password)
-        postgres.configure(plan=PLANS[service.plan], port=_port(service))
+        backrest = self.configure(context, service, postgres)
         postgres.start()
-        self._save(context, state="RUNNING", state_message=None, host=HOST)
+        create_stanza(backrest)
+        self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def apply_plan(self, context: JobContext) -> None:
-        service = self._load(context)
+        service = self.load(context)
         postgres = self.driver(service)
-        postgres.configure(plan=PLANS[service.plan], port=_port(service))
+        self.configure(context, service, postgres)
         postgres.restart()
-        self._save(context, state="RUNNING", state_message=None)
+        self.save(context, state="RUNNING", state_message=None)
 
     def migrate(self, context: JobContext) -> None:
         """Moves the data directory to the new region's services directory and starts it there."""
-        service = self._load(context)
+        service = self.load(context)
         target = Path(context.payload["data_dir"])
         current = Path(service.data_dir)
         if current != target and (current.exists() or not target.exists()):
             self.driver(service).move_to(target)
-            # The catalog follows the data at once: a crash from here on resumes at the new place.
-            service = self._save(context, data_dir=str(target))
+        # The catalog follows the data at once: a crash from here on resumes at the new place. Existing
+        # backups stay in the old region; new WAL and backups go to the new region's store.
+        service = self.save(context, cloud=context.payload["cloud"], data_dir=str(target))
         postgres = self.driver(service, target)
-        postgres.configure(plan=PLANS[service.plan], port=_port(service))
+        backrest = self.configure(context, service, postgres)
         postgres.start()
-        self._save(context, cloud=context.payload["cloud"], data_dir=str(target), state="RUNNING",
-                   state_message=None, host=HOST)
+        create_stanza(backrest)
+        self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def start(self, context: JobContext) -> None:
         """Brings back a service that was RUNNING before the control plane or the machine restarted."""
-        service = self._load(context)
-        self.driver(service).start()
-        self._save(context, state="RUNNING", state_message=None, host=HOST)
+        service = self.load(context)
+        postgres = self.driver(service)
+        self.configure(context, service, postgres)
+        postgres.start()
+        self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def delete(self, context: JobContext) -> None:
-        service = self._load(context)
+        service = self.load(context)
         if service.port is not None:
             self.driver(service).remove()
         with transaction(context.sessions) as session:
@@ -91,16 +104,28 @@ class ServiceJobs:
             if found is not None:
                 services.delete_service(session, service=found)
 
+    def configure(self, context: JobContext, service: Service, postgres: Postgres) -> PgBackRest:
+        """Plan settings plus archiving into the repositories of the service's region."""
+        with transaction(context.sessions) as session:
+            current = services.get_service_by_id(session, service_id=service.id)
+            if current is None:
+                raise LookupError(f"service {service.id} no longer exists")
+            self._archiving.ensure_repository(session, current, self._archiving.default_container(session, current))
+            backrest = self._archiving.driver(session, current, postgres)
+        backrest.write_config()
+        postgres.configure(plan=PLANS[service.plan], port=_port(service), extra=backrest.archive_settings())
+        return backrest
+
     def mark_failed(self, context: JobContext, message: str) -> None:
         """The job failed for good: the service says so instead of waiting forever."""
-        if context.service_id is None:
+        if context.service_id is None or context.kind not in kinds.SERVICE_KINDS:
             return
         with transaction(context.sessions) as session:
             service = services.get_service_by_id(session, service_id=context.service_id)
             if service is not None:
                 services.update_service(session, service=service, state="FAILED", state_message=message)
 
-    def _load(self, context: JobContext) -> Service:
+    def load(self, context: JobContext) -> Service:
         assert context.service_id is not None
         with transaction(context.sessions) as session:
             service = services.get_service_by_id(session, service_id=context.service_id)
@@ -109,7 +134,7 @@ class ServiceJobs:
             session.expunge(service)
             return service
 
-    def _save(self, context: JobContext, **changes: object) -> Service:
+    def save(self, context: JobContext, **changes: object) -> Service:
         assert context.service_id is not None
         with transaction(context.sessions) as session:
             service = services.get_service_by_id(session, service_id=context.service_id)
@@ -124,4 +149,3 @@ class ServiceJobs:
 def _port(service: Service) -> int:
     assert service.port is not None
     return service.port
-

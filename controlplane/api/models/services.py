@@ -8,8 +8,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
-ServiceName = Annotated[str, Field(pattern=NAME_PATTERN, description="Lowercase letters, digits and dashes; "
-                                   "starts with a letter; at most 63 characters.")]
+ServiceName = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        description="Lowercase letters, digits and dashes; starts with a letter; at most 63 characters.",
+    ),
+]
 RegionName = Annotated[str, Field(min_length=1, max_length=63)]
 
 
@@ -17,16 +22,38 @@ class UserConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     additional_backup_regions: list[RegionName] = Field(
-        default_factory=list, max_length=16,
-        description="Regions that receive a copy of every backup and its WAL (only for pg and mysql).")
+        default_factory=list,
+        max_length=16,
+        description="Regions that receive a copy of every backup and its WAL (only for pg and mysql).",
+    )
+
+
+class ForkFrom(BaseModel):
+    """Restore another service's backups into the new service (Aiven fork, Trove restore)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: Annotated[str, Field(max_length=63)] | None = Field(default=None, description="Default: this project.")
+    service: ServiceName
+    backup: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] | None = Field(
+        default=None, description="Restore exactly this backup of the source."
+    )
+    recovery_target_time: datetime | None = Field(
+        default=None, description="Point in time to recover to (RFC 3339); absent: the latest transaction."
+    )
+
+
+class RestoredFrom(BaseModel):
+    backup: str | None
+    region: str
+    recovery_time: datetime | None
 
 
 class ServiceBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cloud: RegionName = Field(description="The region the service runs in.")
-    plan: Annotated[str, Field(min_length=1, max_length=63)] = Field(
-        description="hobbyist, startup-4 or business-8.")
+    plan: Annotated[str, Field(min_length=1, max_length=63)] = Field(description="hobbyist, startup-4 or business-8.")
     user_config: UserConfig = Field(default_factory=UserConfig)
     termination_protection: bool = False
 
@@ -35,6 +62,7 @@ class ServiceCreate(ServiceBase):
     name: ServiceName
     service_type: Annotated[str, Field(min_length=1, max_length=32)] = Field(description="pg")
     version: Annotated[str, Field(max_length=8)] | None = Field(default=None, description="15 (the default)")
+    fork_from: ForkFrom | None = None
 
 
 class ServiceUpdate(BaseModel):
@@ -62,6 +90,8 @@ class ServicePublic(ServiceBase):
     uri: str | None
     created_at: datetime
     updated_at: datetime
+    fork_from: ForkFrom | None = None
+    restored_from: RestoredFrom | None = None
 
 
 class RegionPublic(BaseModel):

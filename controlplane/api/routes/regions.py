@@ -11,5 +11,8 @@ router = APIRouter(tags=["regions"])
 @router.get("/v1/regions", response_model=RegionList)
 def list_regions(runtime: RuntimeDep, token: TokenDep) -> RegionList:
     """The regions services can run in and back up to."""
-    return RegionList(regions=[RegionPublic(name=region.name, description=f"region {region.name}")
-                               for region in runtime.settings.regions])
+    return RegionList(
+        regions=[
+            RegionPublic(name=region.name, description=f"region {region.name}") for region in runtime.settings.regions
+        ]
+    )

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import validation
-from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
+from controlplane.api import fork_rules, validation
+from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, not_found
-from controlplane.api.models.services import ServiceCreate, ServiceList, ServicePublic, ServiceUpdate, UserConfig
+from controlplane.api.models.services import (
+    ForkFrom,
+    RestoredFrom,
+    ServiceCreate,
+    ServiceList,
+    ServicePublic,
+    ServiceUpdate,
+    UserConfig,
+)
 from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
-from controlplane.jobs.kinds import APPLY_PLAN, CREATE_SERVICE, DELETE_SERVICE, MIGRATE_SERVICE
+from controlplane.jobs.kinds import APPLY_PLAN, CREATE_SERVICE, DELETE_SERVICE, FORK_SERVICE, MIGRATE_SERVICE
 from controlplane.runtime import Runtime
 
 router = APIRouter(prefix="/v1/projects/{project}/services", tags=["services"])
@@ -32,23 +41,41 @@ def list_services(project: ProjectDep, session: SessionDep) -> ServiceList:
 
 
 @router.post("", response_model=ServicePublic, status_code=status.HTTP_201_CREATED)
-def create_service(body: ServiceCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> ServicePublic:
-    """Answers at once with state REBUILDING; a job creates and starts the server."""
+def create_service(
+    body: ServiceCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep, token: TokenDep
+) -> ServicePublic:
+    """Answers at once with state REBUILDING; a job creates and starts the server, or with `fork_from`
+    restores another service's backups into it."""
     settings = runtime.settings
     version = validation.check_service_type(body.service_type, body.version)
     validation.check_cloud(settings, body.cloud)
     validation.check_plan(body.plan)
     validation.check_user_config(settings, body.user_config, service_type=body.service_type, cloud=body.cloud)
+    fork_plan = None
+    if body.fork_from is not None:
+        fork_plan = fork_rules.resolve(session, token, project, body.fork_from, body.cloud)
     ensure_project(session, name=project)
     try:
         service = services.create_service(
-            session, project=project, name=body.name, service_type=body.service_type, cloud=body.cloud,
-            plan=body.plan, version=version, user_config=body.user_config.model_dump(),
-            termination_protection=body.termination_protection, username=ADMIN_USER,
-            password=secrets.token_urlsafe(24), data_dir=str(data_dir(runtime, body.cloud, project, body.name)))
+            session,
+            project=project,
+            name=body.name,
+            service_type=body.service_type,
+            cloud=body.cloud,
+            plan=body.plan,
+            version=version,
+            user_config=body.user_config.model_dump(),
+            termination_protection=body.termination_protection,
+            username=ADMIN_USER,
+            password=secrets.token_urlsafe(24),
+            data_dir=str(data_dir(runtime, body.cloud, project, body.name)),
+            fork_from=fork_plan,
+        )
     except services.DuplicateService as err:
         raise ApiError(409, "conflict", f"a service named {body.name!r} already exists in {project!r}", "name") from err
-    jobs.enqueue_job(session, kind=CREATE_SERVICE, project=project, service_id=service.id)
+    jobs.enqueue_job(
+        session, kind=FORK_SERVICE if fork_plan else CREATE_SERVICE, project=project, service_id=service.id
+    )
     session.commit()
     runtime.runner.wake()
     return public(service)
@@ -60,8 +87,9 @@ def get_service(service: str, project: ProjectDep, session: SessionDep) -> Servi
 
 
 @router.patch("/{service}", response_model=ServicePublic)
-def update_service(service: str, body: ServiceUpdate, project: ProjectDep, session: SessionDep,
-                   runtime: RuntimeDep) -> ServicePublic:
+def update_service(
+    service: str, body: ServiceUpdate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
+) -> ServicePublic:
     """Plan changes restart the server with the plan's settings; a cloud change migrates it, data kept."""
     found = _find(session, project, service)
     cloud = body.cloud if body.cloud is not None else found.cloud
@@ -71,8 +99,12 @@ def update_service(service: str, body: ServiceUpdate, project: ProjectDep, sessi
         validation.check_plan(body.plan)
     user_config = body.user_config
     if user_config is not None or body.cloud is not None:
-        validation.check_user_config(runtime.settings, user_config or UserConfig(**found.user_config),
-                                     service_type=found.service_type, cloud=cloud)
+        validation.check_user_config(
+            runtime.settings,
+            user_config or UserConfig(**found.user_config),
+            service_type=found.service_type,
+            cloud=cloud,
+        )
     moving = body.cloud is not None and body.cloud != found.cloud
     replanning = body.plan is not None and body.plan != found.plan
     if moving or replanning:
@@ -88,8 +120,13 @@ def update_service(service: str, body: ServiceUpdate, project: ProjectDep, sessi
         changes.update(state="REBUILDING", state_message=None)
     services.update_service(session, service=found, **changes)
     if moving:
-        jobs.enqueue_job(session, kind=MIGRATE_SERVICE, project=project, service_id=found.id,
-                         payload={"cloud": cloud, "data_dir": str(data_dir(runtime, cloud, project, found.name))})
+        jobs.enqueue_job(
+            session,
+            kind=MIGRATE_SERVICE,
+            project=project,
+            service_id=found.id,
+            payload={"cloud": cloud, "data_dir": str(data_dir(runtime, cloud, project, found.name))},
+        )
     elif replanning:
         jobs.enqueue_job(session, kind=APPLY_PLAN, project=project, service_id=found.id)
     session.commit()
@@ -102,8 +139,12 @@ def delete_service(service: str, project: ProjectDep, session: SessionDep, runti
     """Stops the server and removes its data; refused while termination_protection is on."""
     found = _find(session, project, service)
     if found.termination_protection:
-        raise ApiError(409, "conflict", f"service {service!r} has termination_protection on; turn it off first",
-                       "termination_protection")
+        raise ApiError(
+            409,
+            "conflict",
+            f"service {service!r} has termination_protection on; turn it off first",
+            "termination_protection",
+        )
     if found.state != "DELETING":
         _refuse_if_busy(session, found)
         services.update_service(session, service=found, state="DELETING", state_message=None)
@@ -120,14 +161,46 @@ def data_dir(runtime: Runtime, cloud: str, project: str, name: str) -> Path:
 
 
 def public(service: Service) -> ServicePublic:
-    uri = (f"postgres://{service.username}:{service.password}@{service.host}:{service.port}/postgres"
-           if service.host and service.port else None)
+    uri = (
+        f"postgres://{service.username}:{service.password}@{service.host}:{service.port}/postgres"
+        if service.host and service.port
+        else None
+    )
     return ServicePublic(
-        project=service.project, name=service.name, service_type=service.service_type, version=service.version,
-        cloud=service.cloud, plan=service.plan, user_config=UserConfig(**service.user_config),
-        termination_protection=service.termination_protection, state=service.state,
-        state_message=service.state_message, host=service.host, port=service.port, username=service.username,
-        password=service.password, uri=uri, created_at=service.created_at, updated_at=service.updated_at)
+        project=service.project,
+        name=service.name,
+        service_type=service.service_type,
+        version=service.version,
+        cloud=service.cloud,
+        plan=service.plan,
+        user_config=UserConfig(**service.user_config),
+        termination_protection=service.termination_protection,
+        state=service.state,
+        state_message=service.state_message,
+        host=service.host,
+        port=service.port,
+        username=service.username,
+        password=service.password,
+        uri=uri,
+        created_at=service.created_at,
+        updated_at=service.updated_at,
+        **_fork_fields(service.fork_from),
+    )
+
+
+def _fork_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
+    if not plan:
+        return {}
+    restored = plan.get("restored_from")
+    return {
+        "fork_from": ForkFrom(
+            project=plan["project"],
+            service=plan["service"],
+            backup=plan.get("backup"),
+            recovery_target_time=plan.get("recovery_target_time"),
+        ),
+        "restored_from": RestoredFrom(**restored) if restored else None,
+    }
 
 
 def _find(session: Session, project: str, name: str) -> Service:
@@ -140,5 +213,9 @@ def _find(session: Session, project: str, name: str) -> Service:
 def _refuse_if_busy(session: Session, service: Service) -> None:
     active = jobs.active_job_for_service(session, service_id=service.id)
     if active is not None:
-        raise ApiError(409, "conflict", f"service {service.name!r} is busy ({active.kind} in progress); "
-                       "try again when it is RUNNING", "service")
+        raise ApiError(
+            409,
+            "conflict",
+            f"service {service.name!r} is busy ({active.kind} in progress); try again when it is RUNNING",
+            "service",
+        )

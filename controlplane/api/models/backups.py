@@ -1,0 +1,122 @@
+"""Request and response bodies of backups and backup strategies (DESIGN §2, §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BackupName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Default: the creation time as yyyyMMddHHmmss (UTC)."
+    ),
+]
+ContainerName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+        description="An object-store container (a directory of the region's store).",
+    ),
+]
+Labels = Annotated[
+    dict[Annotated[str, Field(max_length=63)], Annotated[str, Field(max_length=255)]], Field(max_length=64)
+]
+
+
+class ImportSource(BaseModel):
+    """An existing backup to register without owning its data (NuoDB import, Trove --restore-from)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backup_handle: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="pgbackrest:<repository path>#<stanza>/<backup label>"
+    )
+    backup_plugin: Annotated[str, Field(min_length=1, max_length=32)] = "pgbackrest"
+
+
+class BackupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: BackupName | None = None
+    description: Annotated[str, Field(max_length=1024)] = ""
+    labels: Labels = Field(default_factory=dict)
+    parent: BackupName | None = Field(default=None, description="An earlier backup to chain an incremental on.")
+    incremental: bool = Field(default=False, description="Incremental on the latest backup of the container.")
+    container: ContainerName | None = None
+    import_source: ImportSource | None = None
+
+
+class BackupUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: Annotated[str, Field(max_length=1024)] | None = None
+    labels: Labels | None = None
+
+
+class Replica(BaseModel):
+    region: str
+    state: str
+    replicated_at: datetime | None
+
+
+class RecoveryWindow(BaseModel):
+    start: datetime | None
+    end: datetime | None
+
+
+class BackupPublic(BaseModel):
+    project: str
+    service: str
+    name: str
+    description: str
+    labels: dict[str, str]
+    parent: str | None
+    incremental: bool
+    type: str = Field(description="full or incremental")
+    container: str
+    import_source: ImportSource | None
+    state: str = Field(description="Pending, Running, Succeeded or Failed")
+    state_message: str | None
+    ready_to_use: bool
+    size_bytes: int | None
+    backup_handle: str | None
+    backup_plugin: str
+    region: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    recovery_window: RecoveryWindow
+    replicas: list[Replica]
+    verify_state: str | None
+    verify_message: str | None
+    verified_at: datetime | None
+    created_at: datetime
+
+
+class BackupList(BaseModel):
+    backups: list[BackupPublic]
+
+
+class Retention(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_count: Annotated[int, Field(ge=1, le=1000)] | None = None
+    days: Annotated[int, Field(ge=1, le=36500)] | None = None
+
+
+class StrategyPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    container: ContainerName
+    schedule: Annotated[str, Field(max_length=128)] | None = Field(
+        default=None, description="A cron expression for scheduled full backups, e.g. `0 3 * * *`."
+    )
+    retention: Retention | None = None
+
+
+class StrategyPublic(StrategyPut):
+    project: str
+    service: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,326 @@
+"""/v1/projects/{project}/services/{service}/backups: take, import, list, change, verify and delete backups.
+
+A new backup answers at once with state Pending (NuoDB); a job runs pgBackRest and moves it to
+Running, then Succeeded or Failed. The row and its job are committed together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
+
+from controlplane.api import backup_rules
+from controlplane.api.backup_handles import check_handle
+from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
+from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.api.models.backups import (
+    BackupCreate,
+    BackupList,
+    BackupPublic,
+    BackupUpdate,
+    ImportSource,
+    RecoveryWindow,
+)
+from controlplane.catalog import backups, jobs, services, strategies
+from controlplane.catalog.models import Backup
+from controlplane.jobs import kinds
+from controlplane.runtime import Runtime
+
+router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
+
+
+@router.get("", response_model=BackupList)
+def list_backups(
+    service: str,
+    project: ProjectDep,
+    session: SessionDep,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    label: Annotated[list[str] | None, Query(description="key=value; repeat to require several")] = None,
+) -> BackupList:
+    labels = dict(_label_filter(item) for item in label or [])
+    found = backups.list_backups(
+        session, project=project, service=service, states=[state] if state else None, labels=labels or None
+    )
+    return BackupList(backups=[public(backup) for backup in found])
+
+
+@router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+def create_backup(
+    service: str, body: BackupCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
+) -> BackupPublic:
+    """Takes a backup now: full by default, incremental with `parent` or `incremental`."""
+    if body.import_source is not None:
+        raise invalid("import_source", "an import names its backup: use PUT …/backups/{name}")
+    return _take(session, runtime, project, service, body.name or backup_rules.generated_name(), body)
+
+
+@router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+def put_backup(
+    service: str, name: str, body: BackupCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
+) -> BackupPublic:
+    """Takes a backup with this name, or registers an existing one given by `import_source`."""
+    if body.name is not None and body.name != name:
+        raise invalid("name", f"the body names {body.name!r} but the path names {name!r}")
+    _check_name(name)
+    if body.import_source is not None:
+        return _import(session, runtime, project, service, name, body)
+    return _take(session, runtime, project, service, name, body)
+
+
+@router.get("/{name}", response_model=BackupPublic)
+def get_backup(service: str, name: str, project: ProjectDep, session: SessionDep) -> BackupPublic:
+    return public(_find(session, project, service, name))
+
+
+@router.patch("/{name}", response_model=BackupPublic)
+def update_backup(
+    service: str, name: str, body: BackupUpdate, project: ProjectDep, session: SessionDep
+) -> BackupPublic:
+    """Only the description and labels change in place."""
+    backup = _find(session, project, service, name)
+    changes = body.model_dump(exclude_none=True)
+    if changes:
+        backups.update_backup(session, backup=backup, **changes)
+        session.commit()
+    return public(backup)
+
+
+@router.delete("/{name}", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
+def delete_backup(
+    service: str,
+    name: str,
+    project: ProjectDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    with_children: Annotated[bool, Query(description="also delete the incrementals built on it")] = False,
+) -> BackupPublic:
+    """Expires the backup's data (never an imported backup's) without leaving a broken chain."""
+    backup = _find(session, project, service, name)
+    dependants = backups.children(session, backup=backup)
+    if dependants and not with_children:
+        raise ApiError(
+            409,
+            "conflict",
+            f"backup {name!r} is the parent of {', '.join(b.name for b in dependants)}; "
+            "delete those first or pass with_children=true",
+            "name",
+        )
+    if backup.state in ("Pending", "Running"):
+        raise ApiError(409, "conflict", f"backup {name!r} is {backup.state}; delete it once it has finished", "name")
+    _refuse_if_newest_full(session, backup)
+    _refuse_if_busy(session, backup)
+    backups.update_backup(session, backup=backup, state_message="deleting")
+    jobs.enqueue_job(
+        session,
+        kind=kinds.DELETE_BACKUP,
+        project=project,
+        service_id=backup.service_id,
+        payload={"backup_id": backup.id, "with_children": [b.id for b in dependants]},
+    )
+    session.commit()
+    runtime.runner.wake()
+    return public(backup)
+
+
+@router.post("/{name}/verify", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
+def verify_backup(
+    service: str, name: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
+) -> BackupPublic:
+    """Runs `pgbackrest verify` on the backup; the result lands in verify_state and verify_message."""
+    backup = _find(session, project, service, name)
+    if backup.state != "Succeeded":
+        raise ApiError(
+            409, "conflict", f"backup {name!r} is {backup.state}: only a finished backup is verified", "name"
+        )
+    jobs.enqueue_job(
+        session,
+        kind=kinds.VERIFY_BACKUP,
+        project=project,
+        service_id=backup.service_id,
+        payload={"backup_id": backup.id},
+    )
+    session.commit()
+    runtime.runner.wake()
+    return public(backup)
+
+
+def _take(
+    session: Session, runtime: Runtime, project: str, service: str, name: str, body: BackupCreate
+) -> BackupPublic:
+    source = services.get_service(session, project=project, name=service)
+    if source is None:
+        raise not_found(f"service {service!r} in project {project!r}", "service")
+    if source.state != "RUNNING":
+        raise ApiError(
+            409, "conflict", f"service {service!r} is {source.state}; backups are taken of a RUNNING service", "service"
+        )
+    container = strategies.effective_container(
+        session, project=project, service=service, requested=body.container, default=backup_rules.DEFAULT_CONTAINER
+    )
+    backup_type, parent = backup_rules.chain(
+        session, project=project, service=service, container=container, parent=body.parent, incremental=body.incremental
+    )
+    backup = _create(
+        session,
+        project=project,
+        service=service,
+        service_id=source.id,
+        name=name,
+        type=backup_type,
+        parent=parent,
+        container=container,
+        region=source.cloud,
+        description=body.description,
+        labels=body.labels,
+    )
+    jobs.enqueue_job(
+        session, kind=kinds.TAKE_BACKUP, project=project, service_id=source.id, payload={"backup_id": backup.id}
+    )
+    session.commit()
+    runtime.runner.wake()
+    return public(backup)
+
+
+def _import(
+    session: Session, runtime: Runtime, project: str, service: str, name: str, body: BackupCreate
+) -> BackupPublic:
+    """NuoDB import / Trove restore-from: the handle must really exist and be readable; the data is not ours."""
+    source = body.import_source
+    assert source is not None
+    if source.backup_plugin != "pgbackrest":
+        raise invalid(
+            "import_source.backup_plugin", f"unsupported backup plugin {source.backup_plugin!r}; supported: pgbackrest"
+        )
+    found = check_handle(runtime.settings, source.backup_handle)  # raises ApiError naming import_source.backup_handle
+    backup = _create(
+        session,
+        project=project,
+        service=service,
+        service_id=None,
+        name=name,
+        type=found.type,
+        parent=None,
+        container=found.container,
+        region=found.region,
+        description=body.description,
+        labels=body.labels,
+        owned=False,
+        state="Succeeded",
+        backup_handle=source.backup_handle,
+    )
+    backups.update_backup(
+        session,
+        backup=backup,
+        stanza=found.stanza,
+        repo_path=str(found.repo_path),
+        label=found.info.label,
+        size_bytes=found.info.size_bytes,
+        repo_size_bytes=found.info.repo_size_bytes,
+        started_at=found.info.started_at,
+        finished_at=found.info.finished_at,
+        recovery_window_start=found.info.finished_at,
+    )
+    session.commit()
+    return public(backup)
+
+
+def _create(session: Session, **fields: object) -> Backup:
+    try:
+        return backups.create_backup(session, **fields)  # type: ignore[arg-type]
+    except backups.DuplicateBackup as err:
+        raise ApiError(
+            409,
+            "conflict",
+            f"a backup named {fields['name']!r} already exists for service {fields['service']!r}",
+            "name",
+        ) from err
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+        raise invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
+
+
+def _label_filter(item: str) -> tuple[str, str]:
+    key, separator, value = item.partition("=")
+    if not separator or not key:
+        raise invalid("label", f"expected key=value, got {item!r}")
+    return key, value
+
+
+def _find(session: Session, project: str, service: str, name: str) -> Backup:
+    backup = backups.get_backup(session, project=project, service=service, name=name)
+    if backup is None:
+        raise not_found(f"backup {name!r} of service {service!r}", "name")
+    return backup
+
+
+def _refuse_if_newest_full(session: Session, backup: Backup) -> None:
+    """pgBackRest keeps the newest full backup of a repository: the archive after it depends on it."""
+    if not backup.owned or backup.type != "full":
+        return
+    fulls = [
+        b
+        for b in backups.list_backups(session, project=backup.project, service=backup.service, states=("Succeeded",))
+        if b.owned and b.type == "full" and (b.region, b.container) == (backup.region, backup.container)
+    ]
+    if fulls and fulls[-1].id == backup.id:
+        raise ApiError(
+            409,
+            "conflict",
+            f"backup {backup.name!r} is the newest full backup in container "
+            f"{backup.container!r} of {backup.region}; it can be deleted once another full backup "
+            "exists there",
+            "name",
+        )
+
+
+def _refuse_if_busy(session: Session, backup: Backup) -> None:
+    if backup.service_id is None:
+        return
+    active = jobs.active_job_for_service(session, service_id=backup.service_id)
+    if active is not None and active.kind in (kinds.TAKE_BACKUP, kinds.DELETE_BACKUP):
+        raise ApiError(
+            409,
+            "conflict",
+            f"a {active.kind} job of this service is in progress; try again when it has finished",
+            "name",
+        )
+
+
+def public(backup: Backup) -> BackupPublic:
+    imported = (
+        None
+        if backup.owned
+        else ImportSource(backup_handle=backup.backup_handle or "", backup_plugin=backup.backup_plugin)
+    )
+    return BackupPublic(
+        project=backup.project,
+        service=backup.service,
+        name=backup.name,
+        description=backup.description,
+        labels=backup.labels,
+        parent=backup.parent,
+        incremental=backup.type == "incr",
+        type="incremental" if backup.type == "incr" else "full",
+        container=backup.container,
+        import_source=imported,
+        state=backup.state,
+        state_message=backup.state_message,
+        ready_to_use=backup.state == "Succeeded" and backup.verify_state != "failed",
+        size_bytes=backup.size_bytes,
+        backup_handle=backup.backup_handle,
+        backup_plugin=backup.backup_plugin,
+        region=backup.region,
+        started_at=backup.started_at,
+        finished_at=backup.finished_at,
+        recovery_window=RecoveryWindow(start=backup.recovery_window_start, end=backup.recovery_window_end),
+        replicas=[],  # copies to other regions arrive with backup to another region (issue 5)
+        verify_state=backup.verify_state,
+        verify_message=backup.verify_message,
+        verified_at=backup.verified_at,
+        created_at=backup.created_at,
+    )

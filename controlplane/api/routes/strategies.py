@@ -1,0 +1,97 @@
+"""Backup strategies: where new backups of a project or of one service go, when, and how long they stay."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
+
+from controlplane.api.dependencies import ProjectDep, SessionDep
+from controlplane.api.errors import invalid, not_found
+from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
+from controlplane.catalog import services, strategies
+from controlplane.catalog.models import BackupStrategy
+
+router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
+
+
+@router.get("/backup_strategy", response_model=StrategyPublic)
+def get_project_strategy(project: ProjectDep, session: SessionDep) -> StrategyPublic:
+    return public(_find(session, project, None))
+
+
+@router.put("/backup_strategy", response_model=StrategyPublic)
+def put_project_strategy(body: StrategyPut, project: ProjectDep, session: SessionDep) -> StrategyPublic:
+    """The project's defaults for every service without a strategy of its own."""
+    return _put(session, project, None, body)
+
+
+@router.delete("/backup_strategy", status_code=status.HTTP_204_NO_CONTENT)
+def delete_project_strategy(project: ProjectDep, session: SessionDep) -> None:
+    strategies.delete_strategy(session, strategy=_find(session, project, None))
+    session.commit()
+
+
+@router.get("/services/{service}/backup_strategy", response_model=StrategyPublic)
+def get_service_strategy(service: str, project: ProjectDep, session: SessionDep) -> StrategyPublic:
+    return public(_find(session, project, service))
+
+
+@router.put("/services/{service}/backup_strategy", response_model=StrategyPublic)
+def put_service_strategy(service: str, body: StrategyPut, project: ProjectDep, session: SessionDep) -> StrategyPublic:
+    """Overrides the project's strategy for this service."""
+    if services.get_service(session, project=project, name=service) is None:
+        raise not_found(f"service {service!r} in project {project!r}", "service")
+    return _put(session, project, service, body)
+
+
+@router.delete("/services/{service}/backup_strategy", status_code=status.HTTP_204_NO_CONTENT)
+def delete_service_strategy(service: str, project: ProjectDep, session: SessionDep) -> None:
+    strategies.delete_strategy(session, strategy=_find(session, project, service))
+    session.commit()
+
+
+def _put(session: Session, project: str, service: str | None, body: StrategyPut) -> StrategyPublic:
+    if body.schedule is not None:
+        check_schedule(body.schedule)
+    retention = body.retention or Retention()
+    strategy = strategies.put_strategy(
+        session,
+        project=project,
+        service=service,
+        container=body.container,
+        schedule=body.schedule,
+        retention_full_count=retention.full_count,
+        retention_days=retention.days,
+    )
+    session.commit()
+    return public(strategy)
+
+
+def check_schedule(schedule: str) -> None:
+    from croniter import croniter
+
+    if not croniter.is_valid(schedule):
+        raise invalid("schedule", f'not a cron expression: {schedule!r} (e.g. "0 3 * * *" for 03:00 every day)')
+
+
+def public(strategy: BackupStrategy) -> StrategyPublic:
+    retention = None
+    if strategy.retention_full_count is not None or strategy.retention_days is not None:
+        retention = Retention(full_count=strategy.retention_full_count, days=strategy.retention_days)
+    return StrategyPublic(
+        project=strategy.project,
+        service=strategy.service,
+        container=strategy.container,
+        schedule=strategy.schedule,
+        retention=retention,
+        created_at=strategy.created_at,
+        updated_at=strategy.updated_at,
+    )
+
+
+def _find(session: Session, project: str, service: str | None) -> BackupStrategy:
+    strategy = strategies.get_strategy(session, project=project, service=service)
+    if strategy is None:
+        scope = f"service {service!r}" if service else f"project {project!r}"
+        raise not_found(f"backup strategy of {scope}", "service" if service else "project")
+    return strategy

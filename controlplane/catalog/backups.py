@@ -1,0 +1,182 @@
+"""Backups: the catalog rows of `dbaas_backup`, made here or imported from an existing backup handle."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from controlplane.catalog.clock import now
+from controlplane.catalog.models import Backup
+from controlplane.catalog.projects import ensure_project
+
+# Set by the catalog itself, never through update_backup.
+_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
+
+
+class DuplicateBackup(Exception):
+    """A backup with this name already exists for the service."""
+
+    def __init__(self, project: str, service: str, name: str) -> None:
+        super().__init__(f"backup {name!r} already exists for service {service!r} in project {project!r}")
+        self.project = project
+        self.service = service
+        self.name = name
+
+
+def create_backup(
+    session: Session,
+    *,
+    project: str,
+    service: str,
+    service_id: int | None,
+    name: str,
+    type: str,
+    parent: str | None,
+    container: str,
+    region: str,
+    description: str = "",
+    labels: Mapping[str, str] | None = None,
+    owned: bool = True,
+    state: str = "Pending",
+    backup_handle: str | None = None,
+    backup_plugin: str = "pgbackrest",
+) -> Backup:
+    """Add a backup (and its project if new); raises DuplicateBackup if the service already has `name`.
+
+    It gets an id at once (flushed). `service` is the source service's name, `service_id` its row if
+    it exists here; `owned` False for an imported backup whose data the catalog must never delete.
+    """
+    if get_backup(session, project=project, service=service, name=name) is not None:
+        raise DuplicateBackup(project, service, name)
+    ensure_project(session, name=project)
+    timestamp = now(session)
+    backup = Backup(
+        project=project,
+        service=service,
+        service_id=service_id,
+        name=name,
+        description=description,
+        labels=dict(labels or {}),
+        type=type,
+        parent=parent,
+        container=container,
+        region=region,
+        state=state,
+        owned=owned,
+        backup_handle=backup_handle,
+        backup_plugin=backup_plugin,
+        created_at=timestamp,
+        updated_at=timestamp,
+    )
+    try:
+        # The check above can race with another transaction; the unique constraint decides, inside a
+        # savepoint so that the caller's transaction survives the conflict.
+        with session.begin_nested():
+            session.add(backup)
+    except IntegrityError as err:
+        if get_backup(session, project=project, service=service, name=name) is None:
+            raise
+        raise DuplicateBackup(project, service, name) from err
+    return backup
+
+
+def get_backup(session: Session, *, project: str, service: str, name: str) -> Backup | None:
+    """The backup `name` of `service` in `project`, or None."""
+    return session.scalar(
+        select(Backup).where(Backup.project == project, Backup.service == service, Backup.name == name)
+    )
+
+
+def get_backup_by_id(session: Session, *, backup_id: int) -> Backup | None:
+    """The backup with this id, or None."""
+    return session.get(Backup, backup_id)
+
+
+def list_backups(
+    session: Session,
+    *,
+    project: str,
+    service: str | None = None,
+    states: Collection[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[Backup]:
+    """`project`'s backups, oldest first; only `service`'s, only in `states`, only with every label given."""
+    query = select(Backup).where(Backup.project == project).order_by(Backup.created_at, Backup.id)
+    if service is not None:
+        query = query.where(Backup.service == service)
+    if states is not None:
+        query = query.where(Backup.state.in_(list(states)))
+    found = list(session.scalars(query))
+    if labels:
+        # Filtered here: JSON containment is spelt differently on each database, and a project's
+        # backups are few.
+        wanted = dict(labels)
+        found = [backup for backup in found if all(backup.labels.get(k) == v for k, v in wanted.items())]
+    return found
+
+
+def latest_backup(
+    session: Session,
+    *,
+    project: str,
+    service: str,
+    container: str | None = None,
+    states: Collection[str] | None = ("Succeeded",),
+) -> Backup | None:
+    """The service's newest backup in `states` (all states if None), only in `container` if given."""
+    query = (
+        select(Backup)
+        .where(Backup.project == project, Backup.service == service)
+        .order_by(Backup.created_at.desc(), Backup.id.desc())
+        .limit(1)
+    )
+    if container is not None:
+        query = query.where(Backup.container == container)
+    if states is not None:
+        query = query.where(Backup.state.in_(list(states)))
+    return session.scalar(query)
+
+
+def children(session: Session, *, backup: Backup) -> list[Backup]:
+    """Every backup chained on `backup`, directly or through others (the whole chain below it), oldest first."""
+    below: dict[str, list[Backup]] = {}
+    for other in list_backups(session, project=backup.project, service=backup.service):
+        if other.parent is not None:
+            below.setdefault(other.parent, []).append(other)
+    found: dict[int, Backup] = {}
+    pending = [backup.name]
+    while pending:
+        for child in below.get(pending.pop(), []):
+            if child.id not in found and child.id != backup.id:  # a cycle must not loop forever
+                found[child.id] = child
+                pending.append(child.name)
+    return sorted(found.values(), key=lambda child: (child.created_at, child.id))
+
+
+def update_backup(session: Session, *, backup: Backup, **changes: Any) -> Backup:
+    """Set the given columns of `backup` (e.g. state="Succeeded", size_bytes=...) and its updated_at.
+
+    Unknown or catalog-owned names (id, created_at, updated_at) raise TypeError. A dict given for
+    `labels` is stored even if it is the very object already on the backup, mutated in place.
+    """
+    columns = {attribute.key for attribute in inspect(Backup).column_attrs}
+    wrong = sorted(set(changes) - (columns - _READ_ONLY))
+    if wrong:
+        raise TypeError(f"update_backup() cannot set {', '.join(wrong)}")
+    for key, value in changes.items():
+        setattr(backup, key, value)
+        # Assigning the same (mutated) dict is not seen as a change; say it is one.
+        flag_modified(backup, key)
+    backup.updated_at = now(session)
+    return backup
+
+
+def delete_backup(session: Session, *, backup: Backup) -> None:
+    """Remove the backup's row only: its data, and its children, are the caller's business."""
+    session.delete(backup)
+    session.flush()

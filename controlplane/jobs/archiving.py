@@ -1,0 +1,115 @@
+"""Each service's pgBackRest stanza: its name, its configuration directory and its repositories.
+
+A repository is a (region, container) directory of the region's object store, numbered once per
+service (repoN) so that the numbers in pgBackRest's configuration never change meaning. WAL is
+archived from birth into every repository of the service's current region.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from controlplane.catalog import repositories, strategies
+from controlplane.catalog.models import Service, ServiceRepository
+from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza
+from controlplane.engine.postgres import Postgres
+from controlplane.settings import Settings
+
+DEFAULT_CONTAINER = "default"
+
+
+class Archiving:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def os_user(self) -> str | None:
+        return self._settings.os_user
+
+    @staticmethod
+    def stanza_name(service: Service) -> str:
+        # The id keeps a re-created service (same name) apart from the backups of its predecessor.
+        return f"{service.project}-{service.name}-{service.id}"
+
+    def config_dir(self, stanza: str) -> Path:
+        """Outside the data directory: it stays put when the service migrates and outlives a deletion."""
+        return self._settings.data_dir / "pgbackrest" / stanza
+
+    def repository_path(self, region: str, container: str) -> Path:
+        found = self._settings.region(region)
+        if found is None:
+            raise LookupError(f"region {region!r} is not configured")
+        return found.object_store / container
+
+    def ensure_repository(self, session: Session, service: Service, container: str) -> ServiceRepository:
+        return repositories.ensure_repository(
+            session,
+            service_id=service.id,
+            region=service.cloud,
+            container=container,
+            path=str(self.repository_path(service.cloud, container)),
+        )
+
+    def default_container(self, session: Session, service: Service) -> str:
+        return strategies.effective_container(
+            session, project=service.project, service=service.name, requested=None, default=DEFAULT_CONTAINER
+        )
+
+    def driver(self, session: Session, service: Service, postgres: Postgres) -> PgBackRest:
+        """pgBackRest for the service's stanza, with the repositories of its current region."""
+        repos = tuple(
+            Repository(index=repo.repo_index, path=Path(repo.path))
+            for repo in repositories.list_repositories(session, service_id=service.id)
+            if repo.region == service.cloud
+        )
+        stanza = self.stanza_name(service)
+        return PgBackRest(
+            Stanza(
+                name=stanza,
+                pg_data=postgres.data_dir,
+                pg_port=postgres.port,
+                pg_socket_dir=postgres.socket_dir,
+                pg_user=service.username,
+                repositories=repos,
+            ),
+            config_dir=self.config_dir(stanza),
+            os_user=self.os_user,
+        )
+
+    def repository_driver(self, stanza: str, repo_path: Path) -> PgBackRest:
+        """pgBackRest on one repository alone (as repo1), for work that needs no running server."""
+        config_dir = self.config_dir(stanza) / f"repo-{_slug(repo_path)}"
+        backrest = PgBackRest(
+            Stanza(
+                name=stanza,
+                pg_data=config_dir / "no-pg",
+                pg_port=5432,
+                pg_socket_dir=config_dir,
+                pg_user="postgres",
+                repositories=(Repository(index=1, path=repo_path),),
+            ),
+            config_dir=config_dir,
+            os_user=self.os_user,
+        )
+        backrest.write_config()
+        return backrest
+
+
+def create_stanza(backrest: PgBackRest, *, attempts: int = 60) -> None:
+    """stanza-create, waiting out the archive lock that an asynchronous archive-push may hold."""
+    for attempt in range(attempts):
+        try:
+            backrest.stanza_create()
+            return
+        except PgBackRestError as err:
+            if "unable to acquire lock" not in str(err) or attempt == attempts - 1:
+                raise
+        time.sleep(0.5)
+
+
+def _slug(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:12]

@@ -1,0 +1,186 @@
+"""Jobs that take, delete and verify backups with pgBackRest.
+
+Idempotent like every job: a backup job resumed after a crash first looks in the repository for a
+backup annotated with its id, so a backup that finished while the control plane was down is
+adopted rather than taken twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from controlplane.catalog import backups, jobs, repositories, services, strategies
+from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Backup
+from controlplane.jobs import kinds
+from controlplane.jobs.archiving import Archiving, create_stanza
+from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.service_jobs import ServiceJobs
+
+log = logging.getLogger(__name__)
+ANNOTATION = "dbaas-backup-id"
+
+
+class BackupJobs:
+    def __init__(self, archiving: Archiving, service_jobs: ServiceJobs) -> None:
+        self._archiving = archiving
+        self._service_jobs = service_jobs
+
+    def handlers(self) -> dict[str, Handler]:
+        return {kinds.TAKE_BACKUP: self.take, kinds.DELETE_BACKUP: self.delete, kinds.VERIFY_BACKUP: self.verify}
+
+    def take(self, context: JobContext) -> None:
+        backup_id = int(context.payload["backup_id"])
+        with transaction(context.sessions) as session:
+            backup = _get(session, backup_id)
+            if backup.state == "Succeeded":
+                return
+            service = services.get_service_by_id(session, service_id=context.service_id or -1)
+            if service is None:
+                raise LookupError(f"the service of backup {backup.name!r} no longer exists")
+            known = {r.repo_index for r in repositories.list_repositories(session, service_id=service.id)}
+            repo = self._archiving.ensure_repository(session, service, backup.container)
+            new_repository = repo.repo_index not in known
+            postgres = self._service_jobs.driver(service)
+            backrest = self._archiving.driver(session, service, postgres)
+            stanza = self._archiving.stanza_name(service)
+            backups.update_backup(
+                session,
+                backup=backup,
+                state="Running",
+                state_message=None,
+                started_at=datetime.now(UTC),
+                stanza=stanza,
+                repo_path=repo.path,
+            )
+            repo_index, repo_path = repo.repo_index, repo.path
+        # A new container is a new repository: configuration (archive-push included) and stanza follow.
+        backrest.write_config()
+        if new_repository:
+            create_stanza(backrest)
+        done = [info for info in backrest.info(repo=repo_index) if info.annotations.get(ANNOTATION) == str(backup_id)]
+        info = (
+            done[-1]
+            if done
+            else backrest.backup(
+                repo=repo_index,
+                type=backup.type,
+                annotations={ANNOTATION: str(backup_id), "dbaas-backup-name": backup.name},
+                cancel=context.cancel,
+            )
+        )
+        with transaction(context.sessions) as session:
+            backups.update_backup(
+                session,
+                backup=_get(session, backup_id),
+                state="Succeeded",
+                label=info.label,
+                size_bytes=info.size_bytes,
+                repo_size_bytes=info.repo_size_bytes,
+                started_at=info.started_at,
+                finished_at=info.finished_at,
+                recovery_window_start=info.finished_at,
+                backup_handle=handle(repo_path, stanza, info.label),
+            )
+        log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, info.label)
+        self.apply_retention(context, backup_id)
+
+    def apply_retention(self, context: JobContext, backup_id: int) -> None:
+        """Queue the deletion of the full backups (with their incrementals) that the strategy no longer keeps.
+
+        Counted per container; the newest full backup is always kept, whatever its age.
+        """
+        with transaction(context.sessions) as session:
+            backup = _get(session, backup_id)
+            full_count, days = strategies.effective_retention(session, project=backup.project, service=backup.service)
+            if full_count is None and days is None:
+                return
+            fulls = [
+                b
+                for b in backups.list_backups(
+                    session, project=backup.project, service=backup.service, states=("Succeeded",)
+                )
+                if b.owned and b.type == "full" and b.container == backup.container
+            ]
+            keep = {b.id for b in fulls[-full_count:]} if full_count else {b.id for b in fulls}
+            if days is not None:
+                cutoff = datetime.now(UTC) - timedelta(days=days)
+                keep = {b.id for b in fulls if b.id in keep and (b.finished_at or cutoff) >= cutoff}
+            keep.add(fulls[-1].id)
+            for expired in (b for b in fulls if b.id not in keep and b.state_message is None):
+                dependants = backups.children(session, backup=expired)
+                jobs.enqueue_job(
+                    session,
+                    kind=kinds.DELETE_BACKUP,
+                    project=expired.project,
+                    service_id=expired.service_id,
+                    payload={"backup_id": expired.id, "with_children": [b.id for b in dependants]},
+                )
+                backups.update_backup(session, backup=expired, state_message="expiring: outside the retention")
+                log.info("retention expires backup %s of %s/%s", expired.name, expired.project, expired.service)
+
+    def delete(self, context: JobContext) -> None:
+        """Expires the backup (pgBackRest also expires what depends on it) and forgets the rows."""
+        ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
+        with transaction(context.sessions) as session:
+            targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
+            for backup in targets:
+                session.expunge(backup)
+        root = targets[-1] if targets else None
+        if root is not None and root.owned and root.label and root.repo_path and root.stanza:
+            self._archiving.repository_driver(root.stanza, Path(root.repo_path)).expire(repo=1, label=root.label)
+        with transaction(context.sessions) as session:
+            for backup in targets:
+                found = backups.get_backup_by_id(session, backup_id=backup.id)
+                if found is not None:
+                    backups.delete_backup(session, backup=found)
+
+    def verify(self, context: JobContext) -> None:
+        backup_id = int(context.payload["backup_id"])
+        with transaction(context.sessions) as session:
+            backup = _get(session, backup_id)
+            session.expunge(backup)
+        if not (backup.label and backup.repo_path and backup.stanza):
+            problems = ["the backup has no pgBackRest label: it never completed"]
+        else:
+            problems = self._archiving.repository_driver(backup.stanza, Path(backup.repo_path)).verify(
+                repo=1, label=backup.label
+            )
+        with transaction(context.sessions) as session:
+            backups.update_backup(
+                session,
+                backup=_get(session, backup_id),
+                verify_state="failed" if problems else "passed",
+                verify_message="; ".join(problems) or None,
+                verified_at=datetime.now(UTC),
+            )
+
+    def mark_failed(self, context: JobContext, message: str) -> None:
+        """A failed backup is Failed; a failed deletion leaves the backup as it was, saying why."""
+        if context.kind not in (kinds.TAKE_BACKUP, kinds.DELETE_BACKUP):
+            return
+        with transaction(context.sessions) as session:
+            backup = backups.get_backup_by_id(session, backup_id=int(context.payload["backup_id"]))
+            if backup is None:
+                return
+            if context.kind == kinds.TAKE_BACKUP:
+                backups.update_backup(
+                    session, backup=backup, state="Failed", state_message=message, finished_at=datetime.now(UTC)
+                )
+            else:
+                backups.update_backup(session, backup=backup, state_message=f"delete failed: {message}")
+
+
+def handle(repo_path: str | Path, stanza: str, label: str) -> str:
+    """A backup handle names the repository, the stanza and the backup: pgbackrest:<path>#<stanza>/<label>."""
+    return f"pgbackrest:{repo_path}#{stanza}/{label}"
+
+
+def _get(session: Any, backup_id: int) -> Backup:
+    backup = backups.get_backup_by_id(session, backup_id=backup_id)
+    if backup is None:
+        raise LookupError(f"backup {backup_id} no longer exists")
+    return backup

@@ -1,0 +1,298 @@
+"""Backups, forks, imports and verification: real PostgreSQL, real pgBackRest, real HTTP.
+
+One source service is shared by the module: its rows are written in order, so each test says
+what it adds. Markers are rows of `notes`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.controlplane.cp_process import ControlPlane, wait_for_gone, wait_for_state
+
+PROJECT = "/v1/projects/acme"
+SOURCE = f"{PROJECT}/services/source"
+BACKUPS = f"{SOURCE}/backups"
+
+
+@pytest.fixture(scope="module")
+def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
+    with control_plane.client(control_plane.create_token("acme")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def source(acme: httpx.Client) -> dict[str, Any]:
+    body = {"name": "source", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    service = wait_for_state(acme, SOURCE, {"RUNNING"})
+    sql(service, "CREATE TABLE notes (body text, at timestamptz DEFAULT clock_timestamp())")
+    return service
+
+
+def sql(service: dict[str, Any], statement: str, *args: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(str(service["uri"]), autocommit=True) as connection:
+        cursor = connection.execute(statement, args or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def notes(service: dict[str, Any]) -> set[str]:
+    return {row[0] for row in sql(service, "SELECT body FROM notes")}
+
+
+def archive_now(service: dict[str, Any]) -> None:
+    """Close the current WAL segment and wait until pgBackRest has archived it."""
+    before = sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0]
+    sql(service, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + 60
+    while sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0] <= before:
+        assert time.monotonic() < deadline, "WAL was not archived"
+        time.sleep(0.2)
+
+
+def backup(client: httpx.Client, path: str = BACKUPS, **body: object) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    assert response.status_code == 202, response.text
+    created: dict[str, Any] = response.json()
+    assert created["state"] == "Pending"
+    return wait_for_backup(client, f"{path}/{created['name']}")
+
+
+def wait_for_backup(client: httpx.Client, path: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, Any] = client.get(path).json()
+        if found["state"] in ("Succeeded", "Failed"):
+            assert found["state"] == "Succeeded", found["state_message"]
+            return found
+        assert time.monotonic() < deadline, f"{path} stuck in {found['state']}"
+        time.sleep(0.2)
+
+
+def fork(client: httpx.Client, name: str, **fork_from: object) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "source", **fork_from},
+    }
+    response = client.post(f"{PROJECT}/services", json=body)
+    assert response.status_code == 201, response.text
+    return wait_for_state(client, f"{PROJECT}/services/{name}", {"RUNNING"}, timeout=300)
+
+
+def test_full_backup_is_taken_and_recorded(acme: httpx.Client, source: dict[str, Any]) -> None:
+    sql(source, "INSERT INTO notes (body) VALUES ('before full')")
+    taken = backup(acme, description="first")
+    assert len(taken["name"]) == 14 and taken["name"].isdigit(), "generated yyyyMMddHHmmss"
+    assert (taken["type"], taken["incremental"], taken["container"], taken["region"]) == (
+        "full",
+        False,
+        "default",
+        "local-east",
+    )
+    assert taken["size_bytes"] > 0 and taken["ready_to_use"] and taken["backup_plugin"] == "pgbackrest"
+    assert taken["backup_handle"].startswith("pgbackrest:") and taken["recovery_window"]["start"]
+
+
+def test_fork_from_a_backup_has_the_rows_written_before_it(acme: httpx.Client, source: dict[str, Any]) -> None:
+    first = acme.get(BACKUPS).json()["backups"][0]
+    sql(source, "INSERT INTO notes (body) VALUES ('after full')")
+    forked = fork(acme, "from-backup", backup=first["name"])
+    assert notes(forked) == {"before full"}
+    assert forked["restored_from"]["backup"] == first["name"]
+    assert forked["restored_from"]["region"] == "local-east"
+    assert sql(forked, "SHOW data_checksums") == [("on",)]
+
+
+def test_incremental_chain_restores(acme: httpx.Client, source: dict[str, Any]) -> None:
+    full = acme.get(BACKUPS).json()["backups"][-1]
+    sql(source, "INSERT INTO notes (body) VALUES ('in incremental 1')")
+    first = backup(acme, incremental=True)
+    assert (first["type"], first["parent"]) == ("incremental", full["name"])
+    sql(source, "INSERT INTO notes (body) VALUES ('in incremental 2')")
+    second = backup(acme, name="incr-2", parent=first["name"])
+    assert second["parent"] == first["name"]
+    forked = fork(acme, "from-incremental", backup="incr-2")
+    assert {"before full", "in incremental 1", "in incremental 2"} <= notes(forked)
+
+
+def test_parent_must_be_the_latest_backup(acme: httpx.Client, source: dict[str, Any]) -> None:
+    oldest = acme.get(BACKUPS).json()["backups"][0]["name"]
+    response = acme.post(BACKUPS, json={"parent": oldest})
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["field"] == "parent" and "incr-2" in error["message"]
+    both = acme.post(BACKUPS, json={"parent": oldest, "incremental": True})
+    assert both.status_code == 422 and both.json()["error"]["field"] == "incremental"
+
+
+def test_fork_at_the_latest_transaction_has_rows_after_the_last_backup(
+    acme: httpx.Client, source: dict[str, Any]
+) -> None:
+    sql(source, "INSERT INTO notes (body) VALUES ('after last backup')")
+    archive_now(source)
+    forked = fork(acme, "latest")
+    assert "after last backup" in notes(forked)
+    assert forked["restored_from"]["backup"] is None
+
+
+def test_point_in_time_fork_lands_between_two_markers(acme: httpx.Client, source: dict[str, Any]) -> None:
+    sql(source, "INSERT INTO notes (body) VALUES ('marker A')")
+    [(between,)] = sql(source, "SELECT clock_timestamp()")
+    time.sleep(1.5)
+    sql(source, "INSERT INTO notes (body) VALUES ('marker B')")
+    archive_now(source)
+    forked = fork(acme, "point-in-time", recovery_target_time=between.isoformat())
+    restored = notes(forked)
+    assert "marker A" in restored and "marker B" not in restored
+    assert datetime.fromisoformat(forked["restored_from"]["recovery_time"]) == between
+
+
+def test_time_outside_the_window_names_the_window(acme: httpx.Client, source: dict[str, Any]) -> None:
+    body = {
+        "name": "too-early",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "source", "recovery_target_time": "2001-01-01T00:00:00Z"},
+    }
+    response = acme.post(f"{PROJECT}/services", json=body)
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
+    assert "recoverable window" in error["message"] and " to " in error["message"]
+
+
+def test_labels_and_description_change_in_place(acme: httpx.Client, source: dict[str, Any]) -> None:
+    response = acme.patch(f"{BACKUPS}/incr-2", json={"labels": {"team": "data"}, "description": "kept"})
+    assert response.status_code == 200 and response.json()["labels"] == {"team": "data"}
+    listed = acme.get(BACKUPS, params={"label": "team=data"}).json()["backups"]
+    assert [b["name"] for b in listed] == ["incr-2"]
+
+
+def test_import_of_a_handle_and_a_fork_from_it(acme: httpx.Client, source: dict[str, Any]) -> None:
+    handle = acme.get(BACKUPS).json()["backups"][0]["backup_handle"]
+    missing = acme.put(
+        f"{PROJECT}/services/elsewhere/backups/ghost",
+        json={"import_source": {"backup_handle": handle.rsplit("/", 1)[0] + "/20000101-000000F"}},
+    )
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "import_source.backup_handle"
+    imported = acme.put(
+        f"{PROJECT}/services/elsewhere/backups/adopted", json={"import_source": {"backup_handle": handle}}
+    )
+    assert imported.status_code == 202, imported.text
+    assert imported.json()["state"] == "Succeeded" and imported.json()["import_source"]["backup_handle"] == handle
+    body = {
+        "name": "from-import",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "elsewhere", "backup": "adopted"},
+    }
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    assert "before full" in notes(wait_for_state(acme, f"{PROJECT}/services/from-import", {"RUNNING"}, timeout=300))
+    # Forgetting an imported backup never deletes its data: the handle can be imported again.
+    assert acme.delete(f"{PROJECT}/services/elsewhere/backups/adopted").status_code == 202
+    wait_for_gone(acme, f"{PROJECT}/services/elsewhere/backups/adopted")
+    again = acme.put(f"{PROJECT}/services/elsewhere/backups/adopted", json={"import_source": {"backup_handle": handle}})
+    assert again.status_code == 202
+
+
+def test_deleting_a_parent_refuses_then_takes_the_chain(acme: httpx.Client, source: dict[str, Any]) -> None:
+    chain = acme.get(BACKUPS).json()["backups"]
+    full = chain[0]["name"]
+    refused = acme.delete(f"{BACKUPS}/{full}")
+    assert refused.status_code == 409 and "incr-2" in refused.json()["error"]["message"]
+    newest = acme.delete(f"{BACKUPS}/{full}", params={"with_children": "true"})
+    assert newest.status_code == 409 and "newest full backup" in newest.json()["error"]["message"]
+    backup(acme, name="next-full")  # pgBackRest keeps a repository's newest full backup
+    assert acme.delete(f"{BACKUPS}/{full}", params={"with_children": "true"}).status_code == 202
+    for item in chain:
+        wait_for_gone(acme, f"{BACKUPS}/{item['name']}")
+
+
+def test_deleted_files_fail_verification_and_no_fork_is_made(
+    control_plane: ControlPlane, acme: httpx.Client, source: dict[str, Any]
+) -> None:
+    taken = backup(acme, name="to-damage")
+    repo = taken["backup_handle"].split(":", 1)[1].split("#")[0]
+    stanza, label = taken["backup_handle"].rsplit("#", 1)[1].split("/")
+    files = sorted(Path(repo).glob(f"backup/{stanza}/{label}/pg_data/base/**/*"))
+    victims = [path for path in files if path.is_file()][:5]
+    assert victims
+    for path in victims:
+        path.unlink()
+    assert acme.post(f"{BACKUPS}/to-damage/verify").status_code == 202
+    deadline = time.monotonic() + 120
+    while (found := acme.get(f"{BACKUPS}/to-damage").json())["verify_state"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert found["verify_state"] == "failed" and not found["ready_to_use"] and found["verify_message"]
+    body = {
+        "name": "from-damaged",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "source", "backup": "to-damage"},
+    }
+    response = acme.post(f"{PROJECT}/services", json=body)
+    assert response.status_code == 422 and "verification" in response.json()["error"]["message"]
+
+
+def test_container_precedence(acme: httpx.Client, source: dict[str, Any]) -> None:
+    assert acme.put(f"{PROJECT}/backup_strategy", json={"container": "project-box"}).status_code == 200
+    assert backup(acme)["container"] == "project-box"
+    assert (
+        acme.put(
+            f"{SOURCE}/backup_strategy", json={"container": "service-box", "retention": {"full_count": 3}}
+        ).status_code
+        == 200
+    )
+    assert backup(acme, name="service-level")["container"] == "service-box"
+    assert backup(acme, name="explicit", container="given-box")["container"] == "given-box"
+    bad = acme.put(f"{PROJECT}/backup_strategy", json={"container": "x", "schedule": "every tuesday"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "schedule"
+
+
+def test_fork_from_a_deleted_source_still_works(acme: httpx.Client, source: dict[str, Any]) -> None:
+    body = {"name": "doomed", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    doomed = wait_for_state(acme, f"{PROJECT}/services/doomed", {"RUNNING"})
+    sql(doomed, "CREATE TABLE t (v text)")
+    sql(doomed, "INSERT INTO t VALUES ('survives')")
+    backup(acme, f"{PROJECT}/services/doomed/backups", name="last-words")
+    assert acme.delete(f"{PROJECT}/services/doomed").status_code == 202
+    wait_for_gone(acme, f"{PROJECT}/services/doomed")
+    body = {
+        "name": "heir",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "doomed", "backup": "last-words"},
+    }
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    heir = wait_for_state(acme, f"{PROJECT}/services/heir", {"RUNNING"}, timeout=300)
+    assert sql(heir, "SELECT v FROM t") == [("survives",)]
+
+
+def test_kill_9_during_a_backup_never_leaves_it_running(
+    control_plane: ControlPlane, acme: httpx.Client, source: dict[str, Any]
+) -> None:
+    response = acme.post(BACKUPS, json={"name": "interrupted"})
+    assert response.status_code == 202
+    time.sleep(0.5)
+    control_plane.kill()
+    control_plane.start()
+    deadline = time.monotonic() + 300
+    while (found := acme.get(f"{BACKUPS}/interrupted").json())["state"] in ("Pending", "Running"):
+        assert time.monotonic() < deadline, "backup stuck after the control plane was killed"
+        time.sleep(0.5)
+    assert found["state"] in ("Succeeded", "Failed")
