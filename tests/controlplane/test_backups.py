@@ -262,6 +262,16 @@ def test_container_precedence(acme: httpx.Client, source: dict[str, Any]) -> Non
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "schedule"
 
 
+def test_retention_expires_what_falls_outside_it(acme: httpx.Client, source: dict[str, Any]) -> None:
+    strategy = {"container": "retained", "retention": {"full_count": 1}}
+    assert acme.put(f"{SOURCE}/backup_strategy", json=strategy).status_code == 200
+    first = backup(acme, name="kept-then-expired")
+    second = backup(acme, name="kept")
+    assert first["container"] == second["container"] == "retained"
+    wait_for_gone(acme, f"{BACKUPS}/kept-then-expired")
+    assert acme.get(f"{BACKUPS}/kept").json()["state"] == "Succeeded"
+
+
 def test_fork_from_a_deleted_source_still_works(acme: httpx.Client, source: dict[str, Any]) -> None:
     body = {"name": "doomed", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
     assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
