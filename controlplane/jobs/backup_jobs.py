@@ -61,7 +61,12 @@ class BackupJobs:
         backrest.write_config()
         if new_repository:
             create_stanza(backrest)
-        done = [info for info in backrest.info(repo=repo_index) if info.annotations.get(ANNOTATION) == str(backup_id)]
+        # Only a resumed job can find its backup already taken; a first attempt saves the info call.
+        done = (
+            []
+            if context.attempt == 1
+            else [info for info in backrest.info(repo=repo_index) if info.annotations.get(ANNOTATION) == str(backup_id)]
+        )
         info = (
             done[-1]
             if done
