@@ -7,7 +7,7 @@ that account:
 - `pgbackrest.conf`: written whole by `write_config()`; every command runs with `--config-path=config_dir`,
   which also moves the include directory there, so nothing in /etc/pgbackrest leaks into our stanzas;
 - `log/`, `lock/`, `spool/`: pgBackRest's log files (their tail explains a failure), its locks (one backup
-  or expire of a stanza at a time) and the queue of asynchronous archive-push.
+  or expire of a stanza at a time; see `lock_dir`) and the queue of asynchronous archive-push.
 
 Repositories are directories of a region's object store shared by many stanzas (pgBackRest keeps
 `archive/<stanza>` and `backup/<stanza>` apart). Backups never expire by themselves: `expire()` is called
@@ -64,6 +64,8 @@ _WAL = re.compile(r"\b[0-9A-F]{24}\b")
 _NEW_LABEL = re.compile(r"new backup label = (\S+)")
 _VERIFY_BACKUP = re.compile(r"backup: (\S+), status: (.+?), total files checked: (\d+), total valid files: (\d+)$")
 _VERIFY_ARCHIVE = re.compile(r"archiveId: (\S+), total WAL checked: (\d+), total valid WAL: (\d+)$")
+_VERIFY_BACKUP_LABEL = re.compile(r"^\s*backup: (\S+), status:", re.MULTILINE)
+_VERIFY_WAL_RANGE = re.compile(r"archiveId: \S+, wal start: ([0-9A-F]{24}), wal stop: ([0-9A-F]{24})")
 _VERIFY_COUNTS = ("missing: ", "checksum invalid: ", "size invalid: ", "other: ")
 _VERIFY_DETAILS = ("file missing ", "invalid checksum ", "invalid size ", "invalid result ")
 
@@ -113,7 +115,13 @@ class PgBackRestError(Exception):
 
 
 class PgBackRest:
-    """pgBackRest for one stanza, run as `os_user` with its configuration in `config_dir`."""
+    """pgBackRest for one stanza, run as `os_user` with its configuration in `config_dir`.
+
+    Locks (pgBackRest's and ours, which keep backup and expire of a stanza apart) live in `lock_dir`,
+    `config_dir/lock` by default: every driver of one stanza that may run at the same time as another
+    (say, one on a single repository for restores and expires) must share it, or an expire and a
+    backup can both rewrite backup.info and lose one's update.
+    """
 
     def __init__(
         self,
@@ -125,18 +133,22 @@ class PgBackRest:
         compress_type: str = "zst",
         compress_level: int = 1,
         bin_path: Path = DEFAULT_BIN,
+        lock_dir: Path | None = None,
     ) -> None:
         if not _STANZA.match(stanza.name):
             raise PgBackRestError(f"stanza name {stanza.name!r} must match {_STANZA.pattern}")
         indexes = [repo.index for repo in stanza.repositories]
         if not indexes or len(set(indexes)) != len(indexes) or not all(1 <= i <= 256 for i in indexes):
             raise PgBackRestError(f"stanza {stanza.name}: repository indexes must be distinct, 1..256: {indexes}")
-        paths = [stanza.pg_data, stanza.pg_socket_dir, config_dir, bin_path, *(r.path for r in stanza.repositories)]
+        lock_dir = Path(lock_dir if lock_dir is not None else Path(config_dir) / "lock").absolute()
+        paths = [stanza.pg_data, stanza.pg_socket_dir, config_dir, bin_path, lock_dir]
+        paths += [r.path for r in stanza.repositories]
         for value in [*map(str, paths), stanza.pg_user]:
             if not _SAFE.match(value):
                 raise PgBackRestError(f"stanza {stanza.name}: {value!r} has characters that would need quoting")
         self._stanza = stanza
         self._config_dir = Path(config_dir).absolute()
+        self._lock_dir = lock_dir
         self._process_max = process_max
         self._compress_type = compress_type
         self._compress_level = compress_level
@@ -169,7 +181,7 @@ class PgBackRest:
         stanza = self._stanza
         global_options = {
             "log-path": str(self._config_dir / "log"),
-            "lock-path": str(self._config_dir / "lock"),
+            "lock-path": str(self._lock_dir),
             "spool-path": str(self._config_dir / "spool"),
             "log-level-file": "info",
             # archive_command returns once a segment is in the spool queue; a background process pushes
@@ -205,8 +217,9 @@ class PgBackRest:
         try:
             self._account.make_reachable_parent(self._config_dir)
             self._account.private_dir(self._config_dir)
-            for name in ("log", "lock", "spool"):
-                self._account.private_dir(self._config_dir / name)
+            for directory in (self._config_dir / "log", self._lock_dir, self._config_dir / "spool"):
+                self._account.make_reachable_parent(directory)
+                self._account.private_dir(directory)
             for repo in stanza.repositories:
                 self._make_repository(repo.path)
             _write_file(self._account, self.config_file, "\n".join(lines) + "\n")
@@ -452,42 +465,52 @@ class PgBackRest:
     # -- verify ------------------------------------------------------------------------------------
 
     def verify(self, *, repo: int, label: str | None = None, timeout: float = _LONG_TIMEOUT) -> list[str]:
-        """Check the files of `repo` against their checksums; return the problems found (empty: all good).
+        """Check `repo` against its checksums and catalogue; return the problems found (empty: all good).
 
-        pgBackRest 2.45 verifies the whole repository (its `--set` is accepted but ignored); with `label`
-        only the problems of that backup, the backups it references, the WAL it needs to be consistent
-        and the stanza as a whole are returned. A backup whose files were removed is a problem.
+        A problem is a file that is missing, truncated or altered; a backup of backup.info whose
+        directory is gone (pgBackRest's verify walks directories and would not notice); a backup whose
+        WAL from start to stop (needed to make it consistent) is not all in the archive. With `label`,
+        only the problems of that backup, of the backups it builds on and of the stanza as a whole.
+        pgBackRest 2.45's verify always walks the whole repository (`--set` is accepted but ignored).
         """
         self._repository(repo)
-        chain: set[str] = set()
-        wal_range: tuple[str, str] | None = None
+        backups = self.info(repo=repo)
         if label is not None:
-            backup = next((b for b in self.info(repo=repo) if b.label == label), None)
+            backup = next((b for b in backups if b.label == label), None)
             if backup is None:
                 return [f"backup {label} does not exist in repo{repo}"]
-            chain = {label, *backup.references}
-            wal_range = (backup.wal_start, backup.wal_stop)
+            backups = [b for b in backups if b.label in {label, *backup.references}]
         options = [
             f"--repo={repo}",
             "--output=text",
             "--verbose",
-            # The details (which file, which WAL segment) are logged at info level: send them to stderr.
+            # Which file is bad is logged at info level, the WAL ranges found at detail: read them on stderr.
             "--log-level-console=off",
-            "--log-level-stderr=info",
+            "--log-level-stderr=detail",
             "--no-log-timestamp",
         ]
         result = self._run("verify", options, timeout=timeout)
         problems = _verify_problems(result.stdout, result.stderr)
+        seen = set(_VERIFY_BACKUP_LABEL.findall(result.stdout))
+        ranges = _VERIFY_WAL_RANGE.findall(result.stderr)
+        for backup in backups:
+            if backup.label not in seen:
+                problems.append(f"backup {backup.label}: listed in backup.info but its directory is gone")
+            if not any(_covers(start, stop, backup.wal_start, backup.wal_stop) for start, stop in ranges):
+                problems.append(
+                    f"backup {backup.label}: WAL {backup.wal_start}..{backup.wal_stop} (needed to make it"
+                    " consistent) is not all in the archive"
+                )
         if label is None:
             return problems
-        return [p for p in problems if _concerns(p, chain, wal_range)]
+        return [p for p in problems if _concerns(p, backups)]
 
     # -- running -----------------------------------------------------------------------------------
 
     @contextmanager
     def _backup_lock(self, what: str, *, timeout: float, cancel: threading.Event | None) -> Iterator[None]:
         """Hold the stanza's backup lock (a flock, so other processes of this host wait too)."""
-        path = self._config_dir / "lock" / "dbaas-backup.lock"
+        path = self._lock_dir / f"{self._stanza.name}-dbaas-backup.lock"
         deadline = time.monotonic() + timeout
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -652,19 +675,21 @@ def _verify_problems(text: str, log: str) -> list[str]:
     return problems
 
 
-def _concerns(problem: str, chain: set[str], wal_range: tuple[str, str] | None) -> bool:
-    """Whether `problem` matters to a backup: it names a backup of `chain`, a WAL segment the backup
-    needs, or neither a backup nor a segment (a problem of the whole stanza)."""
+def _concerns(problem: str, chain: list[BackupInfo]) -> bool:
+    """Whether `problem` matters to the backups of `chain`: it names one of them, a WAL segment one of
+    them needs to be consistent, or neither a backup nor a segment (a problem of the whole stanza)."""
     if problem.startswith("archive "):
         return False  # a count over the whole archive: the details name the segments
     labels = set(_LABEL.findall(problem))
-    segments = set(_WAL.findall(problem))
     if labels:
-        return bool(labels & chain)
-    if segments and wal_range is not None:
-        # Only the WAL of timeline and range the backup needs to be consistent.
-        return any(wal_range[0][8:] <= segment[8:] <= wal_range[1][8:] for segment in segments)
-    return True
+        return bool(labels & {b.label for b in chain})
+    segments = _WAL.findall(problem)
+    return not segments or any(_covers(b.wal_start, b.wal_stop, s, s) for b in chain for s in segments)
+
+
+def _covers(start: str, stop: str, first: str, last: str) -> bool:
+    """Whether the archived WAL range start..stop holds every segment from `first` to `last`."""
+    return first[:8] == start[:8] == stop[:8] == last[:8] and start <= first <= last <= stop
 
 
 def _size(path: Path) -> int:

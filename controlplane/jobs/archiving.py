@@ -94,6 +94,8 @@ class Archiving:
             ),
             config_dir=config_dir,
             os_user=self.os_user,
+            # The stanza's own lock directory: an expire here must wait for the service's backups.
+            lock_dir=self.config_dir(stanza) / "lock",
         )
         backrest.write_config()
         return backrest
