@@ -8,6 +8,8 @@ the msgpack library's own parser hides: the next value's format code, exact leng
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from ._msgpack_io import (
     Reader,
     UnpackError,
@@ -23,7 +25,7 @@ from ._msgpack_unknown import decode_unknown, encode_unknown, refinements_value
 from ._numbers import from_float, msgpack_form, parse_number
 from ._sets import canonical_set
 from ._strings import from_go_bytes, nfc
-from .errors import CtyError, MapKey
+from .errors import CtyError
 from .types import (
     BOOL,
     STRING,
@@ -38,7 +40,7 @@ from .types import (
     type_from_json,
     type_to_json,
 )
-from .values import DynamicValue, Unknown, _check_uniform, conform
+from .values import DynamicValue, Unknown, _convert_items, _convert_map, conform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,28 +146,20 @@ def _dec_primitive(r: Reader, t: Primitive, c: int) -> Any:
     raise CtyError("number is required")
 
 
-def _dec_items(r: Reader, n: int, ety: Type) -> list[Any]:
-    out = []
-    for i in range(n):
-        try:
-            out.append(_dec(r, ety))
-        except CtyError as e:
-            raise e.prepend(i) from None
-    if isinstance(ety, DynamicPseudoType):
-        _check_uniform(out)
-    return out
+# The element walks shared with conform (values._convert_*) convert each item with _dec(r, type):
+# the "items" are the reader itself, once per element, which _dec reads the next value from.
 
 
 def _dec_list(r: Reader, t: List, c: int) -> Any:
     if not is_array(c):
         raise CtyError("a list is required")
-    return _dec_items(r, r.array_header(), t.element)
+    return _convert_items(repeat(r, r.array_header()), t.element, _dec)
 
 
 def _dec_set(r: Reader, t: Set, c: int) -> Any:
     if not is_array(c):
         raise CtyError("a set is required")
-    return canonical_set(_dec_items(r, r.array_header(), t.element), t.element)
+    return canonical_set(_convert_items(repeat(r, r.array_header()), t.element, _dec), t.element)
 
 
 def _dec_tuple(r: Reader, t: Tuple, c: int) -> Any:
@@ -174,28 +168,15 @@ def _dec_tuple(r: Reader, t: Tuple, c: int) -> Any:
     n = r.array_header()
     if n != len(t.elements):
         raise CtyError(f"a tuple of length {len(t.elements)} is required")
-    out = []
-    for i, ety in enumerate(t.elements):
-        try:
-            out.append(_dec(r, ety))
-        except CtyError as e:
-            raise e.prepend(i) from None
-    return out
+    return _convert_items(repeat(r, n), t.elements, _dec)
 
 
 def _dec_map(r: Reader, t: Map, c: int) -> Any:
     if not is_map(c):
         raise CtyError("a map is required")
-    out: dict[str, Any] = {}
-    for _ in range(r.map_header()):
-        key = from_go_bytes(read_str_bytes(r, "map keys must be strings"))
-        try:
-            out[nfc(key)] = _dec(r, t.element)
-        except CtyError as e:
-            raise e.prepend(MapKey(key)) from None
-    if isinstance(t.element, DynamicPseudoType):
-        _check_uniform(list(out.values()))
-    return {k: out[k] for k in sorted(out)}
+    # Each entry's key is read as the entry is reached, then _dec reads its value.
+    keys = (from_go_bytes(read_str_bytes(r, "map keys must be strings")) for _ in range(r.map_header()))
+    return _convert_map(zip(keys, repeat(r)), t.element, nfc, _dec)
 
 
 def _dec_object(r: Reader, t: Object, c: int) -> Any:

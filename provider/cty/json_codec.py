@@ -31,7 +31,7 @@ from .types import (
     type_from_parsed_json,
     type_to_json,
 )
-from .values import DynamicValue, Unknown, _check_uniform, conform
+from .values import DynamicValue, Unknown, _convert_items, _convert_map, conform
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -192,23 +192,10 @@ def _dec_primitive(doc: Any, t: Primitive) -> Any:
     raise CtyError(f"bool is required, got {_kind(doc)}")
 
 
-def _dec_items(doc: list[Any], types: Any) -> list[Any]:
-    out = []
-    for i, (e, ety) in enumerate(zip(doc, types, strict=False)):
-        try:
-            out.append(_dec(e, ety))
-        except CtyError as err:
-            raise err.prepend(i) from None
-    return out
-
-
 def _dec_list(doc: Any, t: List | Set) -> Any:
     if not isinstance(doc, list):
         raise CtyError(f"missing expected [, got {_kind(doc)}")
-    out = _dec_items(doc, [t.element] * len(doc))
-    if isinstance(t.element, DynamicPseudoType):
-        _check_uniform(out)
-    return out
+    return _convert_items(doc, t.element, _dec)
 
 
 def _dec_set(doc: Any, t: Set) -> Any:
@@ -222,21 +209,13 @@ def _dec_tuple(doc: Any, t: Tuple) -> Any:
         raise CtyError(f"too many tuple elements (need {len(t.elements)})")
     if len(doc) < len(t.elements):
         raise CtyError(f"not enough tuple elements (need {len(t.elements)})")
-    return _dec_items(doc, t.elements)
+    return _convert_items(doc, t.elements, _dec)
 
 
 def _dec_map(doc: Any, t: Map) -> Any:
     if not isinstance(doc, dict):
         raise CtyError(f"missing expected {{, got {_kind(doc)}")
-    out: dict[str, Any] = {}
-    for k, e in doc.items():
-        try:
-            out[_text(k)] = _dec(e, t.element)
-        except CtyError as err:
-            raise err.prepend(MapKey(k)) from None
-    if isinstance(t.element, DynamicPseudoType):
-        _check_uniform(list(out.values()))
-    return {k: out[k] for k in sorted(out)}
+    return _convert_map(doc.items(), t.element, _text, _dec)
 
 
 def _dec_object(doc: Any, t: Object) -> Any:

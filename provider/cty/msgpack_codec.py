@@ -23,8 +23,6 @@ msgpack library itself is imported on first use.
 from __future__ import annotations
 
 from ._numbers import INT64_MAX, INT64_MIN, from_float, msgpack_form, parse_number
-from ._sets import canonical_set
-from ._strings import nfc
 from .errors import CtyError
 from .types import (
     DynamicPseudoType,
@@ -44,9 +42,15 @@ from .values import (
     DynamicValue,
     Refinements,
     Unknown,
-    _check_uniform,
+    _build_list,
+    _build_map,
+    _build_primitive,
+    _build_set,
+    _build_tuple,
     _conformer,
     _is_string,
+    _Unhandled,
+    _Walk,
     refine,
 )
 
@@ -70,10 +74,6 @@ def _load_msgpack() -> None:
     _UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
     _unpackb = msgpack.unpackb
     _packb = msgpack.packb
-
-
-class _Unhandled(Exception):
-    """A fast path does not handle this input; the reference codec will."""
 
 
 # ---- encoding ----------------------------------------------------------------------------
@@ -135,8 +135,6 @@ def _build_packable(t: Type) -> Callable[[Any], Any]:
     cls = t.__class__
     if cls is Primitive:  # a number
         return _build_pack_number(_conformer(t))
-    if cls is DynamicPseudoType:
-        return _pack_dynamic
     if cls is Set or ((cls is List or cls is Map) and t.element.__class__ is DynamicPseudoType):  # type: ignore[union-attr]
         # Set order and the one-type check of dynamic elements need canonical elements first.
         conform = _conformer(t)
@@ -147,8 +145,8 @@ def _build_packable(t: Type) -> Callable[[Any], Any]:
             return rewrite(conform(v))
 
         return conform_then_rewrite
-    # List, Map, Object, Tuple: conform's walk, with packable elements.
-    return _BUILDERS[cls](t, _packable)
+    # List, Map, Object, Tuple, DYNAMIC: conform's walk, with packable elements.
+    return _BUILDERS[cls](t, _PACK_WALK)
 
 
 def _needs_rewrite(t: Type) -> bool:
@@ -182,19 +180,12 @@ def _build_pack_number(conform: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return pack_number
 
 
-def _pack_dynamic(v: Any) -> Any:
-    if v.__class__ is DynamicValue:
-        vt = v.type
-        if vt.__class__ is DynamicPseudoType:
-            raise _Unhandled
-        inner = v.value
-        # go-cty writes the type JSON with EncodeBytes: a msgpack bin, which packb writes for bytes.
-        return [type_to_json(vt), None if inner is None else _packable(vt)(inner)]
-    if v is None:
-        return None
-    if v.__class__ is Unknown:
-        return UNKNOWN  # cty.DynamicVal can never carry refinements
-    raise _Unhandled
+def _packed_dynamic(vt: Type, packed: Any) -> Any:
+    # go-cty writes the type JSON with EncodeBytes: a msgpack bin, which packb writes for bytes.
+    return [type_to_json(vt), packed]
+
+
+_PACK_WALK = _Walk(_packable, wrap_dynamic=_packed_dynamic)
 
 
 def _rewriter(t: Type) -> Callable[[Any], Any] | None:
@@ -280,8 +271,7 @@ def _rewrite_dynamic(v: Any) -> Any:
         return v  # null or unknown
     vt, inner = v.type, v.value
     fn = _rewriter(vt)
-    # go-cty writes the type JSON with EncodeBytes: a msgpack bin, which packb writes for bytes.
-    return [type_to_json(vt), inner if fn is None else fn(inner)]
+    return _packed_dynamic(vt, inner if fn is None else fn(inner))
 
 
 def _rewriter_dynamic(t: DynamicPseudoType) -> Callable[[Any], Any] | None:
@@ -303,9 +293,10 @@ _REWRITERS: dict[type, Callable[[Any], Callable[[Any], Any] | None]] = {
 #
 # unpackb is called so that its output says everything the decoders need: str values as str
 # (invalid UTF-8 kept as surrogate escapes, as _strings.from_go_bytes does) and bin values as
-# bytes; arrays as tuples and maps as lists of (key, value) pairs (object_pairs_hook), so duplicate
+# bytes; arrays as lists and maps as tuples of (key, value) pairs (object_pairs_hook), so duplicate
 # keys and the entry count survive; extension values as slice(code, payload), a type nothing else
 # produces. Trailing bytes raise ExtraData, which sends the input to the reference codec.
+# (Arrays are lists, like the values conform reads, so the fast paths the two share see one class.)
 
 
 def decode(data: bytes, type: Type) -> Any:
@@ -322,8 +313,8 @@ def decode(data: bytes, type: Type) -> Any:
             raw=False,
             unicode_errors="surrogateescape",
             strict_map_key=False,
-            use_list=False,
-            object_pairs_hook=list,
+            use_list=True,
+            object_pairs_hook=tuple,
             ext_hook=slice,
         )
         return _decoder(type)(parsed)
@@ -338,7 +329,7 @@ def _decoder(t: Type) -> Callable[[Any], Any]:
     memo = t._memo
     fn: Callable[[Any], Any] | None = memo.get("msgpack_decode")
     if fn is None:
-        fn = memo["msgpack_decode"] = _DECODERS[t.__class__](t)
+        fn = memo["msgpack_decode"] = _DECODERS[t.__class__](t, _DECODE_WALK)
     return fn
 
 
@@ -379,23 +370,9 @@ def _refined(payload: bytes, t: Type) -> Any:
     return value
 
 
-def _decoder_primitive(t: Primitive) -> Callable[[Any], Any]:
-    if t.name == "string":
-
-        def decode_string(o: Any) -> Any:
-            if o.__class__ is str:
-                return o if o.isascii() else nfc(o)
-            return _other(o, t)
-
-        return decode_string
-    if t.name == "bool":
-
-        def decode_bool(o: Any) -> Any:
-            if o is True or o is False:
-                return o
-            return _other(o, t)
-
-        return decode_bool
+def _decoder_primitive(t: Primitive, w: _Walk) -> Callable[[Any], Any]:
+    if t.name != "number":
+        return _build_primitive(t, w)  # conform's string and bool fast paths, reading msgpack
 
     def decode_number(o: Any) -> Any:
         cls = o.__class__
@@ -410,94 +387,16 @@ def _decoder_primitive(t: Primitive) -> Callable[[Any], Any]:
     return decode_number
 
 
-def _decoder_list(t: List) -> Callable[[Any], Any]:
-    element = _decoder(t.element)
-    dynamic = t.element.__class__ is DynamicPseudoType
-    if _is_string(t.element):
-
-        def decode_strings(o: Any) -> Any:
-            if o.__class__ is tuple:
-                return [e if e.__class__ is str and e.isascii() else element(e) for e in o]
-            return _other(o, t)
-
-        return decode_strings
-
-    def decode_list(o: Any) -> Any:
-        if o.__class__ is tuple:
-            out = [element(e) for e in o]
-            if dynamic:
-                _check_uniform(out)
-            return out
-        return _other(o, t)
-
-    return decode_list
-
-
-def _decoder_set(t: Set) -> Callable[[Any], Any]:
-    element = _decoder(t.element)
-    ety = t.element
-    dynamic = ety.__class__ is DynamicPseudoType
-
-    def decode_set(o: Any) -> Any:
-        if o.__class__ is tuple:
-            out = [element(e) for e in o]
-            if dynamic:
-                _check_uniform(out)
-            return canonical_set(out, ety)
-        return _other(o, t)
-
-    return decode_set
-
-
-def _decoder_tuple(t: Tuple) -> Callable[[Any], Any]:
-    elements = tuple(_decoder(e) for e in t.elements)
-    n = len(elements)
-
-    def decode_tuple(o: Any) -> Any:
-        if o.__class__ is tuple and len(o) == n:
-            return [element(e) for element, e in zip(elements, o, strict=True)]
-        return _other(o, t)
-
-    return decode_tuple
-
-
-def _decoder_map(t: Map) -> Callable[[Any], Any]:
-    element = _decoder(t.element)
-    dynamic = t.element.__class__ is DynamicPseudoType
-    string = _is_string(t.element)
-
-    def decode_map(o: Any) -> Any:
-        if o.__class__ is list:
-            out = {}
-            prev = None
-            in_order = True  # go-cty writes the keys sorted, as the value needs them
-            for k, e in o:  # in wire order: with duplicate keys the last wins
-                if k.__class__ is not str:
-                    raise _Unhandled  # bin or nil keys
-                if not k.isascii():
-                    k = nfc(k)
-                if prev is not None and k <= prev:
-                    in_order = False
-                prev = k
-                out[k] = e if string and e.__class__ is str and e.isascii() else element(e)
-            if dynamic:
-                _check_uniform(list(out.values()))
-            return out if in_order else {k: out[k] for k in sorted(out)}
-        return _other(o, t)
-
-    return decode_map
-
-
-def _decoder_object(t: Object) -> Callable[[Any], Any]:
+def _decoder_object(t: Object, w: _Walk) -> Callable[[Any], Any]:
     names = tuple(name for name, _ in t.attributes)
-    attrs = {name: (_decoder(aty), _is_string(aty)) for name, aty in t.attributes}
+    attrs = {name: (w.get(aty), _is_string(aty)) for name, aty in t.attributes}
     n = len(names)
 
     def decode_object(o: Any) -> Any:
-        if o.__class__ is list and len(o) == n:
+        if o.__class__ is tuple and len(o) == n:
             got = {}
             for k, e in o:
-                attr, string = attrs[k]  # KeyError: unsupported attribute (or a bin/nil key)
+                attr, string = attrs[k]  # KeyError: unsupported attribute (or a bin/nil/array key)
                 got[k] = e if string and e.__class__ is str and e.isascii() else attr(e)
             if len(got) != n:  # a duplicate key left an attribute missing
                 raise _Unhandled
@@ -527,9 +426,9 @@ def _parsed_type(tj: Any) -> Type:
     return t
 
 
-def _decoder_dynamic(t: DynamicPseudoType) -> Callable[[Any], Any]:
+def _decoder_dynamic(t: DynamicPseudoType, w: _Walk) -> Callable[[Any], Any]:
     def decode_dynamic(o: Any) -> Any:
-        if o.__class__ is tuple and len(o) == 2:
+        if o.__class__ is list and len(o) == 2:
             vt = _parsed_type(o[0])
             v = _decoder(vt)(o[1])
             return v if vt.__class__ is DynamicPseudoType else DynamicValue(vt, v)
@@ -538,12 +437,15 @@ def _decoder_dynamic(t: DynamicPseudoType) -> Callable[[Any], Any]:
     return decode_dynamic
 
 
-_DECODERS: dict[type, Callable[[Any], Callable[[Any], Any]]] = {
+# Lists, sets, maps, tuples, strings and bools are read by conform's fast paths (values._BUILDERS),
+# told that arrays come as lists and maps as tuples of pairs, and which nulls and unknowns to expect.
+_DECODE_WALK = _Walk(_decoder, _other, arrays=(list,), sets=(list,), maps=tuple, pairs=True)
+_DECODERS: dict[type, Callable[[Any, _Walk], Callable[[Any], Any]]] = {
     Primitive: _decoder_primitive,
-    List: _decoder_list,
-    Set: _decoder_set,
-    Map: _decoder_map,
+    List: _build_list,
+    Set: _build_set,
+    Map: _build_map,
     Object: _decoder_object,
-    Tuple: _decoder_tuple,
+    Tuple: _build_tuple,
     DynamicPseudoType: _decoder_dynamic,
 }

@@ -15,6 +15,8 @@ Contract:
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from . import _sets
 from ._numbers import _INT_LIMIT, INF, INT64_MAX, canonical_number, from_float, is_decimal
 from ._strings import nfc
@@ -36,13 +38,13 @@ from .types import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from decimal import Decimal
     from typing import Any, TypeAlias
 
     from ._numbers import Number
 
-    Get: TypeAlias = Callable[[Type], Callable[[Any], Any]]
+    Convert: TypeAlias = Callable[[Any, Type], Any]
 
 __all__ = [
     "MAX_MATERIALIZED_LENGTH",
@@ -353,44 +355,68 @@ def _conform_primitive(value: Any, t: Primitive) -> Any:
     raise _mismatch(t, value)
 
 
-def _conform_elements(value: Any, ety: Type) -> list[Any]:
+# The walk over elements shared by conform and the codecs' reference decoders: `convert(item, t)`
+# gives an element's value (conform itself, or a decoder reading the item from a document or a
+# stream), and an error in it is located by the element's index or map key.
+
+
+def _convert_items(items: Iterable[Any], types: Type | tuple[Type, ...], convert: Convert) -> list[Any]:
+    """[convert(item, t) for each item], an error prefixed with the item's index.
+
+    types: a tuple type's element types, or the element type of a list or set (whose elements, if
+    it is DYNAMIC, must all be of one type).
+    """
     out = []
-    for i, e in enumerate(value):
+    for i, (e, ety) in enumerate(zip(items, types if isinstance(types, tuple) else repeat(types), strict=False)):
         try:
-            out.append(conform(e, ety))
+            out.append(convert(e, ety))
         except CtyError as err:
             raise err.prepend(i) from None
-    if isinstance(ety, DynamicPseudoType):
+    if isinstance(types, DynamicPseudoType):
         _check_uniform(out)
     return out
+
+
+def _convert_map(items: Iterable[tuple[Any, Any]], ety: Type, key: Callable[[Any], str], convert: Convert) -> Any:
+    """The map with these (key, item) entries and element type ety, sorted by key.
+
+    key(k) gives the canonical key (of equal keys, the last entry wins); an error converting an
+    element is prefixed with its key as given.
+    """
+    out: dict[str, Any] = {}
+    for k, e in items:
+        name = key(k)
+        try:
+            out[name] = convert(e, ety)
+        except CtyError as err:
+            raise err.prepend(MapKey(k)) from None
+    if isinstance(ety, DynamicPseudoType):
+        _check_uniform(list(out.values()))
+    return {k: out[k] for k in sorted(out)}
 
 
 def _conform_list(value: Any, t: List) -> Any:
     if not isinstance(value, (list, tuple)):
         raise _mismatch(t, value)
-    return _conform_elements(value, t.element)
+    return _convert_items(value, t.element, conform)
 
 
 def _conform_set(value: Any, t: Set) -> Any:
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise _mismatch(t, value)
-    return _sets.canonical_set(_conform_elements(value, t.element), t.element)
+    return _sets.canonical_set(_convert_items(value, t.element, conform), t.element)
+
+
+def _map_key(k: Any) -> str:
+    if not isinstance(k, str):
+        raise CtyError(f"map keys must be strings, got {type(k).__name__}")
+    return nfc(k)
 
 
 def _conform_map(value: Any, t: Map) -> Any:
     if not _is_mapping(value):
         raise _mismatch(t, value)
-    out: dict[str, Any] = {}
-    for k, v in value.items():
-        if not isinstance(k, str):
-            raise CtyError(f"map keys must be strings, got {type(k).__name__}")
-        try:
-            out[nfc(k)] = conform(v, t.element)
-        except CtyError as err:
-            raise err.prepend(MapKey(k)) from None
-    if isinstance(t.element, DynamicPseudoType):
-        _check_uniform(list(out.values()))
-    return {k: out[k] for k in sorted(out)}
+    return _convert_map(value.items(), t.element, _map_key, conform)
 
 
 def _conform_object(value: Any, t: Object) -> Any:
@@ -415,13 +441,7 @@ def _conform_tuple(value: Any, t: Tuple) -> Any:
         raise _mismatch(t, value)
     if len(value) != len(t.elements):
         raise CtyError(f"a tuple of length {len(t.elements)} is required, got {len(value)} elements")
-    out = []
-    for i, (e, ety) in enumerate(zip(value, t.elements, strict=False)):
-        try:
-            out.append(conform(e, ety))
-        except CtyError as err:
-            raise err.prepend(i) from None
-    return out
+    return _convert_items(value, t.elements, conform)
 
 
 def _conform_dynamic(value: Any, t: DynamicPseudoType) -> Any:
@@ -490,14 +510,14 @@ def conform(value: Any, t: Type) -> Any:
 
 
 class _Unhandled(Exception):
-    """The fast path does not handle this value; conform() falls back to _conform_slow."""
+    """A fast path does not handle this input; its caller falls back to the reference implementation."""
 
 
 def _conformer(t: Type) -> Callable[[Any], Any]:
     memo = t._memo
     fn: Callable[[Any], Any] | None = memo.get("conform")
     if fn is None:
-        fn = memo["conform"] = _BUILDERS[t.__class__](t, _conformer)
+        fn = memo["conform"] = _BUILDERS[t.__class__](t, _CONFORM_WALK)
     return fn
 
 
@@ -515,37 +535,71 @@ def _other(value: Any, t: Type) -> Any:
     raise _Unhandled
 
 
-# Each builder takes the type and a function `get` giving the fast path of its element/attribute
-# types: _conformer here; the msgpack encoder reuses the container builders with its own
-# (conforming and rewriting numbers and dynamic values in the same walk).
+class _Walk:
+    """What a family of fast paths reads, for the builders below, which serve every family.
+
+    get(t) is the family's fast path for an element or attribute type t; other(v, t) handles a
+    value not of the class its type expects (a null or unknown, as the family reads them, or it
+    raises); `arrays` and `sets` are the classes read as list or tuple and as set values, `maps`
+    the class of map values (a sequence of (key, value) pairs if `pairs`, else a dict);
+    wrap_dynamic(vt, v) gives what a dynamic slot holding the (fast-pathed) value v of type vt
+    becomes.
+
+    conform reads Python values (_CONFORM_WALK); msgpack_codec's encoder reads them too, and its
+    decoder what msgpack.unpackb makes (building its own numbers, objects and dynamic values).
+    """
+
+    __slots__ = ("arrays", "get", "maps", "other", "pairs", "sets", "wrap_dynamic")
+
+    def __init__(
+        self,
+        get: Callable[[Type], Callable[[Any], Any]],
+        other: Callable[[Any, Type], Any] = _other,
+        arrays: tuple[Any, ...] = (list, tuple),
+        sets: tuple[Any, ...] = (list, tuple, set, frozenset),
+        maps: Any = dict,
+        pairs: bool = False,
+        wrap_dynamic: Callable[[Type, Any], Any] = DynamicValue,
+    ) -> None:
+        self.get = get
+        self.other = other
+        self.arrays = arrays
+        self.sets = sets
+        self.maps = maps
+        self.pairs = pairs
+        self.wrap_dynamic = wrap_dynamic
 
 
-def _build_primitive(t: Primitive, get: Get) -> Callable[[Any], Any]:
+_CONFORM_WALK = _Walk(_conformer)
+
+
+def _build_primitive(t: Primitive, w: _Walk) -> Callable[[Any], Any]:
+    other = w.other
     if t.name == "string":
 
-        def conform_string(v: Any) -> Any:
+        def fast_string(v: Any) -> Any:
             if v.__class__ is str:
                 return v if v.isascii() else nfc(v)
-            return _other(v, t)
+            return other(v, t)
 
-        return conform_string
+        return fast_string
     if t.name == "bool":
 
-        def conform_bool(v: Any) -> Any:
+        def fast_bool(v: Any) -> Any:
             if v is True or v is False:
                 return v
-            return _other(v, t)
+            return other(v, t)
 
-        return conform_bool
+        return fast_bool
 
-    def conform_number(v: Any) -> Any:
+    def conform_number(v: Any) -> Any:  # Python numbers (the msgpack decoder has its own)
         cls = v.__class__
         if cls is int and -_INT_LIMIT < v < _INT_LIMIT:
             return v
         if cls is float:
             return from_float(v, keep_float=True)
         if v is None or cls is Unknown:
-            return _other(v, t)
+            return other(v, t)
         if is_decimal(v):
             return canonical_number(v)
         raise _Unhandled
@@ -553,60 +607,62 @@ def _build_primitive(t: Primitive, get: Get) -> Callable[[Any], Any]:
     return conform_number
 
 
-def _build_list(t: List, get: Get) -> Callable[[Any], Any]:
-    element = get(t.element)
+def _build_list(t: List, w: _Walk) -> Callable[[Any], Any]:
+    element = w.get(t.element)
     dynamic = t.element.__class__ is DynamicPseudoType
+    other, arrays = w.other, w.arrays
     if _is_string(t.element):
 
-        def conform_strings(v: Any) -> Any:
-            cls = v.__class__
-            if cls is list or cls is tuple:
+        def fast_strings(v: Any) -> Any:
+            if v.__class__ in arrays:
                 return [e if e.__class__ is str and e.isascii() else element(e) for e in v]
-            return _other(v, t)
+            return other(v, t)
 
-        return conform_strings
+        return fast_strings
 
-    def conform_list(v: Any) -> Any:
-        cls = v.__class__
-        if cls is list or cls is tuple:
+    def fast_list(v: Any) -> Any:
+        if v.__class__ in arrays:
             out = [element(e) for e in v]
             if dynamic:
                 _check_uniform(out)
             return out
-        return _other(v, t)
+        return other(v, t)
 
-    return conform_list
+    return fast_list
 
 
-def _build_set(t: Set, get: Get) -> Callable[[Any], Any]:
-    element = get(t.element)
+def _build_set(t: Set, w: _Walk) -> Callable[[Any], Any]:
+    element = w.get(t.element)
     ety = t.element
     dynamic = ety.__class__ is DynamicPseudoType
     canonical_set = _sets.canonical_set
+    other, sets = w.other, w.sets
 
-    def conform_set(v: Any) -> Any:
-        cls = v.__class__
-        if cls is list or cls is tuple or cls is set or cls is frozenset:
+    def fast_set(v: Any) -> Any:
+        if v.__class__ in sets:
             out = [element(e) for e in v]
             if dynamic:
                 _check_uniform(out)
             return canonical_set(out, ety)
-        return _other(v, t)
+        return other(v, t)
 
-    return conform_set
+    return fast_set
 
 
-def _build_map(t: Map, get: Get) -> Callable[[Any], Any]:
-    element = get(t.element)
+def _build_map(t: Map, w: _Walk) -> Callable[[Any], Any]:
+    element = w.get(t.element)
     dynamic = t.element.__class__ is DynamicPseudoType
     string = _is_string(t.element)
+    other, maps, pairs = w.other, w.maps, w.pairs
 
-    def conform_map(v: Any) -> Any:
-        if v.__class__ is dict:
+    def fast_map(v: Any) -> Any:
+        # type(v), not v.__class__: this one code object sees dicts and pair tuples, and Python
+        # 3.11+ specialises an attribute load for one class.
+        if type(v) is maps:
             out = {}
             prev = None
-            in_order = True  # values built from canonical ones have their keys sorted already
-            for k, e in v.items():
+            in_order = True  # values built from canonical ones (and go-cty's msgpack) have sorted keys
+            for k, e in v if pairs else v.items():  # of duplicate keys (in msgpack), the last wins
                 if k.__class__ is not str:
                     raise _Unhandled
                 if not k.isascii():
@@ -618,12 +674,13 @@ def _build_map(t: Map, get: Get) -> Callable[[Any], Any]:
             if dynamic:
                 _check_uniform(list(out.values()))
             return out if in_order else {k: out[k] for k in sorted(out)}
-        return _other(v, t)
+        return other(v, t)
 
-    return conform_map
+    return fast_map
 
 
-def _build_object(t: Object, get: Get) -> Callable[[Any], Any]:
+def _build_object(t: Object, w: _Walk) -> Callable[[Any], Any]:  # from a dict
+    get, other = w.get, w.other
     attrs = tuple((name, get(aty), _is_string(aty)) for name, aty in t.attributes)
     n = len(attrs)
 
@@ -635,32 +692,34 @@ def _build_object(t: Object, get: Get) -> Callable[[Any], Any]:
                 e = v[name]
                 out[name] = e if string and e.__class__ is str and e.isascii() else attr(e)
             return out
-        return _other(v, t)
+        return other(v, t)
 
     return conform_object
 
 
-def _build_tuple(t: Tuple, get: Get) -> Callable[[Any], Any]:
-    elements = tuple(get(e) for e in t.elements)
+def _build_tuple(t: Tuple, w: _Walk) -> Callable[[Any], Any]:
+    elements = tuple(w.get(e) for e in t.elements)
     n = len(elements)
+    other, arrays = w.other, w.arrays
 
-    def conform_tuple(v: Any) -> Any:
-        cls = v.__class__
-        if (cls is list or cls is tuple) and len(v) == n:
+    def fast_tuple(v: Any) -> Any:
+        if v.__class__ in arrays and len(v) == n:
             return [element(e) for element, e in zip(elements, v, strict=True)]
-        return _other(v, t)
+        return other(v, t)
 
-    return conform_tuple
+    return fast_tuple
 
 
-def _build_dynamic(t: DynamicPseudoType, get: Get) -> Callable[[Any], Any]:
+def _build_dynamic(t: DynamicPseudoType, w: _Walk) -> Callable[[Any], Any]:  # from a DynamicValue
+    get, wrap = w.get, w.wrap_dynamic
+
     def conform_dynamic(v: Any) -> Any:
         if v.__class__ is DynamicValue:
             vt = v.type
             if vt.__class__ is DynamicPseudoType:
                 raise _Unhandled
             inner = v.value
-            return DynamicValue(vt, None if inner is None else _conformer(vt)(inner))
+            return wrap(vt, None if inner is None else get(vt)(inner))
         if v is None:
             return None
         if v.__class__ is Unknown:
@@ -670,7 +729,7 @@ def _build_dynamic(t: DynamicPseudoType, get: Get) -> Callable[[Any], Any]:
     return conform_dynamic
 
 
-_BUILDERS: dict[type, Callable[[Any, Get], Callable[[Any], Any]]] = {
+_BUILDERS: dict[type, Callable[[Any, _Walk], Callable[[Any], Any]]] = {
     Primitive: _build_primitive,
     List: _build_list,
     Set: _build_set,

@@ -1,8 +1,9 @@
-"""Hypothesis strategies for cty types and values conforming to them."""
+"""Hypothesis strategies for cty types and values conforming to them (and damaged encodings)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from random import Random
 from typing import Any
 
 from hypothesis import strategies as st
@@ -160,3 +161,16 @@ def _known_for(t: Type, *, unknowns: bool, floats: bool) -> st.SearchStrategy[An
 
 def typed_values(*, unknowns: bool, floats: bool = True) -> st.SearchStrategy[tuple[Type, Any]]:
     return types.flatmap(lambda t: st.tuples(st.just(t), values_for(t, unknowns=unknowns, floats=floats)))
+
+
+def damage(wire: bytes, rnd: Random, how: int) -> bytes:
+    """The encoding truncated (how 0), with a byte of trailing garbage (1), or with `how` bytes overwritten."""
+    out = bytearray(wire)
+    if how == 0 and out:
+        del out[rnd.randrange(len(out)) :]
+    elif how == 1:
+        out += bytes([rnd.randrange(256)])
+    elif out:
+        for _ in range(how):
+            out[rnd.randrange(len(out))] = rnd.randrange(256)
+    return bytes(out)

@@ -22,7 +22,7 @@ from provider.cty.msgpack_codec import decode, encode
 from provider.cty.types import BOOL, DYNAMIC, NUMBER, STRING, List, Map, Set, Tuple, object_type
 from provider.cty.values import UNKNOWN, DynamicValue, Refinements, Unknown, conform
 
-from .strategies import typed_values
+from .strategies import damage, typed_values
 from .test_cty_msgpack import VECTORS
 from .test_cty_properties import FUZZ_TYPES
 
@@ -191,15 +191,7 @@ def _outcome(fn, *args):
 @given(typed_values(unknowns=True), st.randoms(use_true_random=False), st.integers(0, 3))
 def test_decode_of_damaged_input_matches_reference(tv, rnd, how):
     t, value = tv
-    wire = bytearray(encode(value, t))
-    if how == 0 and wire:
-        del wire[rnd.randrange(len(wire)) :]
-    elif how == 1:
-        wire += bytes([rnd.randrange(256)])
-    elif wire:
-        for _ in range(how):
-            wire[rnd.randrange(len(wire))] = rnd.randrange(256)
-    data = bytes(wire)
+    data = damage(encode(value, t), rnd, how)
     assert _outcome(decode, data, t) == _outcome(_msgpack_stream.decode, data, t)
 
 
