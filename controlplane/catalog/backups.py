@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from controlplane.catalog.clock import now
 from controlplane.catalog.models import Backup
 from controlplane.catalog.projects import ensure_project
-
-# Set by the catalog itself, never through update_backup.
-_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
+from controlplane.catalog.rows import update_row
 
 
 class DuplicateBackup(Exception):
@@ -164,16 +161,7 @@ def update_backup(session: Session, *, backup: Backup, **changes: Any) -> Backup
     Unknown or catalog-owned names (id, created_at, updated_at) raise TypeError. A dict given for
     `labels` is stored even if it is the very object already on the backup, mutated in place.
     """
-    columns = {attribute.key for attribute in inspect(Backup).column_attrs}
-    wrong = sorted(set(changes) - (columns - _READ_ONLY))
-    if wrong:
-        raise TypeError(f"update_backup() cannot set {', '.join(wrong)}")
-    for key, value in changes.items():
-        setattr(backup, key, value)
-        # Assigning the same (mutated) dict is not seen as a change; say it is one.
-        flag_modified(backup, key)
-    backup.updated_at = now(session)
-    return backup
+    return update_row(session, backup, changes, caller="update_backup")
 
 
 def delete_backup(session: Session, *, backup: Backup) -> None:

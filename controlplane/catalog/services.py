@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from controlplane.catalog.clock import now
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
-
-# Set by the catalog itself, never through update_service.
-_READ_ONLY = frozenset({"id", "created_at", "updated_at"})
+from controlplane.catalog.rows import update_row
 
 
 class DuplicateService(Exception):
@@ -106,16 +103,7 @@ def update_service(session: Session, *, service: Service, **changes: Any) -> Ser
     Unknown or catalog-owned names (id, created_at, updated_at) raise TypeError. A dict given for a
     JSON column is stored even if it is the very object already on the service, mutated in place.
     """
-    columns = {attribute.key for attribute in inspect(Service).column_attrs}
-    wrong = sorted(set(changes) - (columns - _READ_ONLY))
-    if wrong:
-        raise TypeError(f"update_service() cannot set {', '.join(wrong)}")
-    for key, value in changes.items():
-        setattr(service, key, value)
-        # Assigning the same (mutated) dict is not seen as a change; say it is one.
-        flag_modified(service, key)
-    service.updated_at = now(session)
-    return service
+    return update_row(session, service, changes, caller="update_service")
 
 
 def delete_service(session: Session, *, service: Service) -> None:

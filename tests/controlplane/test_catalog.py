@@ -34,23 +34,9 @@ from controlplane.catalog.db import (
 )
 from controlplane.catalog.models import Base, Project, Service, Token
 from controlplane.catalog.projects import ensure_project
+from tests.controlplane.factories import new_service
 
 TABLES = {"projects", "tokens", "services", "jobs", "alembic_version"}
-
-
-def new_service(session: Session, *, project: str = "acme", name: str = "db1", **overrides: Any) -> Service:
-    fields: dict[str, Any] = {
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "version": "15",
-        "user_config": {"additional_backup_regions": ["local-west"]},
-        "termination_protection": False,
-        "username": "dbaasadmin",
-        "password": "secret",
-        "data_dir": f"/srv/{project}/{name}",
-    }
-    return services.create_service(session, project=project, name=name, **{**fields, **overrides})
 
 
 def head_revision() -> str:

@@ -14,24 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import backups, repositories, services, strategies
 from controlplane.catalog.db import transaction
-from controlplane.catalog.models import Backup, Base, Service, ServiceRepository
-
-
-def new_service(session: Session, *, project: str = "acme", name: str = "db1") -> Service:
-    return services.create_service(
-        session,
-        project=project,
-        name=name,
-        service_type="pg",
-        cloud="local-east",
-        plan="hobbyist",
-        version="15",
-        user_config={},
-        termination_protection=False,
-        username="dbaasadmin",
-        password="secret",
-        data_dir=f"/srv/{project}/{name}",
-    )
+from controlplane.catalog.models import Backup, Base, ServiceRepository
+from tests.controlplane.factories import new_service
 
 
 def new_backup(session: Session, *, name: str, service: str = "db1", project: str = "acme", **overrides: Any) -> Backup:

@@ -23,9 +23,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import jobs, services
+from controlplane.catalog import jobs
 from controlplane.catalog.db import make_engine, session_factory, transaction
 from controlplane.catalog.models import JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, Job
+from tests.controlplane.factories import new_service
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_COUNT = 200
@@ -262,20 +263,7 @@ def test_fail_active_list_and_release(sessions: sessionmaker[Session]) -> None:
 
 def test_active_job_for_service(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
-        service = services.create_service(
-            session,
-            project="acme",
-            name="db1",
-            service_type="pg",
-            cloud="local-east",
-            plan="hobbyist",
-            version="15",
-            user_config={},
-            termination_protection=False,
-            username="u",
-            password="p",
-            data_dir="/d",
-        )
+        service = new_service(session)
         assert jobs.active_job_for_service(session, service_id=service.id) is None
         create = jobs.enqueue_job(session, kind="create_service", project="acme", service_id=service.id)
         jobs.enqueue_job(session, kind="backup", project="acme", service_id=service.id)

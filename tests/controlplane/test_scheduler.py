@@ -6,29 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import backups, jobs, services, strategies
+from controlplane.catalog import backups, jobs, strategies
 from controlplane.catalog.db import transaction
 from controlplane.jobs.scheduler import SCHEDULED_LABEL, Scheduler
+from tests.controlplane.factories import new_service
 
 NOW = datetime(2026, 11, 21, 4, 30, tzinfo=UTC)
 
 
 def add_service(session: Session, name: str, *, state: str = "RUNNING") -> None:
-    service = services.create_service(
-        session,
-        project="acme",
-        name=name,
-        service_type="pg",
-        cloud="local-east",
-        plan="hobbyist",
-        version="15",
-        user_config={},
-        termination_protection=False,
-        username="u",
-        password="p",
-        data_dir=f"/nowhere/{name}",
-        state=state,
-    )
+    service = new_service(session, name=name, state=state)
     session.flush()
     # Created two days before "now", so the 03:00 slot of today applies to it.
     service.created_at = NOW - timedelta(days=2)
