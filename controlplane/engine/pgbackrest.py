@@ -1,8 +1,8 @@
 """The pgBackRest driver: one stanza (one PostgreSQL cluster), its WAL archive, backups, restores and checks.
 
 `PgBackRest` drives the `pgbackrest` CLI (Debian's 2.45) as the cluster's OS account (see os_user.py) and
-reads its state from `info --output=json`. Everything of one stanza lives in its `config_dir`, owned by
-that account:
+reads its state from `info --output=json`; pgbackrest_output.py parses that and verify's report. Everything
+of one stanza lives in its `config_dir`, owned by that account:
 
 - `pgbackrest.conf`: written whole by `write_config()`; every command runs with `--config-path=config_dir`,
   which also moves the include directory there, so nothing in /etc/pgbackrest leaks into our stanzas;
@@ -27,12 +27,22 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account
+from controlplane.engine.pgbackrest_output import (
+    _LABEL,
+    _backup_info,
+    _concerns,
+    _covers,
+    _dict,
+    _list,
+    _verify_problems,
+)
+from controlplane.engine.pgbackrest_output import BackupInfo as BackupInfo  # re-exported: callers import it here
 from controlplane.engine.postgres import CONF_NAME
 
 logger = logging.getLogger(__name__)
@@ -59,15 +69,9 @@ _ENV = {"TZ": "UTC"}
 _SAFE = re.compile(r"^[A-Za-z0-9_./:@+=,-]+$")
 _STANZA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_LABEL = re.compile(r"\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?")
-_WAL = re.compile(r"\b[0-9A-F]{24}\b")
 _NEW_LABEL = re.compile(r"new backup label = (\S+)")
-_VERIFY_BACKUP = re.compile(r"backup: (\S+), status: (.+?), total files checked: (\d+), total valid files: (\d+)$")
-_VERIFY_ARCHIVE = re.compile(r"archiveId: (\S+), total WAL checked: (\d+), total valid WAL: (\d+)$")
 _VERIFY_BACKUP_LABEL = re.compile(r"^\s*backup: (\S+), status:", re.MULTILINE)
 _VERIFY_WAL_RANGE = re.compile(r"archiveId: \S+, wal start: ([0-9A-F]{24}), wal stop: ([0-9A-F]{24})")
-_VERIFY_COUNTS = ("missing: ", "checksum invalid: ", "size invalid: ", "other: ")
-_VERIFY_DETAILS = ("file missing ", "invalid checksum ", "invalid size ", "invalid result ")
 
 
 @dataclass(frozen=True)
@@ -88,26 +92,6 @@ class Stanza:
     pg_socket_dir: Path
     pg_user: str
     repositories: tuple[Repository, ...]
-
-
-@dataclass(frozen=True)
-class BackupInfo:
-    """One backup in one repository, as `info --output=json` describes it (times are aware UTC)."""
-
-    label: str
-    type: str  # "full" | "incr" | "diff"
-    prior: str | None  # the backup an incr/diff builds on
-    started_at: datetime
-    finished_at: datetime
-    size_bytes: int  # the database's size
-    repo_size_bytes: int  # the backup set in the repository: this backup and what it references
-    lsn_start: str
-    lsn_stop: str
-    wal_start: str
-    wal_stop: str
-    annotations: dict[str, str] = field(hash=False)
-    repo: int = 0  # the repository it is in
-    references: tuple[str, ...] = ()  # every earlier backup whose files it needs
 
 
 class PgBackRestError(Exception):
@@ -613,83 +597,6 @@ def _write_file(account: Account, path: Path, text: str) -> None:
         os.fsync(handle.fileno())
     account.own(temporary)
     temporary.replace(path)
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _backup_info(item: object) -> BackupInfo:
-    """A BackupInfo from one entry of the `backup` list of `info --output=json`."""
-    entry = _dict(item)
-    timestamp, archive, lsn, sizes = (_dict(entry.get(key)) for key in ("timestamp", "archive", "lsn", "info"))
-    return BackupInfo(
-        label=str(entry.get("label")),
-        type=str(entry.get("type")),
-        prior=entry.get("prior") if isinstance(entry.get("prior"), str) else None,
-        started_at=datetime.fromtimestamp(int(timestamp.get("start", 0)), UTC),
-        finished_at=datetime.fromtimestamp(int(timestamp.get("stop", 0)), UTC),
-        size_bytes=int(sizes.get("size", 0)),
-        repo_size_bytes=int(_dict(sizes.get("repository")).get("size", 0)),
-        lsn_start=str(lsn.get("start", "")),
-        lsn_stop=str(lsn.get("stop", "")),
-        wal_start=str(archive.get("start", "")),
-        wal_stop=str(archive.get("stop", "")),
-        annotations={str(k): str(v) for k, v in _dict(entry.get("annotation")).items()},
-        repo=int(_dict(entry.get("database")).get("repo-key", 0)),
-        references=tuple(str(r) for r in _list(entry.get("reference"))),
-    )
-
-
-def _verify_problems(text: str, log: str) -> list[str]:
-    """The problems in verify's text report (stdout) and in the details it logs (stderr, info level).
-
-    The report has a line per WAL archive and per backup (`--verbose`: valid ones too); the log names
-    each bad file: "file missing '<path>'", "invalid checksum '<path>'", "invalid size '<path>'",
-    "invalid result <path>: ...", and warnings (a missing WAL file is only a warning to pgBackRest).
-    """
-    problems: list[str] = []
-    lines = [line.strip() for line in text.splitlines()]
-    for number, line in enumerate(lines):
-        following = lines[number + 1] if number + 1 < len(lines) else ""
-        counts = f" ({following})" if following.startswith(_VERIFY_COUNTS) else ""
-        if backup := _VERIFY_BACKUP.match(line):
-            label, status, checked, valid = backup.groups()
-            if status not in ("valid", "in-progress") or checked != valid:
-                problems.append(f"backup {label}: {status}, {valid} of {checked} files valid{counts}")
-        elif archive := _VERIFY_ARCHIVE.match(line):
-            archive_id, checked, valid = archive.groups()
-            if checked != valid:
-                problems.append(f"archive {archive_id}: {valid} of {checked} WAL segments valid{counts}")
-    for line in log.splitlines():
-        level, _, message = line.strip().partition(": ")
-        if level in ("WARN", "ERROR") or (level == "INFO" and message.startswith(_VERIFY_DETAILS)):
-            problems.append(message.strip())
-    if not problems and re.search(r"^status: (?!ok$)", text, re.MULTILINE):
-        # Nothing we know how to read, yet not ok (no usable backup.info, history mismatch, ...).
-        problems.append("verify: " + " / ".join(line for line in lines if line))
-    return problems
-
-
-def _concerns(problem: str, chain: list[BackupInfo]) -> bool:
-    """Whether `problem` matters to the backups of `chain`: it names one of them, a WAL segment one of
-    them needs to be consistent, or neither a backup nor a segment (a problem of the whole stanza)."""
-    if problem.startswith("archive "):
-        return False  # a count over the whole archive: the details name the segments
-    labels = set(_LABEL.findall(problem))
-    if labels:
-        return bool(labels & {b.label for b in chain})
-    segments = _WAL.findall(problem)
-    return not segments or any(_covers(b.wal_start, b.wal_stop, s, s) for b in chain for s in segments)
-
-
-def _covers(start: str, stop: str, first: str, last: str) -> bool:
-    """Whether the archived WAL range start..stop holds every segment from `first` to `last`."""
-    return first[:8] == start[:8] == stop[:8] == last[:8] and start <= first <= last <= stop
 
 
 def _size(path: Path) -> int:

@@ -29,10 +29,9 @@ from controlplane.engine.pgbackrest import (
     PgBackRestError,
     Repository,
     Stanza,
-    _concerns,
-    _verify_problems,
     enable_fork_archiving,
 )
+from controlplane.engine.pgbackrest_output import _concerns, _verify_problems
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import DEFAULT_BIN_DIR, Postgres

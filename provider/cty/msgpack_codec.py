@@ -22,6 +22,17 @@ msgpack library itself is imported on first use.
 
 from __future__ import annotations
 
+from ._fast_conform import (
+    _BUILDERS,
+    _build_list,
+    _build_map,
+    _build_primitive,
+    _build_set,
+    _build_tuple,
+    _is_string,
+    _Unhandled,
+    _Walk,
+)
 from ._numbers import INT64_MAX, INT64_MIN, from_float, msgpack_form, parse_number
 from .errors import CtyError
 from .types import (
@@ -36,23 +47,7 @@ from .types import (
     type_from_json,
     type_to_json,
 )
-from .values import (
-    _BUILDERS,
-    UNKNOWN,
-    DynamicValue,
-    Refinements,
-    Unknown,
-    _build_list,
-    _build_map,
-    _build_primitive,
-    _build_set,
-    _build_tuple,
-    _conformer,
-    _is_string,
-    _Unhandled,
-    _Walk,
-    refine,
-)
+from .values import UNKNOWN, DynamicValue, Refinements, Unknown, _conformer, refine
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -437,7 +432,7 @@ def _decoder_dynamic(t: DynamicPseudoType, w: _Walk) -> Callable[[Any], Any]:
     return decode_dynamic
 
 
-# Lists, sets, maps, tuples, strings and bools are read by conform's fast paths (values._BUILDERS),
+# Lists, sets, maps, tuples, strings and bools are read by conform's fast paths (_fast_conform._BUILDERS),
 # told that arrays come as lists and maps as tuples of pairs, and which nulls and unknowns to expect.
 _DECODE_WALK = _Walk(_decoder, _other, arrays=(list,), sets=(list,), maps=tuple, pairs=True)
 _DECODERS: dict[type, Callable[[Any, _Walk], Callable[[Any], Any]]] = {
