@@ -284,7 +284,7 @@ def test_point_in_time_restore_lands_between_two_marks(source: Source, full: Bac
     execute(pg, "INSERT INTO marks (name) VALUES ('the fork is writable')")
 
 
-def test_fork_with_a_stanza_of_its_own_archives(source: Source, base_dir: Path, fork: Forker) -> None:
+def test_fork_with_a_stanza_of_its_own_archives(source: Source, full: BackupInfo, base_dir: Path, fork: Forker) -> None:
     own: list[PgBackRest] = []
 
     def give_it_a_stanza(pg: Postgres) -> None:
