@@ -19,10 +19,13 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8750"
 
 @dataclass(frozen=True)
 class ProviderConfig:
+    """What resources receive as provider_data: the default project and the API client."""
+
     endpoint: str
     token: str | None
     project: str | None
     terraform_version: str
+    client: Any = None
 
 
 class DbaasProvider(Provider):
@@ -45,9 +48,14 @@ class DbaasProvider(Provider):
     data_sources = DATA_SOURCES
 
     def configure(self, config: dict[str, Any], terraform_version: str, diagnostics: Diagnostics) -> Any:
+        from provider.client.api import Client
+
+        endpoint = config.get("endpoint") or os.environ.get("DBAAS_ENDPOINT") or DEFAULT_ENDPOINT
+        token = config.get("token") or os.environ.get("DBAAS_TOKEN")
         return ProviderConfig(
-            endpoint=config.get("endpoint") or os.environ.get("DBAAS_ENDPOINT") or DEFAULT_ENDPOINT,
-            token=config.get("token") or os.environ.get("DBAAS_TOKEN"),
+            endpoint=endpoint,
+            token=token,
             project=config.get("project") or os.environ.get("DBAAS_PROJECT"),
             terraform_version=terraform_version,
+            client=Client(endpoint, token, user_agent=f"terraform-provider-dbaas (Terraform {terraform_version})"),
         )

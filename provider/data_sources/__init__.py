@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from provider.data_sources.regions import Regions
+from provider.data_sources.service import ServiceData
 from provider.framework.resource import DataSource
 
-DATA_SOURCES: tuple[type[DataSource], ...] = ()
+DATA_SOURCES: tuple[type[DataSource], ...] = (Regions, ServiceData)

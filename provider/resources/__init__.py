@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from provider.framework.resource import Resource
+from provider.resources.service import Service
 
-RESOURCES: tuple[type[Resource], ...] = ()
+RESOURCES: tuple[type[Resource], ...] = (Service,)

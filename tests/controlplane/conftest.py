@@ -33,7 +33,6 @@ from controlplane.catalog.db import make_engine, migrate, session_factory, sqlit
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import DEFAULT_BIN_DIR, Postgres, PostgresError
-from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 
 # Where the PostgreSQL 15 programs are, when not in Debian's place.
 POSTGRES_BIN_ENV = "DBAAS_POSTGRES_BIN"
@@ -186,15 +185,3 @@ def engine(catalog_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
-
-
-@pytest.fixture(scope="module")
-def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
-    """The real control plane, one per test module, in a directory of its own; every server it
-    started is stopped afterwards (services outlive the control plane by design)."""
-    data_dir = unprivileged_reachable_dir(f"dbaas-cp-{request.module.__name__.rsplit('.', 1)[-1]}-")
-    plane = ControlPlane(data_dir).start()
-    yield plane
-    plane.stop()
-    stop_leftover_servers(data_dir)
-    remove_tree(data_dir)

@@ -1,0 +1,336 @@
+"""The control plane's REST API (DESIGN §4) as plain method calls: JSON dicts in and out, named as the API
+names them; errors as `provider.client.errors` exceptions.
+
+One `Client` per configured provider, shared by every resource: it holds one httpx connection pool and
+no other mutable state, so Terraform's parallel operations (up to 10 at once) use it from their own
+threads. Transient failures are retried here (see `Client.request`), so resources never retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from provider.client.errors import (
+    ApiError,
+    Cancelled,
+    Conflict,
+    Failed,
+    NotFound,
+    Timeout,
+    Unreachable,
+    error_from_answer,
+)
+from provider.client.waiting import wait_for
+
+# The errors are re-exported: `from provider.client.api import Client, NotFound` is the one import callers need.
+__all__ = ["ApiError", "Cancelled", "Client", "Conflict", "Failed", "NotFound", "Timeout", "Unreachable"]
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+MAX_DELAY = 30.0  # seconds: the longest pause between two attempts, Retry-After included
+
+
+class Client:
+    """The control plane at `endpoint`, spoken to with a project `token` (None: no Authorization header)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 0.5,
+        user_agent: str = "terraform-provider-dbaas",
+    ) -> None:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"the control plane endpoint must be an http:// or https:// URL, got {endpoint!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        token = (token or "").strip()  # a token read from a file keeps its newline
+        self._token_given = bool(token)
+        headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.endpoint,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections; the client is unusable afterwards."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- low level -------------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.request("POST", path, body=body)
+
+    def put(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.request("PUT", path, body=body)
+
+    def patch(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The answer's body (202 answers carry the object being deleted), or None for 204."""
+        return self.request("DELETE", path, params=params)
+
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Send one request, retrying what is safe to retry, and return the decoded JSON answer (None if empty).
+
+        GET, PUT, PATCH and DELETE are idempotent: a connection failure, a timeout, a 5xx or a 429 is
+        retried up to `retries` times with exponential backoff and jitter (honouring Retry-After). A POST
+        is retried only when the connection failed before the request left: once it reached the control
+        plane the service or backup may already exist, and a second POST would create another backup or
+        answer 409 for a service this very call created. 4xx answers are final.
+        """
+        query = {key: value for key, value in (params or {}).items() if value is not None} or None
+        payload = dict(body) if body is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = self._http.request(method, path, params=query, json=payload)
+            except httpx.TransportError as err:
+                if attempt <= self.retries and _may_retry_failure(method, err):
+                    self._pause(method, path, attempt, f"{type(err).__name__}: {err}", None)
+                    continue
+                raise self._unreachable(method, path, err, attempt) from err
+            log.debug("%s %s -> %d (%.0f ms)", method, path, response.status_code, (time.monotonic() - started) * 1e3)
+            status = response.status_code
+            if response.is_success:
+                return self._decode(method, path, response)
+            if method in IDEMPOTENT and (status == 429 or status >= 500) and attempt <= self.retries:
+                self._pause(method, path, attempt, f"HTTP {status}", response.headers.get("Retry-After"))
+                continue
+            error = error_from_answer(status, response.reason_phrase, response.content, token_given=self._token_given)
+            if attempt > 1:
+                error.message = f"{error.message} (after {attempt} attempts)"
+                error.args = (error.message,)
+            raise error
+
+    def _pause(self, method: str, path: str, attempt: int, why: str, retry_after: str | None) -> None:
+        delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # jitter: parallel callers spread
+        if retry_after is not None and retry_after.strip().isdigit():
+            delay = max(delay, float(retry_after))
+        delay = min(delay, MAX_DELAY)
+        log.warning("%s %s: %s; retry %d of %d in %.1f s", method, path, why, attempt, self.retries, delay)
+        time.sleep(delay)
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code,
+                "bad_response",
+                f"{self.endpoint} answered {method} {path} with something that is not JSON; is it the dbaas "
+                "control plane?",
+            ) from None
+
+    def _unreachable(self, method: str, path: str, err: httpx.TransportError, attempts: int) -> Unreachable:
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+        if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout):
+            reason = str(err) or type(err).__name__
+            return Unreachable(
+                f"cannot reach the control plane at {self.endpoint} ({method} {path}: {reason}; {tries}); check the "
+                "provider's `endpoint` (env DBAAS_ENDPOINT) and that the control plane is running"
+            )
+        if isinstance(err, httpx.TimeoutException):
+            what = f"no answer within {self.timeout:g} s"
+        else:
+            what = f"connection lost: {err or type(err).__name__}"
+        maybe = "; it may have been carried out" if method == "POST" else ""
+        return Unreachable(
+            f"the control plane at {self.endpoint} did not complete {method} {path} ({what}; {tries}){maybe}"
+        )
+
+    # -- regions and services --------------------------------------------------------------------------
+
+    def regions(self) -> list[dict[str, Any]]:
+        """Every region services can run in and back up to: `[{"name", "description"}, …]`."""
+        return _items(self.get("/v1/regions"), "regions")
+
+    def service(self, project: str, name: str) -> dict[str, Any] | None:
+        """The service, or None when it does not exist (or the token may not see it)."""
+        return self._get_or_none(_service_path(project, name))
+
+    def create_service(self, project: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a service (or a fork, with `fork_from`); it answers at once in state REBUILDING."""
+        return _object(self.post(f"{_project_path(project)}/services", body))
+
+    def update_service(self, project: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH `cloud`, `plan`, `user_config` or `termination_protection`; a plan or cloud change rebuilds."""
+        return _object(self.patch(_service_path(project, name), body))
+
+    def delete_service(self, project: str, name: str) -> dict[str, Any] | None:
+        """Start deleting the service (it answers in state DELETING); None if it is already gone."""
+        try:
+            return _object(self.delete(_service_path(project, name)))
+        except NotFound:
+            return None
+
+    # -- backups ---------------------------------------------------------------------------------------
+
+    def backups(
+        self, project: str, service: str, *, state: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The service's backups, oldest first, optionally only those in `state` carrying every label given."""
+        label = [f"{key}={value}" for key, value in sorted((labels or {}).items())] or None
+        answer = self.get(_backups_path(project, service), {"state": state, "label": label})
+        return _items(answer, "backups")
+
+    def backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+        return self._get_or_none(f"{_backups_path(project, service)}/{_segment(name)}")
+
+    def create_backup(self, project: str, service: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Take a backup now (POST: the control plane names it yyyyMMddHHmmss unless the body names it)."""
+        return _object(self.post(_backups_path(project, service), body))
+
+    def put_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Take a backup with this name, or register an existing one with `import_source`."""
+        return _object(self.put(f"{_backups_path(project, service)}/{_segment(name)}", body))
+
+    def update_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH the description and labels, the only fields that change in place."""
+        return _object(self.patch(f"{_backups_path(project, service)}/{_segment(name)}", body))
+
+    def delete_backup(
+        self, project: str, service: str, name: str, *, with_children: bool = False
+    ) -> dict[str, Any] | None:
+        """Start deleting the backup (and with `with_children` the incrementals on it); None if already gone."""
+        params = {"with_children": "true"} if with_children else None
+        try:
+            return _object(self.delete(f"{_backups_path(project, service)}/{_segment(name)}", params))
+        except NotFound:
+            return None
+
+    # -- backup strategies (service None: the project's) -----------------------------------------------
+
+    def strategy(self, project: str, service: str | None) -> dict[str, Any] | None:
+        return self._get_or_none(_strategy_path(project, service))
+
+    def put_strategy(self, project: str, service: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        return _object(self.put(_strategy_path(project, service), body))
+
+    def delete_strategy(self, project: str, service: str | None) -> None:
+        """Delete the strategy; one that does not exist is no error."""
+        try:
+            self.delete(_strategy_path(project, service))
+        except NotFound:
+            pass
+
+    # -- waiting ---------------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        fetch: Callable[[], dict[str, Any] | None],
+        *,
+        until: Collection[str],
+        failed: Collection[str],
+        timeout: float,
+        stop: threading.Event | None,
+        what: str,
+        field: str = "state",
+        interval: float = 1.0,
+    ) -> dict[str, Any]:
+        """Poll `fetch()` until `obj[field]` is in `until`; see `provider.client.waiting.wait_for`."""
+        return wait_for(
+            fetch, until=until, failed=failed, timeout=timeout, stop=stop, what=what, field=field, interval=interval
+        )
+
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
+        try:
+            return _object(self.get(path))
+        except NotFound:
+            return None
+
+
+def _may_retry_failure(method: str, err: httpx.TransportError) -> bool:
+    if _is_tls_failure(err) or isinstance(err, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return False  # a bad certificate or a malformed request fails the same way every time
+    if method in IDEMPOTENT:
+        return True
+    # Only failures before a byte was sent: no connection was made (or none was free in the pool).
+    return isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _is_tls_failure(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _segment(value: str) -> str:
+    """One path segment, escaped: a name can never reach another route ('/', '?', '..')."""
+    if not value:
+        raise ValueError("an empty name cannot be part of a control-plane path")
+    escaped = quote(value, safe="")
+    return escaped.replace(".", "%2E") if escaped in (".", "..") else escaped
+
+
+def _project_path(project: str) -> str:
+    return f"/v1/projects/{_segment(project)}"
+
+
+def _service_path(project: str, name: str) -> str:
+    return f"{_project_path(project)}/services/{_segment(name)}"
+
+
+def _backups_path(project: str, service: str) -> str:
+    return f"{_service_path(project, service)}/backups"
+
+
+def _strategy_path(project: str, service: str | None) -> str:
+    scope = _project_path(project) if service is None else _service_path(project, service)
+    return f"{scope}/backup_strategy"
+
+
+def _object(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise ApiError(
+            200, "bad_response", f"expected a JSON object from the control plane, got {type(answer).__name__}"
+        )
+    return answer
+
+
+def _items(answer: Any, key: str) -> list[dict[str, Any]]:
+    items = _object(answer).get(key)
+    if not isinstance(items, list):
+        raise ApiError(200, "bad_response", f"expected a list under {key!r} in the control plane's answer")
+    return items

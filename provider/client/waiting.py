@@ -1,0 +1,97 @@
+"""Polling an object of the control plane until it settles (services REBUILDING → RUNNING, backups
+Pending → Succeeded): asynchronous work is the rule there (DESIGN §3), so every waiting resource uses this.
+
+The poll interval starts at a fifth of `interval` and grows by half each time up to twice `interval`
+(0.2 s → 2 s by default): a service that is RUNNING in 1.5 s is seen within ~0.3 s of it, and a backup
+that runs for an hour costs one request every 2 s. Progress is logged every ~10 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+from provider.client.errors import Cancelled, Failed, NotFound, Timeout
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 10.0  # seconds between INFO lines while waiting
+_GROWTH = 1.5
+
+
+def wait_for(
+    fetch: Callable[[], dict[str, Any] | None],
+    *,
+    until: Collection[str],
+    failed: Collection[str],
+    timeout: float,
+    stop: threading.Event | None,
+    what: str,
+    field: str = "state",
+    interval: float = 1.0,
+) -> dict[str, Any]:
+    """Poll `fetch()` until `obj[field]` is in `until` and return that object.
+
+    Raises `Failed` when the field reaches a state in `failed` (naming `what` and the object's
+    state_message), `NotFound` when fetch() returns None (the object disappeared: to wait for a
+    deletion, map None to a state, e.g. `lambda: client.service(p, n) or {"state": "GONE"}`),
+    `Timeout` after `timeout` seconds and `Cancelled` as soon as `stop` is set.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    delay, longest = interval / 5, interval * 2
+    last: dict[str, Any] | None = None
+    logged = started
+    while True:
+        _check_stop(stop, what, last, field)
+        obj = fetch()
+        if obj is None:
+            was = f" (it was {_state(last, field)})" if last is not None else ""
+            raise NotFound(404, "not_found", f"{what} disappeared while waiting for it{was}")
+        state = obj.get(field)
+        if last is None or state != last.get(field):
+            log.debug("%s is %s after %.1f s", what, state, time.monotonic() - started)
+        last = obj
+        if state in until:
+            return obj
+        if state in failed:
+            raise Failed(f"{what} is {state}: {_message(obj)}", obj)
+        now = time.monotonic()
+        if now >= deadline:
+            raise Timeout(
+                f"timed out after {_seconds(timeout)} waiting for {what} to become {' or '.join(sorted(until))}; "
+                f"it is still {_state(obj, field)}",
+                obj,
+            )
+        if now - logged >= PROGRESS_EVERY:
+            log.info("waiting for %s: %s (%d s)", what, state, now - started)
+            logged = now
+        # Never sleep past the deadline: one last look at it decides between success and Timeout.
+        if stop is not None and stop.wait(min(delay, deadline - now)):
+            _check_stop(stop, what, last, field)
+        elif stop is None:
+            time.sleep(min(delay, deadline - now))
+        delay = min(delay * _GROWTH, longest)
+
+
+def _check_stop(stop: threading.Event | None, what: str, last: dict[str, Any] | None, field: str) -> None:
+    if stop is not None and stop.is_set():
+        where = f" (it was {_state(last, field)})" if last is not None else ""
+        raise Cancelled(f"stopped waiting for {what}: the provider was asked to stop{where}")
+
+
+def _state(obj: dict[str, Any] | None, field: str) -> str:
+    state = str((obj or {}).get(field))
+    message = (obj or {}).get("state_message")
+    return f"{state}: {message}" if message else state
+
+
+def _message(obj: dict[str, Any]) -> str:
+    message = obj.get("state_message")
+    return str(message) if message else "the control plane gave no reason"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g} s" if value < 120 else f"{value / 60:.3g} min"

@@ -1,0 +1,28 @@
+"""data "dbaas_regions": the regions services can run in and back up to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.cty import types as cty
+from provider.framework.diagnostics import Diagnostics
+from provider.framework.resource import DataSource
+from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
+from provider.resources.common import api_errors
+
+
+class Regions(DataSource):
+    type_name = "dbaas_regions"
+    schema = Schema(Block(description="The regions of the control plane.", attributes={
+        "id": Attribute(type=cty.STRING, computed=True),
+        "regions": Attribute(computed=True, description="Every region.", nested=NestedAttributes({
+            "name": Attribute(type=cty.STRING, computed=True),
+            "description": Attribute(type=cty.STRING, computed=True),
+        }, "list")),
+    }))
+
+    def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
+        with api_errors("list regions"):
+            regions = self.provider_data.client.regions()
+        return {"id": "regions", "regions": [{"name": r["name"], "description": r.get("description", "")}
+                                             for r in regions]}

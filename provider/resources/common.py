@@ -1,0 +1,69 @@
+"""What every dbaas resource shares: the provider's settings, ids, and turning API errors into diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from provider.cty import types as cty
+from provider.cty.values import is_unknown
+from provider.framework.diagnostics import DiagnosticError
+from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
+from provider.framework.resource import PlanRequest
+from provider.framework.schema import Attribute
+
+# API field names are the HCL attribute names (DESIGN §4), so an API error's field is an attribute path.
+ID = Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+               description="The import ID of the object.")
+PROJECT = Attribute(type=cty.STRING, optional=True, computed=True,
+                    plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
+                    description="The project; defaults to the provider's `project`.")
+
+
+def computed(kind: cty.Type, description: str, *, sensitive: bool = False) -> Attribute:
+    """A value the control plane decides and that keeps its value across plans unless replaced."""
+    return Attribute(type=kind, computed=True, sensitive=sensitive, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+                     description=description)
+
+
+def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:
+    """The project of a resource: its own `project`, else the provider's."""
+    own = (value or {}).get("project")
+    project = own if isinstance(own, str) and own else getattr(provider_data, "project", None)
+    if not isinstance(project, str) or not project:
+        raise DiagnosticError("Missing project", "set `project` on the resource, on the provider, or DBAAS_PROJECT",
+                              ("project",))
+    return project
+
+
+def plan_default_project(provider_data: Any, plan: PlanRequest) -> None:
+    """Show the provider's project in the plan rather than "(known after apply)"."""
+    if is_unknown(plan.planned.get("project")) and getattr(provider_data, "project", None):
+        plan.planned["project"] = provider_data.project
+
+
+def split_id(import_id: str, parts: int, example: str) -> list[str]:
+    pieces = import_id.split("/")
+    if len(pieces) != parts or not all(pieces):
+        raise DiagnosticError("Invalid import ID", f"expected {example}, got {import_id!r}")
+    return pieces
+
+
+@contextmanager
+def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None] = lambda f: None
+               ) -> Iterator[None]:
+    """API errors become diagnostics that point at the attribute the control plane named."""
+    from provider.client.api import ApiError, Cancelled, Timeout
+
+    try:
+        yield
+    except ApiError as err:
+        path = paths(err.field) if err.field else None
+        field_path = path if path is not None else (tuple(err.field.split(".")) if err.field else None)
+        raise DiagnosticError(f"Could not {action}", err.message, field_path) from err
+    except Timeout as err:
+        raise DiagnosticError(f"Timed out: {action}", f"{err}. The object is kept in state; apply again to "
+                              "continue waiting, or raise the timeout in the `timeouts` block.", ("timeouts",)) from err
+    except Cancelled as err:
+        raise DiagnosticError(f"Interrupted: {action}", f"{err}. The object is kept in state.") from err

@@ -1,0 +1,164 @@
+"""dbaas_service: a managed PostgreSQL service (DESIGN §2). Import ID `project/name`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.cty import types as cty
+from provider.cty.values import is_unknown
+from provider.framework.diagnostics import Diagnostics
+from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
+from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
+from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
+from provider.framework.timeouts import timeout_for, timeouts_block
+from provider.framework.validators import Matches, OneOf
+from provider.resources.common import (
+    ID,
+    PROJECT,
+    api_errors,
+    computed,
+    plan_default_project,
+    project_of,
+    split_id,
+)
+
+TIMEOUTS = {"create": "20m", "update": "30m", "delete": "20m"}
+NAME = Matches(r"[a-z][a-z0-9-]{0,62}", "a lowercase name of letters, digits and dashes")
+
+USER_CONFIG = Attribute(
+    optional=True, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+    description="Service settings beyond the plan.",
+    nested=NestedAttributes({
+        "additional_backup_regions": Attribute(
+            type=cty.Set(cty.STRING), optional=True, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+            description="Regions that receive a copy of every backup and its WAL; none may equal `cloud`. "
+                        "Only for `pg` and `mysql`."),
+    }),
+)
+
+SERVICE_ATTRIBUTES: dict[str, Attribute] = {
+    "id": ID,
+    "project": PROJECT,
+    "name": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,), validators=(NAME,),
+                      description="The service's name, unique in its project."),
+    "service_type": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
+                              validators=(OneOf(("pg",)),), description="`pg` (PostgreSQL)."),
+    "cloud": Attribute(type=cty.STRING, required=True,
+                       description="The region; changing it migrates the service (its backups stay where they are)."),
+    "plan": Attribute(type=cty.STRING, required=True, description="`hobbyist`, `startup-4` or `business-8`."),
+    "version": Attribute(type=cty.STRING, optional=True, computed=True,
+                         plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
+                         description="The PostgreSQL major version (`15`)."),
+    "user_config": USER_CONFIG,
+    "termination_protection": Attribute(type=cty.BOOL, optional=True, computed=True, default=False,
+                                        description="While true, the service cannot be destroyed."),
+    "state": computed(cty.STRING, "`RUNNING` once ready; `REBUILDING`, `POWEROFF`, `FAILED` otherwise."),
+    "host": computed(cty.STRING, "The host to connect to."),
+    "port": computed(cty.NUMBER, "The port to connect to."),
+    "username": computed(cty.STRING, "The admin user."),
+    "password": computed(cty.STRING, "The admin user's password.", sensitive=True),
+    "uri": computed(cty.STRING, "A `postgres://` connection URI with the admin credentials.", sensitive=True),
+    "created_at": computed(cty.STRING, "When the service was created (RFC 3339)."),
+}
+
+
+class Service(Resource):
+    type_name = "dbaas_service"
+    schema = Schema(Block(attributes=SERVICE_ATTRIBUTES, blocks={"timeouts": timeouts_block(**TIMEOUTS)},
+                          description="A managed PostgreSQL service."))
+
+    def modify_plan(self, request: PlanRequest) -> None:
+        plan_default_project(self.provider_data, request)
+
+    def create(self, request: ApplyRequest) -> None:
+        planned = request.planned or {}
+        project = project_of(self.provider_data, planned)
+        body = {key: planned[key] for key in ("name", "service_type", "cloud", "plan")}
+        if not is_unknown(planned.get("version")) and planned.get("version"):
+            body["version"] = planned["version"]
+        body["termination_protection"] = bool(planned.get("termination_protection"))
+        body["user_config"] = user_config_body(planned.get("user_config"))
+        with api_errors(f"create service {planned['name']!r}"):
+            created = self.client.create_service(project, body)
+            # In state before the wait: a timeout or Ctrl-C from here on keeps the service known.
+            request.state = state_of(created, planned)
+            ready = self.wait_ready(project, str(planned["name"]), timeout_for(request.config, "create",
+                                                                               TIMEOUTS["create"]), request)
+        request.state = state_of(ready, planned)
+
+    def read(self, request: ReadRequest) -> dict[str, Any] | None:
+        project = project_of(self.provider_data, request.state)
+        with api_errors(f"read service {request.state.get('name')!r}"):
+            found = self.client.service(project, str(request.state["name"]))
+        return None if found is None else state_of(found, request.state)
+
+    def update(self, request: ApplyRequest) -> None:
+        prior, planned = request.prior or {}, request.planned or {}
+        project = project_of(self.provider_data, prior)
+        body: dict[str, Any] = {key: planned[key] for key in ("cloud", "plan", "termination_protection")
+                                if planned.get(key) != prior.get(key) and not is_unknown(planned.get(key))}
+        if planned.get("user_config") != prior.get("user_config") and not is_unknown(planned.get("user_config")):
+            body["user_config"] = user_config_body(planned.get("user_config"))
+        name = str(prior["name"])
+        with api_errors(f"update service {name!r}"):
+            changed = self.client.update_service(project, name, body) if body else self.client.service(project, name)
+            request.state = state_of(changed or {}, planned)
+            ready = self.wait_ready(project, name, timeout_for(request.config, "update", TIMEOUTS["update"]), request)
+        request.state = state_of(ready, planned)
+
+    def delete(self, request: ApplyRequest) -> None:
+        prior = request.prior or {}
+        project, name = project_of(self.provider_data, prior), str(prior["name"])
+        from provider.client.api import NotFound
+
+        with api_errors(f"delete service {name!r}"):
+            if self.client.delete_service(project, name) is None:
+                return
+            try:
+                self.client.wait(lambda: self.client.service(project, name), until=(), failed=("FAILED",),
+                                 timeout=timeout_for(prior, "delete", TIMEOUTS["delete"]), stop=request.stop,
+                                 what=f"deletion of service {project}/{name}")
+            except NotFound:
+                return  # gone: what the wait was for
+
+    def import_state(self, import_id: str, diagnostics: Diagnostics) -> dict[str, Any]:
+        project, name = split_id(import_id, 2, "project/name")
+        return {"id": import_id, "project": project, "name": name}
+
+    @property
+    def client(self) -> Any:
+        return self.provider_data.client
+
+    def wait_ready(self, project: str, name: str, timeout: float, request: ApplyRequest) -> dict[str, Any]:
+        result: dict[str, Any] = self.client.wait(
+            lambda: self.client.service(project, name), until=("RUNNING",), failed=("FAILED",), timeout=timeout,
+            stop=request.stop, what=f"service {project}/{name}")
+        return result
+
+
+def user_config_body(value: Any) -> dict[str, Any]:
+    regions = (value or {}).get("additional_backup_regions") if not is_unknown(value) else None
+    return {"additional_backup_regions": sorted(regions or []) if not is_unknown(regions) else []}
+
+
+def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
+    """The resource's state from an API answer; what only Terraform holds (timeouts) is kept."""
+    return {
+        "id": f"{found['project']}/{found['name']}",
+        "project": found["project"],
+        "name": found["name"],
+        "service_type": found["service_type"],
+        "cloud": found["cloud"],
+        "plan": found["plan"],
+        "version": found["version"],
+        "user_config": {"additional_backup_regions": sorted(found["user_config"]["additional_backup_regions"])},
+        "termination_protection": found["termination_protection"],
+        "state": found["state"],
+        "host": found["host"],
+        "port": found["port"],
+        "username": found["username"],
+        "password": found["password"],
+        "uri": found["uri"],
+        "created_at": found["created_at"],
+        "timeouts": configured.get("timeouts"),
+    }

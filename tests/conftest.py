@@ -1,0 +1,22 @@
+"""Fixtures shared by every suite: the real control plane."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+
+
+@pytest.fixture(scope="module")
+def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """The real control plane, one per test module, in a directory of its own; every server it
+    started is stopped afterwards (services outlive the control plane by design)."""
+    data_dir = unprivileged_reachable_dir(f"dbaas-cp-{request.module.__name__.rsplit('.', 1)[-1]}-")
+    plane = ControlPlane(data_dir).start()
+    yield plane
+    plane.stop()
+    stop_leftover_servers(data_dir)
+    remove_tree(data_dir)
+
