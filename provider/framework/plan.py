@@ -36,10 +36,14 @@ def plan_change(schema: Schema, prior: dict[str, Any] | None, proposed: dict[str
     return planned, replace
 
 
-def _apply_defaults(block: Block, config: dict[str, Any], planned: dict[str, Any]) -> None:
+def _apply_defaults(block: Block, config: dict[str, Any] | None, planned: dict[str, Any]) -> None:
     for name, attr in block.attributes.items():
-        if attr.default is not None and config.get(name) is None:
+        configured = (config or {}).get(name)
+        if attr.default is not None and configured is None:
             planned[name] = copy.deepcopy(attr.default)
+        nested = _single_nested(attr)
+        if nested is not None and isinstance(planned.get(name), dict):
+            _apply_defaults(nested, configured if isinstance(configured, dict) else None, planned[name])
 
 
 def drop_write_only(block: Block, planned: dict[str, Any]) -> None:

@@ -34,10 +34,14 @@ class RequiresReplace:
 
 
 class UseStateForUnknown:
-    """A computed value that never changes after creation keeps its prior value instead of "(known after apply)"."""
+    """A computed value that never changes after creation keeps its prior value instead of "(known after apply)".
+
+    A null prior value is kept too: for an object that exists, null is what the provider decided (a full
+    backup's parent), not a value still to come.
+    """
 
     def modify(self, plan: AttributePlan) -> None:
-        if not plan.creating and isinstance(plan.planned, Unknown) and plan.prior is not None:
+        if not plan.creating and isinstance(plan.planned, Unknown):
             plan.planned = plan.prior
 
 

@@ -46,3 +46,26 @@ def test_unknown_configuration_stays_unknown_and_requires_replace() -> None:
     proposed = dict(PRIOR, name=UNKNOWN)
     planned, replace = plan_change(SCHEMA, PRIOR, proposed, dict(CONFIG, name=UNKNOWN))
     assert planned["name"] == UNKNOWN and replace == [("name",)]
+
+
+def test_use_state_for_unknown_keeps_a_null_prior_value() -> None:
+    schema = Schema(Block(attributes={
+        "label": Attribute(type=cty.STRING, optional=True),
+        "parent": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,
+                                                                                          REQUIRES_REPLACE)),
+    }))
+    prior = {"label": "a", "parent": None}
+    planned, replace = plan_change(schema, prior, {"label": "b", "parent": None}, {"label": "b", "parent": None})
+    assert planned == {"label": "b", "parent": None} and replace == []
+
+
+def test_defaults_apply_inside_nested_attributes() -> None:
+    from provider.framework.schema import NestedAttributes
+
+    schema = Schema(Block(attributes={"source": Attribute(optional=True, nested=NestedAttributes({
+        "handle": Attribute(type=cty.STRING, required=True),
+        "plugin": Attribute(type=cty.STRING, optional=True, computed=True, default="pgbackrest"),
+    }))}))
+    config = {"source": {"handle": "h", "plugin": None}}
+    planned, _ = plan_change(schema, None, {"source": {"handle": "h", "plugin": None}}, config)
+    assert planned == {"source": {"handle": "h", "plugin": "pgbackrest"}}

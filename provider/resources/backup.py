@@ -1,0 +1,252 @@
+"""dbaas_backup: one backup of a service (DESIGN §2, §3). Import ID `project/service/name`.
+
+A backup is taken asynchronously (Pending → Running → Succeeded or Failed): create puts it in state as soon
+as the control plane accepted it, then waits (unless `wait_for_completion = false`). Only `description` and
+`labels` change in place; everything else replaces the backup.
+
+State follows the API, so a plan after apply or import is empty: `description` is "" and `labels` {} when
+not configured (optional+computed with those defaults); `parent` and `incremental` are optional+computed
+because the control plane resolves them (`incremental = true` records the parent it chained on, a
+`parent` makes the backup incremental).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.cty import types as cty
+from provider.cty.values import UNKNOWN, is_unknown
+from provider.framework.diagnostics import Diagnostics
+from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
+from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
+from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
+from provider.framework.timeouts import timeout_for, timeouts_block
+from provider.framework.validators import Matches, conflicting
+from provider.resources.common import (
+    ID,
+    PROJECT,
+    api_errors,
+    computed,
+    plan_default_project,
+    project_of,
+    split_id,
+)
+
+TIMEOUTS = {"create": "60m", "delete": "20m"}
+BACKUP_NAME = Matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup name of letters, digits, '.', '_' and '-'")
+CONTAINER = Matches(r"[a-z0-9][a-z0-9._-]{0,62}", "a container name of lowercase letters, digits, '.', '_' and '-'")
+DONE = ("Succeeded", "Failed")
+DEFAULT_PLUGIN = "pgbackrest"
+# Computed values that move while the backup runs: kept across plans only once it has finished.
+PROGRESS = ("state", "ready_to_use", "size_bytes", "backup_handle", "started_at", "finished_at",
+            "recovery_window", "replicas")
+
+REPLACED = (USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE)
+
+BACKUP_ATTRIBUTES: dict[str, Attribute] = {
+    "id": ID,
+    "project": PROJECT,
+    "service": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
+                         description="The service backed up; it may no longer exist for an imported backup."),
+    "name": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
+                      validators=(BACKUP_NAME,),
+                      description="Unique per service; default the creation time as `yyyyMMddHHmmss` (UTC)."),
+    "description": Attribute(type=cty.STRING, optional=True, computed=True, default="",
+                             description="Free text; changes in place."),
+    "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, default={},
+                        description="Key/value labels (the `dbaas_backups` data source filters on them); "
+                                    "change in place."),
+    "parent": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
+                        validators=(BACKUP_NAME,),
+                        description="An earlier backup (the latest of the container) to take an incremental on; "
+                                    "with `incremental = true`, the backup the control plane chained on."),
+    "incremental": Attribute(type=cty.BOOL, optional=True, computed=True, plan_modifiers=REPLACED,
+                             description="Incremental on the latest backup of the container; conflicts with "
+                                         "`parent`. Computed: whether the backup is incremental."),
+    "container": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
+                           validators=(CONTAINER,),
+                           description="The object-store container; default: the service's backup strategy, "
+                                       "else the project's, else the control plane's default."),
+    "import_source": Attribute(
+        optional=True, plan_modifiers=(REQUIRES_REPLACE,),
+        description="Register an existing backup instead of taking one; its data is not owned: destroy forgets "
+                    "it and never deletes the data.",
+        nested=NestedAttributes({
+            "backup_handle": Attribute(type=cty.STRING, required=True,
+                                       description="`pgbackrest:<repository path>#<stanza>/<backup label>`."),
+            "backup_plugin": Attribute(type=cty.STRING, optional=True, computed=True, default=DEFAULT_PLUGIN,
+                                       description="The plugin that reads the handle (`pgbackrest`)."),
+        }),
+    ),
+    "wait_for_completion": Attribute(type=cty.BOOL, optional=True, computed=True, default=True,
+                                     description="false: return once the control plane accepted the backup."),
+    "state": computed(cty.STRING, "`Pending`, `Running`, `Succeeded` or `Failed` (only `Succeeded` restores)."),
+    "ready_to_use": computed(cty.BOOL, "Succeeded and not failed verification."),
+    "type": computed(cty.STRING, "`full` or `incremental`."),
+    "size_bytes": computed(cty.NUMBER, "The size of the backed-up database."),
+    "backup_handle": computed(cty.STRING, "Where the backup's data is (`pgbackrest:…`)."),
+    "backup_plugin": computed(cty.STRING, "The plugin that took or reads the backup."),
+    "region": computed(cty.STRING, "The region the backup is stored in."),
+    "started_at": computed(cty.STRING, "When the backup started (RFC 3339)."),
+    "finished_at": computed(cty.STRING, "When the backup finished (RFC 3339)."),
+    "recovery_window": Attribute(
+        computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        description="The points in time this backup can restore to (RFC 3339).",
+        nested=NestedAttributes({"start": computed(cty.STRING, "The earliest point in time."),
+                                 "end": computed(cty.STRING, "The latest point in time.")}),
+    ),
+    "replicas": Attribute(
+        computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        description="Copies in the service's additional backup regions.",
+        nested=NestedAttributes({"region": computed(cty.STRING, "The region of the copy."),
+                                 "state": computed(cty.STRING, "The copy's state."),
+                                 "replicated_at": computed(cty.STRING, "When it was copied (RFC 3339).")},
+                                nesting="list"),
+    ),
+}
+
+
+class Backup(Resource):
+    type_name = "dbaas_backup"
+    schema = Schema(Block(attributes=BACKUP_ATTRIBUTES, blocks={"timeouts": timeouts_block(**TIMEOUTS)},
+                          description="A backup of a managed service, taken or imported."))
+    config_validators = (conflicting("parent", "incremental"),)
+
+    def modify_plan(self, request: PlanRequest) -> None:
+        plan_default_project(self.provider_data, request)
+        planned, prior = request.planned, request.prior
+        if prior is not None and planned != prior and prior.get("state") not in DONE:
+            for name in PROGRESS:  # a running backup moves on while it is updated
+                planned[name] = UNKNOWN
+
+    def create(self, request: ApplyRequest) -> None:
+        planned = request.planned or {}
+        project, service = project_of(self.provider_data, planned), str(planned["service"])
+        body: dict[str, Any] = {"description": planned.get("description") or "",
+                                "labels": dict(planned.get("labels") or {})}
+        for key in ("parent", "container"):
+            if known(planned.get(key)):
+                body[key] = planned[key]
+        if known(planned.get("incremental")):
+            body["incremental"] = bool(planned["incremental"])
+        source = planned.get("import_source")
+        if isinstance(source, dict):
+            body["import_source"] = {"backup_handle": source["backup_handle"],
+                                     "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN}
+        name = planned.get("name") if known(planned.get("name")) else None
+        with api_errors(f"create backup of service {service!r}", _paths):
+            if name is not None:
+                created = self.client.put_backup(project, service, str(name), body)
+            else:
+                created = self.client.create_backup(project, service, body)
+            # In state before the wait: a failure, timeout or Ctrl-C from here on keeps the backup known.
+            request.state = state_of(created, planned)
+            if planned.get("wait_for_completion") is False:
+                return
+            done = self.wait_done(created, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
+        request.state = state_of(done, planned)
+
+    def read(self, request: ReadRequest) -> dict[str, Any] | None:
+        project = project_of(self.provider_data, request.state)
+        service, name = str(request.state["service"]), str(request.state["name"])
+        with api_errors(f"read backup {service}/{name}"):
+            found = self.client.backup(project, service, name)
+        return None if found is None else state_of(found, request.state)
+
+    def update(self, request: ApplyRequest) -> None:
+        prior, planned = request.prior or {}, request.planned or {}
+        project, service, name = project_of(self.provider_data, prior), str(prior["service"]), str(prior["name"])
+        body: dict[str, Any] = {}
+        if planned.get("description") != prior.get("description"):
+            body["description"] = planned.get("description") or ""
+        if planned.get("labels") != prior.get("labels"):
+            body["labels"] = dict(planned.get("labels") or {})
+        with api_errors(f"update backup {service}/{name}"):
+            if body:
+                changed = self.client.update_backup(project, service, name, body)
+            else:
+                changed = self.client.backup(project, service, name) or {}
+            request.state = state_of(changed, planned) if changed else prior
+            if changed and planned.get("wait_for_completion") is not False and changed.get("state") not in DONE:
+                changed = self.wait_done(changed, timeout_for(request.config, "create", TIMEOUTS["create"]),
+                                         request)
+                request.state = state_of(changed, planned)
+
+    def delete(self, request: ApplyRequest) -> None:
+        """Deletes the backup's data (an imported backup's data stays: the control plane only forgets it).
+
+        The control plane refuses (409, an error here) to delete the parent of incrementals, a backup still
+        running, and the newest full backup of a container (the WAL archive after it depends on it).
+        """
+        prior = request.prior or {}
+        project, service, name = project_of(self.provider_data, prior), str(prior["service"]), str(prior["name"])
+        from provider.client.api import NotFound
+
+        with api_errors(f"delete backup {service}/{name}"):
+            if self.client.delete_backup(project, service, name) is None:
+                return
+            try:
+                self.client.wait(lambda: self.client.backup(project, service, name), until=(), failed=(),
+                                 timeout=timeout_for(prior, "delete", TIMEOUTS["delete"]), stop=request.stop,
+                                 what=f"deletion of backup {project}/{service}/{name}")
+            except NotFound:
+                return  # gone: what the wait was for
+
+    def import_state(self, import_id: str, diagnostics: Diagnostics) -> dict[str, Any]:
+        project, service, name = split_id(import_id, 3, "project/service/name")
+        return {"id": import_id, "project": project, "service": service, "name": name, "wait_for_completion": True}
+
+    @property
+    def client(self) -> Any:
+        return self.provider_data.client
+
+    def wait_done(self, backup: dict[str, Any], timeout: float, request: ApplyRequest) -> dict[str, Any]:
+        if backup.get("state") == "Succeeded":
+            return backup
+        project, service, name = backup["project"], backup["service"], backup["name"]
+        result: dict[str, Any] = self.client.wait(
+            lambda: self.client.backup(project, service, name), until=("Succeeded",), failed=("Failed",),
+            timeout=timeout, stop=request.stop, what=f"backup {project}/{service}/{name}")
+        return result
+
+
+def known(value: Any) -> bool:
+    return value is not None and not is_unknown(value)
+
+
+def _paths(field: str | None) -> tuple[str, ...] | None:
+    return ("import_source", "backup_handle") if field == "import_source.backup_handle" else None
+
+
+def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
+    """The resource's state from an API answer; what only Terraform holds (waiting, timeouts) is kept."""
+    source = found.get("import_source")
+    window = found.get("recovery_window") or {}
+    wait = configured.get("wait_for_completion")
+    return {
+        "id": f"{found['project']}/{found['service']}/{found['name']}",
+        "project": found["project"],
+        "service": found["service"],
+        "name": found["name"],
+        "description": found.get("description") or "",
+        "labels": dict(found.get("labels") or {}),
+        "parent": found.get("parent"),
+        "incremental": bool(found.get("incremental")),
+        "container": found["container"],
+        "import_source": None if not source else {"backup_handle": source["backup_handle"],
+                                                  "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN},
+        "wait_for_completion": wait if isinstance(wait, bool) else True,
+        "state": found["state"],
+        "ready_to_use": bool(found.get("ready_to_use")),
+        "type": found["type"],
+        "size_bytes": found.get("size_bytes"),
+        "backup_handle": found.get("backup_handle"),
+        "backup_plugin": found.get("backup_plugin"),
+        "region": found["region"],
+        "started_at": found.get("started_at"),
+        "finished_at": found.get("finished_at"),
+        "recovery_window": {"start": window.get("start"), "end": window.get("end")},
+        "replicas": [{"region": r.get("region"), "state": r.get("state"), "replicated_at": r.get("replicated_at")}
+                     for r in found.get("replicas") or []],
+        "timeouts": configured.get("timeouts"),
+    }

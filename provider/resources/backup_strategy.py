@@ -1,0 +1,111 @@
+"""dbaas_backup_strategy: where, when and how long backups of a project or of one service are kept
+(DESIGN §2, §3). Import ID `project` or `project/service`.
+
+Without `service` it is the project's strategy, the default of every service without one of its own. The
+container it names applies to backups taken from now on: a backup records its container and keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.cty import types as cty
+from provider.framework.diagnostics import DiagnosticError, Diagnostics
+from provider.framework.plan_modifiers import REQUIRES_REPLACE
+from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
+from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
+from provider.framework.validators import Between, Matches
+from provider.resources.backup import CONTAINER
+from provider.resources.common import ID, PROJECT, api_errors, plan_default_project, project_of
+
+STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
+    "id": ID,
+    "project": PROJECT,
+    "service": Attribute(type=cty.STRING, optional=True, plan_modifiers=(REQUIRES_REPLACE,),
+                         validators=(Matches(r"[a-z][a-z0-9-]{0,62}", "a service name"),),
+                         description="The service whose strategy this is; absent: the project's strategy."),
+    "container": Attribute(type=cty.STRING, required=True, validators=(CONTAINER,),
+                           description="The object-store container new backups go to."),
+    "schedule": Attribute(type=cty.STRING, optional=True,
+                          description='A cron expression for scheduled full backups, e.g. `"0 3 * * *"`.'),
+    "retention": Attribute(
+        optional=True, description="How many full backups, or how many days of backups, are kept.",
+        nested=NestedAttributes({
+            "full_count": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 1000),),
+                                    description="The number of full backups kept (with their incrementals)."),
+            "days": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 36500),),
+                              description="The number of days backups are kept."),
+        }),
+    ),
+}
+
+
+class BackupStrategy(Resource):
+    type_name = "dbaas_backup_strategy"
+    schema = Schema(Block(attributes=STRATEGY_ATTRIBUTES,
+                          description="The backup strategy of a project or of one of its services."))
+
+    def modify_plan(self, request: PlanRequest) -> None:
+        plan_default_project(self.provider_data, request)
+
+    def create(self, request: ApplyRequest) -> None:
+        self.put(request, "create")
+
+    def update(self, request: ApplyRequest) -> None:
+        self.put(request, "update")
+
+    def put(self, request: ApplyRequest, action: str) -> None:
+        planned = request.planned or {}
+        project, service = project_of(self.provider_data, planned), planned.get("service")
+        body: dict[str, Any] = {"container": planned["container"], "schedule": planned.get("schedule")}
+        retention = planned.get("retention")
+        if retention is not None:
+            body["retention"] = {key: _integer(retention.get(key)) for key in ("full_count", "days")}
+        with api_errors(f"{action} the backup strategy of {_scope(project, service)}"):
+            request.state = state_of(self.client.put_strategy(project, service, body), planned)
+
+    def read(self, request: ReadRequest) -> dict[str, Any] | None:
+        project, service = project_of(self.provider_data, request.state), request.state.get("service")
+        with api_errors(f"read the backup strategy of {_scope(project, service)}"):
+            found = self.client.strategy(project, service)
+        return None if found is None else state_of(found, request.state)
+
+    def delete(self, request: ApplyRequest) -> None:
+        prior = request.prior or {}
+        project, service = project_of(self.provider_data, prior), prior.get("service")
+        with api_errors(f"delete the backup strategy of {_scope(project, service)}"):
+            self.client.delete_strategy(project, service)
+
+    def import_state(self, import_id: str, diagnostics: Diagnostics) -> dict[str, Any]:
+        pieces = import_id.split("/")
+        if len(pieces) not in (1, 2) or not all(pieces):
+            raise DiagnosticError("Invalid import ID", f"expected project or project/service, got {import_id!r}")
+        return {"id": import_id, "project": pieces[0], "service": pieces[1] if len(pieces) == 2 else None}
+
+    @property
+    def client(self) -> Any:
+        return self.provider_data.client
+
+
+def _scope(project: str, service: str | None) -> str:
+    return f"service {project}/{service}" if service else f"project {project}"
+
+
+def _integer(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
+    retention = found.get("retention")
+    service = found.get("service")
+    if retention is None and configured.get("retention") == {"full_count": None, "days": None}:
+        retention = configured["retention"]  # `retention = {}` is no retention, as the API says with null
+    return {
+        "id": f"{found['project']}/{service}" if service else found["project"],
+        "project": found["project"],
+        "service": service,
+        "container": found["container"],
+        "schedule": found.get("schedule"),
+        "retention": None if retention is None else {"full_count": retention.get("full_count"),
+                                                     "days": retention.get("days")},
+    }
