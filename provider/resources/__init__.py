@@ -5,6 +5,7 @@ from __future__ import annotations
 from provider.framework.resource import Resource
 from provider.resources.backup import Backup
 from provider.resources.backup_strategy import BackupStrategy
+from provider.resources.database_fork import DatabaseFork
 from provider.resources.service import Service
 
-RESOURCES: tuple[type[Resource], ...] = (Service, Backup, BackupStrategy)
+RESOURCES: tuple[type[Resource], ...] = (Service, Backup, BackupStrategy, DatabaseFork)
