@@ -14,6 +14,7 @@ from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
 from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.recovery import recover
+from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobContext, JobRunner
 from controlplane.jobs.scheduler import Scheduler
 from controlplane.jobs.service_jobs import ServiceJobs
@@ -64,7 +65,8 @@ def build_runtime(settings: Settings) -> Runtime:
         )
     archiving = Archiving(settings)
     service_jobs = ServiceJobs(settings, archiving)
-    backup_jobs = BackupJobs(archiving, service_jobs)
+    replicator = Replicator(settings, sessions, archiving)
+    backup_jobs = BackupJobs(archiving, service_jobs, on_backup=replicator.wake)
     fork_jobs = ForkJobs(archiving, service_jobs)
 
     def on_failure(context: JobContext, message: str) -> None:
@@ -83,4 +85,6 @@ def build_runtime(settings: Settings) -> Runtime:
         log.warning("starting %d service(s) that were running before", restarted)
     engine = sessions.kw["bind"]
     scheduler = Scheduler(sessions, runner.wake)
-    return Runtime(settings=settings, engine=engine, sessions=sessions, runner=runner, scheduler=scheduler)
+    return Runtime(
+        settings=settings, engine=engine, sessions=sessions, runner=runner, scheduler=scheduler, replicator=replicator
+    )

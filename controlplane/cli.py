@@ -50,9 +50,11 @@ def _serve(settings: Settings) -> int:
     runtime = build_runtime(settings)
     runtime.runner.start()
     runtime.scheduler.start()
+    runtime.replicator.start()
     try:
         uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
     finally:
+        runtime.replicator.stop()
         runtime.scheduler.stop()
         runtime.runner.stop()
     return 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobRunner
 from controlplane.jobs.scheduler import Scheduler
 from controlplane.settings import Settings
@@ -19,3 +20,4 @@ class Runtime:
     sessions: sessionmaker[Session]
     runner: JobRunner
     scheduler: Scheduler
+    replicator: Replicator

@@ -10,6 +10,9 @@ regions local-east and local-west.
     postgres_bin = "/usr/lib/postgresql/15/bin"
     os_user = "postgres"          # runs the database processes when we are root
     job_workers = 4
+    replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
+    replication_workers = 2       # files copied at once
+    lag_sample_seconds = 30.0     # how often the replication lag is sampled for the report
     [[regions]]
     name = "local-east"
     object_store = "/srv/dbaas/east/objects"    # default: <data dir>/regions/<name>/objects
@@ -52,6 +55,9 @@ class Settings:
     os_user: str | None
     job_workers: int = 4
     lease_seconds: float = 30.0
+    replication_interval: float = 1.0
+    replication_workers: int = 2
+    lag_sample_seconds: float = 30.0
 
     @property
     def admin_token_file(self) -> Path:
@@ -87,7 +93,17 @@ def load_settings(data_dir: Path | None = None, listen: str | None = None,
         os_user=config.get("os_user", "postgres") if os.geteuid() == 0 else None,
         job_workers=int(config.get("job_workers", 4)),
         lease_seconds=float(config.get("lease_seconds", 30.0)),
+        replication_interval=_positive(config, "replication_interval", 1.0),
+        replication_workers=int(_positive(config, "replication_workers", 2)),
+        lag_sample_seconds=_positive(config, "lag_sample_seconds", 30.0),
     )
+
+
+def _positive(config: dict[str, Any], key: str, default: float) -> float:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise SettingsError(f"{key}: expected a positive number, got {value!r}")
+    return float(value)
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:

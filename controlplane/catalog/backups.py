@@ -97,15 +97,21 @@ def get_backup_by_id(session: Session, *, backup_id: int) -> Backup | None:
 def list_backups(
     session: Session,
     *,
-    project: str,
+    project: str | None = None,
     service: str | None = None,
+    service_id: int | None = None,
     states: Collection[str] | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> list[Backup]:
-    """`project`'s backups, oldest first; only `service`'s, only in `states`, only with every label given."""
-    query = select(Backup).where(Backup.project == project).order_by(Backup.created_at, Backup.id)
+    """Backups oldest first: only `project`'s, `service`'s (by name, or by the row's id), in `states`, with
+    every label given."""
+    query = select(Backup).order_by(Backup.created_at, Backup.id)
+    if project is not None:
+        query = query.where(Backup.project == project)
     if service is not None:
         query = query.where(Backup.service == service)
+    if service_id is not None:
+        query = query.where(Backup.service_id == service_id)
     if states is not None:
         query = query.where(Backup.state.in_(list(states)))
     found = list(session.scalars(query))

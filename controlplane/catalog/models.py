@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from controlplane.catalog.columns import UTCDateTime, json_document, utcnow
@@ -218,3 +218,50 @@ class ServiceRepository(Base):
     path: Mapped[str] = mapped_column(String)
     repo_index: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+REPLICA_STATES = ("Pending", "Replicating", "Succeeded", "Failed")
+
+
+class BackupReplica(Base):
+    """A backup's copy in an additional backup region (Aiven's backup to another region).
+
+    Rows stay when the feature is disabled or the region dropped: the copy exists until retention
+    removes it with its backup.
+    """
+
+    __tablename__ = "backup_replicas"
+    __table_args__ = (UniqueConstraint("backup_id", "region"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(Integer, ForeignKey("backups.id", ondelete="CASCADE"))
+    region: Mapped[str] = mapped_column(String)
+    repo_path: Mapped[str] = mapped_column(String)  # the copy's repository: <region's store>/<container>
+    state: Mapped[str] = mapped_column(String, default="Pending")  # one of REPLICA_STATES
+    state_message: Mapped[str | None] = mapped_column(String)
+    replicated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReplicationLagSample(Base):
+    """How far a service's copy in one region was behind its primary store at one moment.
+
+    `sampled_at` is seconds since the epoch (an integer): the report buckets samples with integer
+    arithmetic that SQLite and PostgreSQL share.
+    """
+
+    __tablename__ = "replication_lag_samples"
+    __table_args__ = (
+        Index("ix_replication_lag_samples_service_id_region_sampled_at", "service_id", "region", "sampled_at"),
+        Index("ix_replication_lag_samples_sampled_at", "sampled_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, ForeignKey("services.id", ondelete="CASCADE"))
+    region: Mapped[str] = mapped_column(String)
+    sampled_at: Mapped[int] = mapped_column(BigInteger)
+    lag_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String)  # "ok" (caught up), "behind" or "failing"
+    message: Mapped[str | None] = mapped_column(String)

@@ -7,8 +7,12 @@ archived from birth into every repository of the service's current region.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -38,6 +42,18 @@ class Archiving:
     def config_dir(self, stanza: str) -> Path:
         """Outside the data directory: it stays put when the service migrates and outlives a deletion."""
         return self._settings.data_dir / "pgbackrest" / stanza
+
+    @contextmanager
+    def copy_lock(self, stanza: str) -> Iterator[None]:
+        """Held while the stanza's repositories are copied to other regions, or their copies expired."""
+        directory = self._settings.data_dir / "copy-locks"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        descriptor = os.open(directory / f"{stanza}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # releases the flock
 
     def repository_path(self, region: str, container: str) -> Path:
         found = self._settings.region(region)

@@ -8,26 +8,31 @@ adopted rather than taken twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from controlplane.catalog import backups, jobs, repositories, services, strategies
+from controlplane.catalog import backups, jobs, replication, repositories, services, strategies
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import ServiceJobs
+from controlplane.storage.repository_copy import listed_backups
 
 log = logging.getLogger(__name__)
 ANNOTATION = "dbaas-backup-id"
 
 
 class BackupJobs:
-    def __init__(self, archiving: Archiving, service_jobs: ServiceJobs) -> None:
+    def __init__(
+        self, archiving: Archiving, service_jobs: ServiceJobs, on_backup: Callable[[], None] = lambda: None
+    ) -> None:
         self._archiving = archiving
         self._service_jobs = service_jobs
+        self._on_backup = on_backup  # the replicator's wake-up: copy the new backup to other regions now
 
     def handlers(self) -> dict[str, Handler]:
         return {kinds.TAKE_BACKUP: self.take, kinds.DELETE_BACKUP: self.delete, kinds.VERIFY_BACKUP: self.verify}
@@ -91,6 +96,7 @@ class BackupJobs:
                 backup_handle=handle(repo_path, stanza, info.label),
             )
         log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, info.label)
+        self._on_backup()
         self.apply_retention(context, backup_id)
 
     def apply_retention(self, context: JobContext, backup_id: int) -> None:
@@ -128,15 +134,24 @@ class BackupJobs:
                 log.info("retention expires backup %s of %s/%s", expired.name, expired.project, expired.service)
 
     def delete(self, context: JobContext) -> None:
-        """Expires the backup (pgBackRest also expires what depends on it) and forgets the rows."""
+        """Expires the backup (pgBackRest also expires what depends on it) and forgets the rows.
+
+        Its copies in other regions go first, under the copy lock: a copy pass cannot bring them back,
+        and a copy that cannot be expired leaves the backup whole, saying why.
+        """
         ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
         with transaction(context.sessions) as session:
             targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
+            copies = [r.repo_path for r in replication.replicas_of(session, backup_ids=[ids[-1]])[ids[-1]]]
             for backup in targets:
                 session.expunge(backup)
         root = targets[-1] if targets else None
         if root is not None and root.owned and root.label and root.repo_path and root.stanza:
-            self._archiving.repository_driver(root.stanza, Path(root.repo_path)).expire(repo=1, label=root.label)
+            with self._archiving.copy_lock(root.stanza):
+                for copy in copies:
+                    if root.label in listed_backups(Path(copy), root.stanza):
+                        self._archiving.repository_driver(root.stanza, Path(copy)).expire(repo=1, label=root.label)
+                self._archiving.repository_driver(root.stanza, Path(root.repo_path)).expire(repo=1, label=root.label)
         with transaction(context.sessions) as session:
             for backup in targets:
                 found = backups.get_backup_by_id(session, backup_id=backup.id)

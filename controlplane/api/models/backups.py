@@ -56,8 +56,11 @@ class BackupUpdate(BaseModel):
 
 
 class Replica(BaseModel):
+    """The backup's copy in an additional backup region."""
+
     region: str
-    state: str
+    state: str  # Pending, Replicating, Succeeded or Failed
+    state_message: str | None
     replicated_at: datetime | None
 
 

@@ -23,9 +23,10 @@ from controlplane.api.models.backups import (
     BackupUpdate,
     ImportSource,
     RecoveryWindow,
+    Replica,
 )
-from controlplane.catalog import backups, jobs, services, strategies
-from controlplane.catalog.models import Backup
+from controlplane.catalog import backups, jobs, replication, services, strategies
+from controlplane.catalog.models import Backup, BackupReplica
 from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
@@ -44,7 +45,8 @@ def list_backups(
     found = backups.list_backups(
         session, project=project, service=service, states=[state] if state else None, labels=labels or None
     )
-    return BackupList(backups=[public(backup) for backup in found])
+    copies = replication.replicas_of(session, backup_ids=[backup.id for backup in found])
+    return BackupList(backups=[public(backup, copies[backup.id]) for backup in found])
 
 
 @router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
@@ -72,7 +74,8 @@ def put_backup(
 
 @router.get("/{name}", response_model=BackupPublic)
 def get_backup(service: str, name: str, project: ProjectDep, session: SessionDep) -> BackupPublic:
-    return public(_find(session, project, service, name))
+    backup = _find(session, project, service, name)
+    return public(backup, _copies(session, backup))
 
 
 @router.patch("/{name}", response_model=BackupPublic)
@@ -85,7 +88,7 @@ def update_backup(
     if changes:
         backups.update_backup(session, backup=backup, **changes)
         session.commit()
-    return public(backup)
+    return public(backup, _copies(session, backup))
 
 
 @router.delete("/{name}", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
@@ -122,7 +125,7 @@ def delete_backup(
     )
     session.commit()
     runtime.runner.wake()
-    return public(backup)
+    return public(backup, _copies(session, backup))
 
 
 @router.post("/{name}/verify", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
@@ -144,7 +147,7 @@ def verify_backup(
     )
     session.commit()
     runtime.runner.wake()
-    return public(backup)
+    return public(backup, _copies(session, backup))
 
 
 def _take(
@@ -181,7 +184,7 @@ def _take(
     )
     session.commit()
     runtime.runner.wake()
-    return public(backup)
+    return public(backup, _copies(session, backup))
 
 
 def _import(
@@ -224,7 +227,7 @@ def _import(
         recovery_window_start=found.info.finished_at,
     )
     session.commit()
-    return public(backup)
+    return public(backup, _copies(session, backup))
 
 
 def _create(session: Session, **fields: object) -> Backup:
@@ -291,7 +294,11 @@ def _refuse_if_busy(session: Session, backup: Backup) -> None:
         )
 
 
-def public(backup: Backup) -> BackupPublic:
+def _copies(session: Session, backup: Backup) -> list[BackupReplica]:
+    return replication.replicas_of(session, backup_ids=[backup.id])[backup.id]
+
+
+def public(backup: Backup, copies: list[BackupReplica]) -> BackupPublic:
     imported = (
         None
         if backup.owned
@@ -318,7 +325,10 @@ def public(backup: Backup) -> BackupPublic:
         started_at=backup.started_at,
         finished_at=backup.finished_at,
         recovery_window=RecoveryWindow(start=backup.recovery_window_start, end=backup.recovery_window_end),
-        replicas=[],  # copies to other regions arrive with backup to another region (issue 5)
+        replicas=[
+            Replica(region=c.region, state=c.state, state_message=c.state_message, replicated_at=c.replicated_at)
+            for c in copies
+        ],
         verify_state=backup.verify_state,
         verify_message=backup.verify_message,
         verified_at=backup.verified_at,

@@ -53,7 +53,7 @@ def create_service(
     validation.check_user_config(settings, body.user_config, service_type=body.service_type, cloud=body.cloud)
     fork_plan = None
     if body.fork_from is not None:
-        fork_plan = fork_rules.resolve(session, token, project, body.fork_from, body.cloud)
+        fork_plan = fork_rules.resolve(session, token, project, body.fork_from, body.cloud, runtime.settings)
     ensure_project(session, name=project)
     try:
         service = services.create_service(
@@ -131,6 +131,8 @@ def update_service(
         jobs.enqueue_job(session, kind=APPLY_PLAN, project=project, service_id=found.id)
     session.commit()
     runtime.runner.wake()
+    if user_config is not None:
+        runtime.replicator.wake()  # enabling the feature copies the existing backups now
     return public(found)
 
 

@@ -1,0 +1,62 @@
+"""POST …/services/{service}/backup_to_another_region/report: the replication lag to each backup region."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
+from controlplane.api.errors import not_found
+from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
+from controlplane.catalog import replication, services
+from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.replicator import copy_targets
+from controlplane.storage.repository_copy import plan_copy
+
+router = APIRouter(prefix="/v1/projects/{project}/services/{service}", tags=["backup to another region"])
+
+# Each period's length and bucket: about a hundred points or fewer per report.
+PERIODS = {
+    "hour": (3600, 60),
+    "day": (86400, 900),
+    "week": (7 * 86400, 3600),
+    "month": (30 * 86400, 6 * 3600),
+    "year": (365 * 86400, 86400),
+}
+
+
+@router.post("/backup_to_another_region/report", response_model=Report)
+def report(service: str, body: ReportRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> Report:
+    """Per additional backup region: status, the lag now, and the largest lag in each bucket of the period."""
+    found = services.get_service(session, project=project, name=service)
+    if found is None:
+        raise not_found(f"service {service!r} in project {project!r}", "service")
+    length, bucket = PERIODS[body.period]
+    now = time.time()
+    end = int(now) + 1
+    start = end - length
+    targets = copy_targets(runtime.settings, Archiving(runtime.settings), session, found)
+    regions = []
+    for region in (found.user_config or {}).get("additional_backup_regions") or []:
+        latest = replication.latest_lag_sample(session, service_id=found.id, region=region)
+        oldest = [
+            pending
+            for target in targets
+            if target.region == region
+            and (pending := plan_copy(target.source, target.target, target.stanza).oldest_pending()) is not None
+        ]
+        buckets = replication.lag_buckets(
+            session, service_id=found.id, region=region, start=start, end=end, bucket_seconds=bucket
+        )
+        regions.append(
+            RegionReport(
+                region=region,
+                status=latest.status if latest is not None else "pending",
+                lag_seconds=round(max(0.0, now - min(oldest)), 3) if oldest else 0.0,
+                message=latest.message if latest is not None else None,
+                samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=lag) for t, lag in buckets],
+            )
+        )
+    return Report(period=body.period, bucket_seconds=bucket, regions=regions)

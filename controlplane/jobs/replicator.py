@@ -1,0 +1,260 @@
+"""Backup to another region (Aiven): copy each service's repositories to its additional backup regions.
+
+A thread of the control plane makes a pass every `replication_interval` seconds, and at once when a
+backup succeeds: for every service with `user_config.additional_backup_regions`, each of its
+repositories is copied (controlplane/storage/repository_copy.py) to `<region's store>/<container>`
+of every such region. A new WAL segment is therefore seen within a pass; a full comparison (a sweep)
+runs every `_SWEEP_SECONDS`. Each backup's copies are rows with a state (Pending, Replicating,
+Succeeded, Failed); the lag of each (service, region) is sampled every `lag_sample_seconds` and kept
+for `_SAMPLE_DAYS`.
+
+The lag is measured against the primary store: how long the oldest object that the copy still lacks
+has been in the primary store (0 when the copy has everything). A copy that keeps failing lets the
+lag grow, with the reason in the samples; the primary is never touched.
+
+One pass per stanza at a time, across control-plane processes on this host, under `copy_lock`, which
+backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup that
+is being expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog import backups, replication, repositories, services
+from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Backup, BackupReplica, Service
+from controlplane.engine.os_user import resolve_account
+from controlplane.jobs.archiving import Archiving
+from controlplane.settings import Settings
+from controlplane.storage.repository_copy import (
+    CopyCancelled,
+    CopyPlan,
+    SourceChanged,
+    StoreUnavailable,
+    plan_copy,
+    run_copy,
+)
+
+log = logging.getLogger(__name__)
+_SWEEP_SECONDS = 60.0
+_SAMPLE_DAYS = 400  # a year's report, and some
+_PRUNE_SECONDS = 3600.0
+STATUS_OK, STATUS_FAILING = "ok", "failing"
+
+
+@dataclass(frozen=True)
+class CopyTarget:
+    """One repository of a service and where its copy in one region lives."""
+
+    service_id: int
+    service: str  # project/name, for messages
+    stanza: str
+    source: Path
+    region: str
+    store_root: Path
+    target: Path
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.service_id, str(self.source), self.region)
+
+
+@dataclass
+class _Progress:
+    """What a pass left behind for one copy target: the sampler's and the next pass's memory."""
+
+    known: set[str] = field(default_factory=set)
+    peak_lag: float = 0.0  # the largest lag a pass found since the last sample
+    error: str | None = None
+
+
+def copy_targets(settings: Settings, archiving: Archiving, session: Session, service: Service) -> list[CopyTarget]:
+    """Every (repository, additional region) pair of the service; none when the feature is off."""
+    regions = [r for r in (service.user_config or {}).get("additional_backup_regions") or [] if settings.region(r)]
+    found = []
+    for repo in repositories.list_repositories(session, service_id=service.id):
+        for name in regions:
+            region = settings.region(name)
+            if region is None or name == repo.region:
+                continue
+            found.append(
+                CopyTarget(
+                    service_id=service.id,
+                    service=f"{service.project}/{service.name}",
+                    stanza=archiving.stanza_name(service),
+                    source=Path(repo.path),
+                    region=name,
+                    store_root=region.object_store,
+                    target=region.object_store / repo.container,
+                )
+            )
+    return found
+
+
+class Replicator:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._archiving = archiving
+        self._account = resolve_account(settings.os_user)
+        self._progress: dict[tuple[int, str, str], _Progress] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._last_sweep = 0.0
+        self._last_sample = 0.0
+        self._last_prune = 0.0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="region-replicator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def wake(self) -> None:
+        """Copy now (a backup succeeded) instead of at the next pass."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._settings.replication_interval)
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("replication pass failed; trying again at the next one")
+
+    def run_once(self) -> None:
+        """One pass over every service with additional backup regions (and the sampling that is due)."""
+        clock = time.monotonic()
+        sweep = clock - self._last_sweep >= _SWEEP_SECONDS
+        sample = clock - self._last_sample >= self._settings.lag_sample_seconds
+        with transaction(self._sessions) as session:
+            targets = [
+                target
+                for service in services.list_services(session)
+                if service.state != "DELETING"
+                for target in copy_targets(self._settings, self._archiving, session, service)
+            ]
+        for target in targets:
+            if self._stopping.is_set():
+                return
+            self._copy(target, sweep=sweep)
+        if sweep:
+            self._last_sweep = clock
+            # Forget what no longer needs copying (feature off, service gone).
+            wanted = {target.key for target in targets}
+            self._progress = {key: value for key, value in self._progress.items() if key in wanted}
+        if sample:
+            self._last_sample = clock
+            self._sample(targets)
+        if clock - self._last_prune >= _PRUNE_SECONDS:
+            self._last_prune = clock
+            with transaction(self._sessions) as session:
+                replication.prune_lag_samples(session, before=int(time.time()) - _SAMPLE_DAYS * 86400)
+
+    def _copy(self, target: CopyTarget, *, sweep: bool) -> None:
+        progress = self._progress.setdefault(target.key, _Progress())
+        with self._archiving.copy_lock(target.stanza):
+            plan = plan_copy(target.source, target.target, target.stanza, known=() if sweep else progress.known)
+            oldest = plan.oldest_pending()
+            progress.peak_lag = max(progress.peak_lag, time.time() - oldest if oldest is not None else 0.0)
+            self._mark_pending(target, plan)
+            if plan.up_to_date and progress.error is None:
+                return
+            try:
+                run_copy(
+                    plan, target.source, target.target, target.stanza, account=self._account,
+                    store_root=target.store_root, workers=self._settings.replication_workers, cancel=self._stopping,
+                )  # fmt: skip
+            except SourceChanged as exc:
+                log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
+                return
+            except CopyCancelled:
+                return
+            except StoreUnavailable as exc:
+                message = f"copy to region {target.region} failed: {exc}"
+                if progress.error != message:
+                    log.warning("%s (service %s)", message, target.service)
+                progress.error = message
+                progress.known.clear()
+                self._mark_failed(target, message)
+                return
+        progress.known.update(item.relative for item in plan.pending)
+        if progress.error is not None:
+            log.info("copy of %s to %s caught up", target.service, target.region)
+        progress.error = None
+        self._mark_succeeded(target, plan)
+
+    def _mark_pending(self, target: CopyTarget, plan: CopyPlan) -> None:
+        """A Pending row for every backup of the repository the region lacks; Replicating while copied."""
+        with transaction(self._sessions) as session:
+            for backup, replica in self._replicas(session, target):
+                if replica.state == "Pending" and backup.label in plan.labels and not plan.up_to_date:
+                    replication.update_replica(session, replica=replica, state="Replicating")
+
+    def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan) -> None:
+        with transaction(self._sessions) as session:
+            for backup, replica in self._replicas(session, target):
+                if backup.label in plan.labels and replica.state != "Succeeded":
+                    replication.update_replica(
+                        session, replica=replica, state="Succeeded", state_message=None,
+                        replicated_at=datetime.now(UTC),
+                    )  # fmt: skip
+
+    def _mark_failed(self, target: CopyTarget, message: str) -> None:
+        """Copies not made yet fail; a copy that was made stays Succeeded while its manifest is there."""
+        with transaction(self._sessions) as session:
+            for backup, replica in self._replicas(session, target):
+                manifest = target.target / "backup" / target.stanza / str(backup.label) / "backup.manifest"
+                if replica.state == "Succeeded" and _exists(manifest):
+                    continue
+                replication.update_replica(session, replica=replica, state="Failed", state_message=message)
+
+    def _replicas(self, session: Session, target: CopyTarget) -> list[tuple[Backup, BackupReplica]]:
+        """The owned, succeeded backups kept in the target's source repository, with their copy's row."""
+        found = []
+        for backup in backups.list_backups(session, service_id=target.service_id, states=("Succeeded",)):
+            if backup.owned and backup.label and backup.repo_path == str(target.source):
+                replica = replication.ensure_replica(
+                    session, backup_id=backup.id, region=target.region, repo_path=str(target.target)
+                )
+                found.append((backup, replica))
+        return found
+
+    def _sample(self, targets: list[CopyTarget]) -> None:
+        """One lag sample per (service, region): the worst of the service's repositories."""
+        now = time.time()
+        worst: dict[tuple[int, str], tuple[float, str, str | None]] = {}
+        for target in targets:
+            progress = self._progress.setdefault(target.key, _Progress())
+            lag, progress.peak_lag = max(0.0, progress.peak_lag), 0.0
+            status = STATUS_FAILING if progress.error else STATUS_OK
+            key = (target.service_id, target.region)
+            if key not in worst or lag > worst[key][0] or status == STATUS_FAILING:
+                worst[key] = (lag, status, progress.error)
+        with transaction(self._sessions) as session:
+            for (service_id, region), (lag, status, message) in worst.items():
+                replication.add_lag_sample(
+                    session, service_id=service_id, region=region, sampled_at=int(now), lag_seconds=round(lag, 3),
+                    status=status, message=message,
+                )  # fmt: skip
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
