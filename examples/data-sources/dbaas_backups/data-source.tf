@@ -1,0 +1,12 @@
+# The restorable backups of the orders service labelled before the migration, oldest first.
+data "dbaas_backups" "pre_migration" {
+  service = "orders"
+  state   = "Succeeded"
+  labels = {
+    purpose = "pre-migration"
+  }
+}
+
+output "pre_migration_backup_ids" {
+  value = [for backup in data.dbaas_backups.pre_migration.backups : backup.id]
+}
