@@ -54,6 +54,19 @@ def bootstrap_admin_token(settings: Settings, sessions: sessionmaker[Session]) -
     return path
 
 
+def stop_service_servers(settings: Settings, mode: str = "fast") -> int:
+    """Stop the PostgreSQL server of every service (they outlive `serve` by design); how many were running."""
+    from controlplane.engine.postgres import Postgres
+
+    stopped = 0
+    for region in settings.regions:
+        for pid_file in region.services_dir.glob("*/*/postmaster.pid"):
+            port = int(pid_file.read_text().splitlines()[3])
+            Postgres(pid_file.parent, port=port, bin_dir=settings.postgres_bin).stop(mode=mode)
+            stopped += 1
+    return stopped
+
+
 def build_runtime(settings: Settings) -> Runtime:
     prepare_directories(settings)
     sessions = open_catalog(settings)

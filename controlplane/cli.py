@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--project", required=True, help="the project the token belongs to")
     create.add_argument("--description", default="", help="what the token is for")
 
+    stop = commands.add_parser("stop-services", help="stop the PostgreSQL servers of every service")
+    _common(stop)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -33,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "stop-services":
+        from controlplane.bootstrap import stop_service_servers
+
+        print(f"stopped {stop_service_servers(settings)} PostgreSQL server(s)")
+        return 0
     return _create_token(settings, args.project, args.description)
 
 

@@ -8,7 +8,6 @@ window, and the error names the window when it does not.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +17,7 @@ from controlplane.api.errors import invalid, not_found
 from controlplane.api.models.services import ForkFrom
 from controlplane.catalog import backups, replication, services
 from controlplane.catalog.models import Backup, Service, Token
-from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.replicator import copy_targets
 from controlplane.settings import Settings
-from controlplane.storage.repository_copy import plan_copy
 
 
 def resolve(
@@ -38,18 +34,15 @@ def resolve(
         for b in backups.list_backups(session, project=source_project, service=fork_from.service, states=("Succeeded",))
         if b.label and b.repo_path and b.stanza
     ]
-    copies = _copies(session, usable, cloud)
-    if copies and cloud not in {b.region for b in usable}:
+    source = services.get_service(session, project=source_project, name=fork_from.service)
+    copies = _copy_repositories(settings, session, source, usable, cloud)
+    if copies:
         if fork_from.backup is not None and _named(session, source_project, fork_from, usable).id not in copies:
             raise invalid(
                 "fork_from.backup",
-                f"backup {fork_from.backup!r} has no finished copy in {cloud!r} yet; fork it in its own region "
-                "or wait for the copy (see the backup's replicas)",
+                f"backup {fork_from.backup!r} has no copy in {cloud!r}; fork it in its own region ({usable[0].region})",
             )
         usable = [b for b in usable if b.id in copies]
-    else:
-        copies = {}
-    source = services.get_service(session, project=source_project, name=fork_from.service)
     if fork_from.backup is not None:
         chosen = _named(session, source_project, fork_from, usable)
     elif not usable:
@@ -61,8 +54,7 @@ def resolve(
         chosen = usable[-1]
     target_time = fork_from.recovery_target_time
     if target_time is not None:
-        end = _window_end(settings, session, source, usable, cloud if copies else None)
-        chosen = _for_time(fork_from.service, usable, target_time.astimezone(UTC), end)
+        chosen = _for_time(fork_from.service, usable, target_time.astimezone(UTC), _window_end(source, usable))
     return {
         "project": source_project,
         "service": fork_from.service,
@@ -71,6 +63,8 @@ def resolve(
         "stanza": chosen.stanza,
         "repo_path": copies.get(chosen.id, chosen.repo_path),
         "region": cloud if copies else chosen.region,
+        # Restoring from a copy: the fork job first waits for the copy to catch up with this repository.
+        "copy_of": chosen.repo_path if copies else None,
         # pgBackRest picks the backup set itself for a point in time and for the latest transaction.
         "label": chosen.label if fork_from.backup is not None else None,
         "backup_name": chosen.name,
@@ -95,33 +89,37 @@ def _named(session: Session, project: str, fork_from: ForkFrom, usable: list[Bac
     return found
 
 
-def _copies(session: Session, usable: list[Backup], region: str) -> dict[int, str]:
-    """The usable backups that have a finished copy in `region`: backup id → the copy's repository."""
+def _copy_repositories(
+    settings: Settings, session: Session, source: Service | None, usable: list[Backup], cloud: str
+) -> dict[int, str]:
+    """Where each backup's copy in `cloud` is, when the fork restores from copies there (else empty).
+
+    That is when `cloud` is one of the source's additional backup regions (copies being made) or holds
+    finished copies (the source is gone, or copying was turned off since).
+    """
+    if not usable or cloud in {b.region for b in usable}:
+        return {}
     found = replication.replicas_of(session, backup_ids=[b.id for b in usable])
-    return {
+    done = {
         backup_id: replica.repo_path
         for backup_id, replicas in found.items()
         for replica in replicas
-        if replica.region == region and replica.state == "Succeeded"
+        if replica.region == cloud and replica.state == "Succeeded"
     }
+    region = settings.region(cloud)
+    copying = source is not None and cloud in (source.user_config or {}).get("additional_backup_regions", [])
+    if not copying or region is None:
+        return done
+    # Imported backups are not ours to copy: only finished copies of them count.
+    return {b.id: done.get(b.id, str(region.object_store / b.container)) for b in usable if b.owned or b.id in done}
 
 
-def _window_end(
-    settings: Settings, session: Session, source: Service | None, usable: list[Backup], copy_region: str | None
-) -> datetime | None:
-    """The newest recoverable time: WAL is archived continuously while the source runs (and copied with
-    the region's current lag); without it, nothing after its last backup."""
-    last_backup = max((b.finished_at for b in usable if b.finished_at), default=None)
-    if source is None or source.state != "RUNNING":
-        return last_backup
-    if copy_region is None:
+def _window_end(source: Service | None, usable: list[Backup]) -> datetime | None:
+    """WAL is archived (and copied) continuously while the source runs; without it, nothing after its last
+    backup."""
+    if source is not None and source.state == "RUNNING":
         return datetime.now(UTC)
-    targets = [t for t in copy_targets(settings, Archiving(settings), session, source) if t.region == copy_region]
-    if not targets:  # copying stopped: the copy holds what it had
-        return last_backup
-    now = time.time()
-    pending = [p for t in targets if (p := plan_copy(t.source, t.target, t.stanza).oldest_pending()) is not None]
-    return datetime.fromtimestamp(min(pending) if pending else now, UTC)
+    return max((b.finished_at for b in usable if b.finished_at), default=None)
 
 
 def _for_time(service: str, usable: list[Backup], target: datetime, end: datetime | None) -> Backup:

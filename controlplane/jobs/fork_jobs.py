@@ -20,6 +20,7 @@ from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
+from controlplane.storage.repository_copy import listed_backups, plan_copy
 
 log = logging.getLogger(__name__)
 RESTORED_MARKER = ".dbaas-restored"
@@ -45,6 +46,8 @@ class ForkJobs:
         if not marker.exists():
             postgres.stop(mode="immediate")
             shutil.rmtree(data_dir, ignore_errors=True)
+            if plan.get("copy_of"):
+                _wait_for_copy(Path(str(plan["copy_of"])), Path(str(plan["repo_path"])), plan, context)
             source = self._archiving.repository_driver(str(plan["stanza"]), Path(str(plan["repo_path"])))
             target_time = plan.get("recovery_target_time")
             source.restore(
@@ -84,6 +87,25 @@ def recovery_time(plan: dict[str, object]) -> str:
     if plan.get("backup") and plan.get("backup_finished_at"):
         return str(plan["backup_finished_at"])
     return datetime.now(UTC).isoformat()
+
+
+def _wait_for_copy(
+    primary: Path, copy: Path, plan: dict[str, object], context: JobContext, timeout: float = 600
+) -> None:
+    """A fork from a secondary region's copy restores once the copy has caught up with the primary
+    repository (at once when the primary store is gone) and holds the backup to restore."""
+    stanza, label = str(plan["stanza"]), plan.get("label")
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = listed_backups(copy, stanza)
+        if listed and (label is None or label in listed) and plan_copy(primary, copy, stanza).up_to_date:
+            return
+        if context.cancel.is_set() or time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the copy in {plan.get('cloud')} ({copy}) did not catch up with {primary} within {timeout:.0f} s; "
+                "see the source's backup_to_another_region report"
+            )
+        time.sleep(0.5)
 
 
 def _wait_until_promoted(postgres: Postgres, user: str, context: JobContext, timeout: float = 600) -> None:

@@ -111,6 +111,7 @@ class Replicator:
         self._last_sweep = 0.0
         self._last_sample = 0.0
         self._last_prune = 0.0
+        self._sampled: set[tuple[int, str, str]] = set()  # sampled at least once: a new copy gets a sample at once
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -157,9 +158,10 @@ class Replicator:
             # Forget what no longer needs copying (feature off, service gone).
             wanted = {target.key for target in targets}
             self._progress = {key: value for key, value in self._progress.items() if key in wanted}
-        if sample:
+        if sample or any(target.key not in self._sampled for target in targets):
             self._last_sample = clock
             self._sample(targets)
+            self._sampled = {target.key for target in targets}
         if clock - self._last_prune >= _PRUNE_SECONDS:
             self._last_prune = clock
             with transaction(self._sessions) as session:

@@ -106,10 +106,9 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def stop_leftover_servers(data_dir: Path) -> None:
+def stop_leftover_servers(data_dir: Path, config: Path | None = None) -> None:
     """Services outlive the control plane by design; a test run must not leave them behind."""
-    from controlplane.engine.postgres import Postgres
+    from controlplane.bootstrap import stop_service_servers
+    from controlplane.settings import load_settings
 
-    for pid_file in data_dir.glob("regions/*/services/*/*/postmaster.pid"):
-        port = int(pid_file.read_text().splitlines()[3])
-        Postgres(pid_file.parent, port=port).stop(mode="immediate")
+    stop_service_servers(load_settings(data_dir, None, config), mode="immediate")
