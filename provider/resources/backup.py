@@ -12,6 +12,7 @@ because the control plane resolves them (`incremental = true` records the parent
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from provider.cty import types as cty
@@ -33,6 +34,7 @@ from provider.resources.common import (
 )
 
 TIMEOUTS = {"create": "60m", "delete": "20m"}
+FINISHED = ("Succeeded", "Failed")
 BACKUP_NAME = Matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup name of letters, digits, '.', '_' and '-'")
 CONTAINER = Matches(r"[a-z0-9][a-z0-9._-]{0,62}", "a container name of lowercase letters, digits, '.', '_' and '-'")
 DONE = ("Succeeded", "Failed")
@@ -182,12 +184,17 @@ class Backup(Resource):
         project, service, name = project_of(self.provider_data, prior), str(prior["service"]), str(prior["name"])
         from provider.client.api import NotFound
 
+        deadline = time.monotonic() + timeout_for(prior, "delete", TIMEOUTS["delete"])
         with api_errors(f"delete backup {service}/{name}"):
-            if self.client.delete_backup(project, service, name) is None:
-                return
             try:
+                # A backup still being taken (one whose create timed out, say) cannot be deleted yet.
+                self.client.wait(lambda: self.client.backup(project, service, name), until=FINISHED, failed=(),
+                                 timeout=deadline - time.monotonic(), stop=request.stop,
+                                 what=f"backup {project}/{service}/{name} to finish before its deletion")
+                if self.client.delete_backup(project, service, name) is None:
+                    return
                 self.client.wait(lambda: self.client.backup(project, service, name), until=(), failed=(),
-                                 timeout=timeout_for(prior, "delete", TIMEOUTS["delete"]), stop=request.stop,
+                                 timeout=deadline - time.monotonic(), stop=request.stop,
                                  what=f"deletion of backup {project}/{service}/{name}")
             except NotFound:
                 return  # gone: what the wait was for

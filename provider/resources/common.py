@@ -63,7 +63,12 @@ def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None
         field_path = path if path is not None else (tuple(err.field.split(".")) if err.field else None)
         raise DiagnosticError(f"Could not {action}", err.message, field_path) from err
     except Timeout as err:
-        raise DiagnosticError(f"Timed out: {action}", f"{err}. The object is kept in state; apply again to "
-                              "continue waiting, or raise the timeout in the `timeouts` block.", ("timeouts",)) from err
+        # After a create, Terraform marks the object tainted and plans its replacement; after an update
+        # or delete, the next apply carries on from the object as it is.
+        advice = ("The object is kept in state, marked tainted: the next apply replaces it (`terraform untaint` "
+                  "keeps it instead)" if action.startswith(("create", "fork")) else
+                  "The object is kept in state; apply again to continue")
+        raise DiagnosticError(f"Timed out: {action}", f"{err}. {advice}, or raise the timeout in the `timeouts` "
+                              "block.", ("timeouts",)) from err
     except Cancelled as err:
         raise DiagnosticError(f"Interrupted: {action}", f"{err}. The object is kept in state.") from err

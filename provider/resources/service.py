@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from provider.cty import types as cty
@@ -23,6 +24,7 @@ from provider.resources.common import (
 )
 
 TIMEOUTS = {"create": "20m", "update": "30m", "delete": "20m"}
+SETTLED = ("RUNNING", "POWEROFF", "FAILED")  # no job of the service is running
 NAME = Matches(r"[a-z][a-z0-9-]{0,62}", "a lowercase name of letters, digits and dashes")
 
 USER_CONFIG = Attribute(
@@ -111,12 +113,18 @@ class Service(Resource):
         project, name = project_of(self.provider_data, prior), str(prior["name"])
         from provider.client.api import NotFound
 
+        deadline = time.monotonic() + timeout_for(prior, "delete", TIMEOUTS["delete"])
         with api_errors(f"delete service {name!r}"):
-            if self.client.delete_service(project, name) is None:
-                return
             try:
+                # A create, plan change or migration still running (one that timed out, say) must end first:
+                # the control plane refuses to delete a busy service.
+                self.client.wait(lambda: self.client.service(project, name), until=SETTLED, failed=(),
+                                 timeout=deadline - time.monotonic(), stop=request.stop,
+                                 what=f"service {project}/{name} to settle before its deletion")
+                if self.client.delete_service(project, name) is None:
+                    return
                 self.client.wait(lambda: self.client.service(project, name), until=(), failed=("FAILED",),
-                                 timeout=timeout_for(prior, "delete", TIMEOUTS["delete"]), stop=request.stop,
+                                 timeout=deadline - time.monotonic(), stop=request.stop,
                                  what=f"deletion of service {project}/{name}")
             except NotFound:
                 return  # gone: what the wait was for

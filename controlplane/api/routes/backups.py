@@ -276,7 +276,7 @@ def _refuse_if_newest_full(session: Session, backup: Backup) -> None:
             "conflict",
             f"backup {backup.name!r} is the newest full backup in container "
             f"{backup.container!r} of {backup.region}; it can be deleted once another full backup "
-            "exists there",
+            "exists there (Terraform replaces it that way with lifecycle { create_before_destroy = true })",
             "name",
         )
 
