@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install bytecode test unit e2e bench lint proto quickstart
+.PHONY: install bytecode test unit e2e bench lint proto docs quickstart
 
 install: $(BIN)/terraform-provider-dbaas
 
@@ -31,6 +31,7 @@ bench: bytecode
 	$(BIN)/python bench/launch_cycle.py
 	$(BIN)/python bench/plan_unchanged.py
 	$(BIN)/python bench/service_create.py
+	$(BIN)/python bench/backup_plan.py
 
 lint: install
 	$(BIN)/ruff check provider controlplane tests bench proto
@@ -39,5 +40,14 @@ lint: install
 proto: install
 	$(BIN)/python proto/generate.py
 
+# Registry docs (docs/) from the provider's schema and examples/; `--check` is a test (provider/test_docgen.py).
+docs: install
+	$(BIN)/python -m provider.docgen
+
+# Starts the control plane in the background and applies examples/quickstart (see its README.md).
 quickstart: install
-	@echo "The quickstart arrives with the dbaas resources (issue 6); for now: make test"
+	examples/quickstart/quickstart.sh apply
+
+# Destroys the quickstart's resources and stops the control plane and its PostgreSQL servers.
+quickstart-destroy: install
+	examples/quickstart/quickstart.sh destroy

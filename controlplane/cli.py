@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     _common(stop)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # serve logs its work; the one-shot commands print their result and only warnings besides.
+    logging.basicConfig(
+        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = load_settings(args.data_dir, getattr(args, "listen", None), args.config)
     except SettingsError as err:
