@@ -20,15 +20,15 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controlplane.engine.ports import free_loopback_port  # noqa: E402
-from tests.controlplane.cp_process import (  # noqa: E402
+from controlplane.engine.ports import free_loopback_port
+from tests.controlplane.cp_process import (
     ControlPlane,
     remove_tree,
     stop_leftover_servers,
     unprivileged_reachable_dir,
     wait_for_state,
 )
-from tests.controlplane.test_backups import wait_for_backup  # noqa: E402
+from tests.controlplane.test_backups import wait_for_backup
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 USER = "postgres" if os.geteuid() == 0 else None
@@ -63,8 +63,7 @@ def main() -> None:
         client.put("/v1/projects/bench/services/big/backups/api-full", json={}).raise_for_status()
         taken = wait_for_backup(client, "/v1/projects/bench/services/big/backups/api-full", timeout=3600)
         api_seconds = time.perf_counter() - started
-        repo, rest = taken["backup_handle"].split(":", 1)[1].split("#")
-        stanza, label = rest.split("/")
+        stanza, label = taken["backup_handle"].split("#", 1)[1].split("/")
         config_path = plane.data_dir / "pgbackrest" / stanza
         started = time.perf_counter()
         as_db_user("pgbackrest", f"--config-path={config_path}", f"--stanza={stanza}", "--repo=1", "--type=full",

@@ -39,6 +39,17 @@ def null_provider(directory: Path) -> Path:
     return directory
 
 
+def null_workspace(path: Path, env: dict[str, str], resources: int) -> Workspace:
+    """A new working directory configuring `resources` null_resources (not applied yet)."""
+    workspace = Workspace(path, path / "unused", env)
+    path.mkdir()
+    (path / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n'
+        + "".join(f'resource "null_resource" "r{i}" {{\n  triggers = {{ v = "v" }}\n}}\n'
+                  for i in range(resources)))
+    return workspace
+
+
 def timed_plans(workspace: Workspace, runs: int) -> list[float]:
     seconds = []
     for _ in range(runs):
@@ -69,12 +80,7 @@ def main() -> None:
             path.mkdir()
         ours.write("".join(f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n}}\n'
                            for i in range(args.resources)))
-        theirs = Workspace(scratch / "theirs", scratch / "unused", env)
-        theirs.path.mkdir()
-        (theirs.path / "main.tf").write_text(
-            'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n'
-            + "".join(f'resource "null_resource" "r{i}" {{\n  triggers = {{ v = "v" }}\n}}\n'
-                      for i in range(args.resources)))
+        theirs = null_workspace(scratch / "theirs", env, args.resources)
         for workspace in (ours, theirs):
             workspace.apply("-parallelism=10")
         ours_seconds = timed_plans(ours, args.runs)
