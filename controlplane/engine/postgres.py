@@ -149,7 +149,7 @@ class Postgres:
                     conf.write(f"\n# dbaas: our settings, written by configure()\ninclude_if_exists = '{CONF_NAME}'\n")
                 self._account.private_dir(staging / LOG_PATH.parent)
                 staging.rename(self._data_dir)
-                _fsync_dir(self._data_dir.parent)
+                fsync_dir(self._data_dir.parent)
             except (OSError, AccountError) as exc:
                 raise PostgresError(f"initdb {self._data_dir} failed: {exc}") from exc
             finally:
@@ -411,7 +411,7 @@ class Postgres:
                 # A copy between filesystems is made by us: give the files back to the account.
                 if (target / "PG_VERSION").stat().st_uid != self._account.uid:
                     self._account.own_tree(target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
             except (OSError, AccountError) as exc:
                 raise PostgresError(f"moving {self._data_dir} to {target} failed: {exc}") from exc
             logger.info("move %s: now at %s", self._data_dir, target)
@@ -534,7 +534,7 @@ def _wait_for_orphans(data_dir: Path, *, timeout: float) -> None:
     logger.warning("start %s: old server processes are still running after %.0f s", data_dir, timeout)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controlplane.engine.os_user import Account
+from controlplane.engine.postgres import fsync_dir
 
 ARCHIVE_INFO = ("archive.info", "archive.info.copy")
 BACKUP_INFO = ("backup.info", "backup.info.copy")
@@ -248,7 +249,7 @@ class _Writer:
             os.chmod(temporary, 0o640)
             self._account.own(temporary)
             temporary.replace(destination)
-        _fsync_directory(directory)
+        fsync_dir(directory)
 
 
 def _snapshot(directory: Path, names: tuple[str, ...]) -> dict[str, bytes]:
@@ -324,14 +325,6 @@ def _sync_filesystem(path: Path) -> None:
         if syncfs(descriptor) != 0:
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error), str(path))
-    finally:
-        os.close(descriptor)
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
