@@ -173,7 +173,7 @@ class Replicator:
             plan = plan_copy(target.source, target.target, target.stanza, known=() if sweep else progress.known)
             oldest = plan.oldest_pending()
             progress.peak_lag = max(progress.peak_lag, time.time() - oldest if oldest is not None else 0.0)
-            self._mark_pending(target, plan)
+            self._mark_pending(target, plan, healthy=progress.error is None)
             if plan.up_to_date and progress.error is None:
                 return
             try:
@@ -200,12 +200,21 @@ class Replicator:
         progress.error = None
         self._mark_succeeded(target, plan)
 
-    def _mark_pending(self, target: CopyTarget, plan: CopyPlan) -> None:
-        """A Pending row for every backup of the repository the region lacks; Replicating while copied."""
+    def _mark_pending(self, target: CopyTarget, plan: CopyPlan, *, healthy: bool) -> None:
+        """A Pending row for every backup of the repository the region lacks; Replicating while copied.
+
+        A copy already complete (made before a restart of the control plane, say) is Succeeded at once.
+        """
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
-                if replica.state == "Pending" and backup.label in plan.labels and not plan.up_to_date:
-                    replication.update_replica(session, replica=replica, state="Replicating")
+                if replica.state in ("Pending", "Replicating") and backup.label in plan.labels:
+                    if plan.up_to_date and healthy:
+                        replication.update_replica(
+                            session, replica=replica, state="Succeeded", state_message=None,
+                            replicated_at=datetime.now(UTC),
+                        )  # fmt: skip
+                    elif replica.state == "Pending":
+                        replication.update_replica(session, replica=replica, state="Replicating")
 
     def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan) -> None:
         with transaction(self._sessions) as session:
