@@ -235,14 +235,24 @@ class Replicator:
                 replication.update_replica(session, replica=replica, state="Failed", state_message=message)
 
     def _replicas(self, session: Session, target: CopyTarget) -> list[tuple[Backup, BackupReplica]]:
-        """The owned, succeeded backups kept in the target's source repository, with their copy's row."""
+        """The owned, succeeded backups kept in the target's source repository, with their copy's row.
+
+        Runs every pass: the existing rows come in one query, only a missing row costs an insert.
+        """
+        kept = [
+            backup
+            for backup in backups.list_backups(session, service_id=target.service_id, states=("Succeeded",))
+            if backup.owned and backup.label and backup.repo_path == str(target.source)
+        ]
+        existing = replication.replicas_of(session, backup_ids=[backup.id for backup in kept])
         found = []
-        for backup in backups.list_backups(session, service_id=target.service_id, states=("Succeeded",)):
-            if backup.owned and backup.label and backup.repo_path == str(target.source):
+        for backup in kept:
+            replica = next((r for r in existing[backup.id] if r.region == target.region), None)
+            if replica is None:
                 replica = replication.ensure_replica(
                     session, backup_id=backup.id, region=target.region, repo_path=str(target.target)
                 )
-                found.append((backup, replica))
+            found.append((backup, replica))
         return found
 
     def _sample(self, targets: list[CopyTarget]) -> None:

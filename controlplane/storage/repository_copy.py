@@ -84,10 +84,6 @@ class CopyPlan:
     def up_to_date(self) -> bool:
         return not self.pending and self.info_written_at is None
 
-    @property
-    def bytes(self) -> int:
-        return sum(item.size for item in self.pending)
-
     def oldest_pending(self) -> float | None:
         """When the oldest object the copy still lacks was written into the source (None: caught up)."""
         times = [item.written_at for item in self.pending]

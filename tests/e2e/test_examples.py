@@ -17,8 +17,6 @@ REGISTERED = {
     "resources": {item.type_name for item in DbaasProvider.resources},
     "data-sources": {item.type_name for item in DbaasProvider.data_sources},
 }
-# Examples written ahead of their type, from DESIGN §2: skipped, not failed, until the type is registered.
-AHEAD_OF_SCHEMA = {"data-sources/dbaas_backup_region_report"}
 # Registry examples are snippets without a terraform block; this makes `dbaas` mean dbaas/dbaas, not hashicorp/dbaas.
 REQUIRED_PROVIDERS = 'terraform {\n  required_providers {\n    dbaas = { source = "dbaas/dbaas" }\n  }\n}\n'
 
@@ -41,8 +39,6 @@ def type_of(directory: str) -> tuple[str, str] | None:
 def test_example_validates(directory: str, workspace: Workspace) -> None:
     typed = type_of(directory)
     if typed is not None and typed[1] not in REGISTERED[typed[0]]:
-        if directory in AHEAD_OF_SCHEMA:
-            pytest.skip(f"{typed[1]} is not registered with the provider yet; its example is validated once it is")
         pytest.fail(f"examples/{directory} documents {typed[1]}, which the provider does not register")
     source = EXAMPLES / directory
     for path in source.glob("*.tf"):
