@@ -67,8 +67,7 @@ class Settings:
         return next((region for region in self.regions if region.name == name), None)
 
 
-def load_settings(data_dir: Path | None = None, listen: str | None = None,
-                  config_file: Path | None = None) -> Settings:
+def load_settings(data_dir: Path | None = None, listen: str | None = None, config_file: Path | None = None) -> Settings:
     """Flags win over the file, the file over the defaults."""
     config: dict[str, Any] = {}
     if config_file is not None:

@@ -37,6 +37,7 @@ JOB_ACTIVE_STATUSES = (JOB_QUEUED, JOB_RUNNING)
 BACKUP_TYPES = ("full", "incr")
 BACKUP_STATES = ("Pending", "Running", "Succeeded", "Failed")
 VERIFY_STATES = ("passed", "failed")
+RESTORE_TEST_STATES = ("running", "passed", "failed")
 
 
 class Base(DeclarativeBase):
@@ -162,6 +163,10 @@ class Backup(Base):
     verify_state: Mapped[str | None] = mapped_column(String)  # one of VERIFY_STATES, None until verified
     verify_message: Mapped[str | None] = mapped_column(String)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    restore_test_state: Mapped[str | None] = mapped_column(String)  # one of RESTORE_TEST_STATES, None until tested
+    restore_test_message: Mapped[str | None] = mapped_column(String)
+    restore_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    restore_test_duration_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -193,6 +198,7 @@ class BackupStrategy(Base):
     schedule: Mapped[str | None] = mapped_column(String)  # cron expression of scheduled full backups
     retention_full_count: Mapped[int | None] = mapped_column(Integer)
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    restore_test_schedule: Mapped[str | None] = mapped_column(String)  # cron: restore-test the newest backups
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -217,6 +223,27 @@ class ServiceRepository(Base):
     container: Mapped[str] = mapped_column(String)
     path: Mapped[str] = mapped_column(String)
     repo_index: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeferredExpiry(Base):
+    """A deleted backup whose data pgBackRest cannot expire yet: the only full backup of its repository.
+
+    The backup itself has left the catalog; this row remembers the data still owed an expire. It is
+    expired once a newer full backup exists in the repository, or removed with the whole stanza once
+    the service is gone and no listed backup needs the repository any more.
+    """
+
+    __tablename__ = "deferred_expiries"
+    __table_args__ = (UniqueConstraint("stanza", "repo_path", "label"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("services.id", ondelete="SET NULL"))
+    project: Mapped[str] = mapped_column(String)
+    stanza: Mapped[str] = mapped_column(String)
+    repo_path: Mapped[str] = mapped_column(String)
+    container: Mapped[str] = mapped_column(String)
+    label: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

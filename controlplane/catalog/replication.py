@@ -103,4 +103,3 @@ def prune_lag_samples(session: Session, *, before: int) -> int:
     """Delete the samples taken before `before` (epoch seconds); how many went."""
     result = session.execute(delete(ReplicationLagSample).where(ReplicationLagSample.sampled_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
-

@@ -24,9 +24,17 @@ def copy_driver(source: Source, copy: Path) -> PgBackRest:
     """pgBackRest on the copy alone (as repo1), as the control plane drives a copy for a restore."""
     stanza = source.pgbr.stanza
     config_dir = copy.parent / f"{copy.name}-pgbackrest"
-    driver = PgBackRest(Stanza(name=STANZA, pg_data=stanza.pg_data, pg_port=stanza.pg_port,
-                               pg_socket_dir=stanza.pg_socket_dir, pg_user=stanza.pg_user,
-                               repositories=(Repository(index=1, path=copy),)), config_dir=config_dir)
+    driver = PgBackRest(
+        Stanza(
+            name=STANZA,
+            pg_data=stanza.pg_data,
+            pg_port=stanza.pg_port,
+            pg_socket_dir=stanza.pg_socket_dir,
+            pg_user=stanza.pg_user,
+            repositories=(Repository(index=1, path=copy),),
+        ),
+        config_dir=config_dir,
+    )
     driver.write_config()
     return driver
 
@@ -62,8 +70,7 @@ def test_interrupted_copy_is_never_listed_and_resumes_to_a_verified_copy(
 
     interrupting = InterruptingAccount(**{f.name: getattr(account, f.name) for f in fields(Account)})
     with pytest.raises(CopyCancelled):
-        run_copy(plan, primary, copy, STANZA, account=interrupting, store_root=copy.parent,
-                 cancel=interrupting.cancel)
+        run_copy(plan, primary, copy, STANZA, account=interrupting, store_root=copy.parent, cancel=interrupting.cancel)
     assert listed_backups(copy, STANZA) == (), "a half-made copy lists no backup"
     half = plan_copy(primary, copy, STANZA)
     assert 0 < len(half.pending) < len(plan.pending), "the files already copied are not copied again"
@@ -84,6 +91,7 @@ def test_missing_store_root_is_reported_not_created(source: Source, full: Backup
     store = base_dir / "vanished-store"
     plan = plan_copy(source.repos[0].path, store / "default", STANZA)
     with pytest.raises(StoreUnavailable, match="does not exist"):
-        run_copy(plan, source.repos[0].path, store / "default", STANZA, account=resolve_account("postgres"),
-                 store_root=store)
+        run_copy(
+            plan, source.repos[0].path, store / "default", STANZA, account=resolve_account("postgres"), store_root=store
+        )
     assert not store.exists()

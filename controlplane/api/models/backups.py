@@ -69,6 +69,15 @@ class RecoveryWindow(BaseModel):
     end: datetime | None
 
 
+class RestoreTest(BaseModel):
+    """The last restore test of a backup: restored into a scratch server, started and checked."""
+
+    state: str = Field(description="running, passed or failed")
+    tested_at: datetime | None = Field(description="when the test started")
+    duration_seconds: float | None = Field(description="how long the restore and the checks took")
+    message: str | None = Field(description="what failed, or what was checked")
+
+
 class BackupPublic(BaseModel):
     project: str
     service: str
@@ -94,6 +103,7 @@ class BackupPublic(BaseModel):
     verify_state: str | None
     verify_message: str | None
     verified_at: datetime | None
+    last_restore_test: RestoreTest | None
     created_at: datetime
 
 

@@ -24,6 +24,7 @@ from controlplane.api.models.backups import (
     ImportSource,
     RecoveryWindow,
     Replica,
+    RestoreTest,
 )
 from controlplane.catalog import backups, jobs, replication, services, strategies
 from controlplane.catalog.models import Backup, BackupReplica
@@ -317,7 +318,9 @@ def public(backup: Backup, copies: list[BackupReplica]) -> BackupPublic:
         import_source=imported,
         state=backup.state,
         state_message=backup.state_message,
-        ready_to_use=backup.state == "Succeeded" and backup.verify_state != "failed",
+        ready_to_use=backup.state == "Succeeded"
+        and backup.verify_state != "failed"
+        and backup.restore_test_state != "failed",
         size_bytes=backup.size_bytes,
         backup_handle=backup.backup_handle,
         backup_plugin=backup.backup_plugin,
@@ -332,5 +335,13 @@ def public(backup: Backup, copies: list[BackupReplica]) -> BackupPublic:
         verify_state=backup.verify_state,
         verify_message=backup.verify_message,
         verified_at=backup.verified_at,
+        last_restore_test=None
+        if backup.restore_test_state is None
+        else RestoreTest(
+            state=backup.restore_test_state,
+            tested_at=backup.restore_tested_at,
+            duration_seconds=backup.restore_test_duration_seconds,
+            message=backup.restore_test_message,
+        ),
         created_at=backup.created_at,
     )
