@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make quickstart`: install what is missing, start the control plane in the background (the embedded
 # default in ./.dbaas), apply examples/quickstart with the provider from .venv, print the outputs.
-# `make quickstart-destroy` destroys what Terraform can and stops everything (see README.md here).
+# `make quickstart-destroy`: terraform destroy, then stop the control plane and its servers (see README.md here).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -115,9 +115,6 @@ destroy() {
   terraform_env
   if [ -f "$workdir/terraform.tfstate" ] && curl -fsS "$endpoint/openapi.json" >/dev/null 2>&1; then
     say "terraform destroy (examples/quickstart)"
-    # pgBackRest keeps the newest full backup of a repository while the service's WAL depends on it:
-    # the control plane refuses to delete it, so it leaves Terraform's state first and stays in .dbaas.
-    terraform -chdir="$workdir" state rm -lock=true dbaas_backup.full >/dev/null 2>&1 || true
     terraform -chdir="$workdir" destroy -auto-approve -input=false
   fi
   if [ -s "$data_dir/control-plane.pid" ] && kill "$(cat "$data_dir/control-plane.pid")" 2>/dev/null; then
