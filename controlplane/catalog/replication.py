@@ -77,26 +77,32 @@ def latest_lag_sample(session: Session, *, service_id: int, region: str) -> Repl
 
 
 def lag_buckets(
-    session: Session, *, service_id: int, region: str, start: int, end: int, bucket_seconds: int
+    session: Session, *, service_id: int, region: str, since: int, until: int, bucket_seconds: int
 ) -> list[tuple[int, float]]:
-    """(bucket start, the largest lag sampled in it) for every bucket of [start, end) that has samples.
+    """(bucket start, the largest lag sampled in it) for each bucket from the one holding `since` to the one
+    holding `until` (epoch seconds) that has samples.
 
-    Grouped in the database: a year of samples is far too many rows to fetch for a report.
+    Buckets sit on the clock: each starts at a multiple of `bucket_seconds` since the epoch (UTC), and the
+    first and last are whole. So every read made while `until` stays in one bucket asks for the same
+    buckets, and a closed bucket always has the same value. Grouped in the database: a year of samples is
+    far too many rows to fetch for a report.
     """
-    # Floor division of integers, which both databases do alike (samples at or after `start` only).
-    index = (ReplicationLagSample.sampled_at - start) // bucket_seconds
+    first = since - since % bucket_seconds
+    stop = until - until % bucket_seconds + bucket_seconds
+    # Integer division, which both databases do alike; it floors because epoch seconds are positive.
+    bucket = ReplicationLagSample.sampled_at // bucket_seconds * bucket_seconds
     query = (
-        select(index.label("bucket"), func.max(ReplicationLagSample.lag_seconds))
+        select(bucket.label("bucket"), func.max(ReplicationLagSample.lag_seconds))
         .where(
             ReplicationLagSample.service_id == service_id,
             ReplicationLagSample.region == region,
-            ReplicationLagSample.sampled_at >= start,
-            ReplicationLagSample.sampled_at < end,
+            ReplicationLagSample.sampled_at >= first,
+            ReplicationLagSample.sampled_at < stop,
         )
         .group_by("bucket")
         .order_by("bucket")
     )
-    return [(start + int(row[0]) * bucket_seconds, float(row[1])) for row in session.execute(query)]
+    return [(int(row[0]), float(row[1])) for row in session.execute(query)]
 
 
 def prune_lag_samples(session: Session, *, before: int) -> int:

@@ -17,7 +17,10 @@ class ReportRequest(BaseModel):
 
 
 class LagSample(BaseModel):
-    """The largest lag sampled in the bucket that starts at `time`."""
+    """The largest lag sampled in the bucket [time, time + bucket_seconds).
+
+    `time` is a multiple of `bucket_seconds` since the epoch (UTC): every report puts its buckets there.
+    """
 
     time: datetime
     lag_seconds: float

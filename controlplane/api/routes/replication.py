@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
 from controlplane.api.errors import not_found
@@ -17,7 +18,8 @@ from controlplane.storage.repository_copy import plan_copy
 
 router = APIRouter(prefix="/v1/projects/{project}/services/{service}", tags=["backup to another region"])
 
-# Each period's length and bucket: about a hundred points or fewer per report.
+# Each period's length and bucket: about a hundred points or fewer per report. Each length is a whole
+# number of buckets, so the period's first bucket moves only when its last (the current one) does.
 PERIODS = {
     "hour": (3600, 60),
     "day": (86400, 900),
@@ -27,16 +29,27 @@ PERIODS = {
 }
 
 
+def wall_clock() -> float:
+    """Now, in seconds since the epoch; a dependency so that a test can read the report at chosen moments."""
+    return time.time()
+
+
+ClockDep = Annotated[float, Depends(wall_clock)]
+
+
 @router.post("/backup_to_another_region/report", response_model=Report)
-def report(service: str, body: ReportRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> Report:
-    """Per additional backup region: status, the lag now, and the largest lag in each bucket of the period."""
+def report(
+    service: str, body: ReportRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep, now: ClockDep
+) -> Report:
+    """Per additional backup region: status, the lag now, and the largest lag in each bucket of the period.
+
+    The buckets run from the one that holds the start of the period to the current one, on the clock.
+    """
     found = services.get_service(session, project=project, name=service)
     if found is None:
         raise not_found(f"service {service!r} in project {project!r}", "service")
     length, bucket = PERIODS[body.period]
-    now = time.time()
-    end = int(now) + 1
-    start = end - length
+    until = int(now)
     targets = copy_targets(runtime.settings, Archiving(runtime.settings), session, found)
     regions = []
     for region in (found.user_config or {}).get("additional_backup_regions") or []:
@@ -48,7 +61,7 @@ def report(service: str, body: ReportRequest, project: ProjectDep, session: Sess
             and (pending := plan_copy(target.source, target.target, target.stanza).oldest_pending()) is not None
         ]
         buckets = replication.lag_buckets(
-            session, service_id=found.id, region=region, start=start, end=end, bucket_seconds=bucket
+            session, service_id=found.id, region=region, since=until - length, until=until, bucket_seconds=bucket
         )
         regions.append(
             RegionReport(
