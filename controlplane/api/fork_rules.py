@@ -9,7 +9,6 @@ window, and the error names the window when it does not.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,18 +16,27 @@ from controlplane.api.errors import invalid, not_found
 from controlplane.api.models.services import ForkFrom
 from controlplane.catalog import backups, replication, services
 from controlplane.catalog.models import Backup, Service, Token
+from controlplane.fork_plan import ForkPlan, ForkRequest, RestoreInstructions
 from controlplane.settings import Settings
 
 
 def resolve(
     session: Session, token: Token, project: str, fork_from: ForkFrom, cloud: str, settings: Settings
-) -> dict[str, Any]:
+) -> ForkPlan:
     """The fork's plan, stored on the new service and carried out by the fork job."""
     source_project = fork_from.project or project
     if token.project is not None and token.project != source_project:
         raise not_found(f"project {source_project!r}", "fork_from.project")
     if fork_from.backup is not None and fork_from.recovery_target_time is not None:
         raise invalid("fork_from.recovery_target_time", "give either a backup or a recovery_target_time, not both")
+    requested_at = datetime.now(UTC)
+    target_time = fork_from.recovery_target_time.astimezone(UTC) if fork_from.recovery_target_time else None
+    if target_time is not None and target_time > requested_at:
+        raise invalid(
+            "fork_from.recovery_target_time",
+            f"{target_time.isoformat()} is in the future (it is {requested_at.isoformat()} now); "
+            "omit recovery_target_time to fork at the latest transaction",
+        )
     usable = [
         b
         for b in backups.list_backups(session, project=source_project, service=fork_from.service, states=("Succeeded",))
@@ -52,25 +60,31 @@ def resolve(
         )
     else:
         chosen = usable[-1]
-    target_time = fork_from.recovery_target_time
     if target_time is not None:
-        chosen = _for_time(fork_from.service, usable, target_time.astimezone(UTC), _window_end(source, usable))
-    return {
-        "project": source_project,
-        "service": fork_from.service,
-        "backup": fork_from.backup,
-        "recovery_target_time": target_time.isoformat() if target_time else None,
-        "stanza": chosen.stanza,
-        "repo_path": copies.get(chosen.id, chosen.repo_path),
-        "region": cloud if copies else chosen.region,
-        # Restoring from a copy: the fork job first waits for the copy to catch up with this repository.
-        "copy_of": chosen.repo_path if copies else None,
-        # pgBackRest picks the backup set itself for a point in time and for the latest transaction.
-        "label": chosen.label if fork_from.backup is not None else None,
-        "backup_name": chosen.name,
-        "backup_finished_at": chosen.finished_at.isoformat() if chosen.finished_at else None,
-        "cloud": cloud,
-    }
+        chosen = _for_time(fork_from.service, usable, target_time, _window_end(source, usable, requested_at))
+    return ForkPlan(
+        request=ForkRequest(
+            project=source_project,
+            service=fork_from.service,
+            backup=fork_from.backup,
+            recovery_target_time=target_time,
+            requested_at=requested_at,
+        ),
+        instructions=RestoreInstructions(
+            stanza=str(chosen.stanza),
+            repo_path=copies.get(chosen.id, str(chosen.repo_path)),
+            region=cloud if copies else chosen.region,
+            copy_of=chosen.repo_path if copies else None,
+            # Only a running source has WAL that may not have reached the archive yet.
+            source_service_id=source.id
+            if source is not None and source.state == "RUNNING" and chosen.service_id == source.id
+            else None,
+            # pgBackRest picks the backup set itself for a point in time and for the latest transaction.
+            label=chosen.label if fork_from.backup is not None else None,
+            backup_name=chosen.name,
+            backup_finished_at=chosen.finished_at,
+        ),
+    )
 
 
 def _named(session: Session, project: str, fork_from: ForkFrom, usable: list[Backup]) -> Backup:
@@ -114,12 +128,13 @@ def _copy_repositories(
     return {b.id: done.get(b.id, str(region.object_store / b.container)) for b in usable if b.owned or b.id in done}
 
 
-def _window_end(source: Service | None, usable: list[Backup]) -> datetime | None:
-    """WAL is archived (and copied) continuously while the source runs; without it, nothing after its last
-    backup."""
+def _window_end(source: Service | None, usable: list[Backup], now: datetime) -> datetime | None:
+    """Up to now while the source runs: the fork job makes its WAL reach the archive first. Without it, what
+    it archived: up to its deletion (which archives everything first), else nothing after its last backup."""
     if source is not None and source.state == "RUNNING":
-        return datetime.now(UTC)
-    return max((b.finished_at for b in usable if b.finished_at), default=None)
+        return now
+    ends = [b.recovery_window_end or b.finished_at for b in usable]
+    return max((end for end in ends if end is not None), default=None)
 
 
 def _for_time(service: str, usable: list[Backup], target: datetime, end: datetime | None) -> Backup:

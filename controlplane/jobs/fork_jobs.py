@@ -10,17 +10,22 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+from controlplane.catalog import services
+from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Service
 from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres, PostgresError
+from controlplane.fork_plan import ForkPlan, RestoredFrom
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
-from controlplane.storage.repository_copy import listed_backups, plan_copy
+from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
 
 log = logging.getLogger(__name__)
 RESTORED_MARKER = ".dbaas-restored"
@@ -39,22 +44,25 @@ class ForkJobs:
         service = jobs.load(context)
         if service.port is None:
             service = jobs.save(context, port=free_loopback_port())
-        plan = dict(service.fork_from or {})
+        plan = ForkPlan.load(service.fork_from or {})
+        instructions = plan.instructions
         postgres = jobs.driver(service)
         data_dir = Path(service.data_dir)
         marker = data_dir.parent / f".{data_dir.name}{RESTORED_MARKER}"
+        unarchived: str | None = None  # why commits of the source may be missing from a latest fork
         if not marker.exists():
             postgres.stop(mode="immediate")
             shutil.rmtree(data_dir, ignore_errors=True)
-            if plan.get("copy_of"):
-                _wait_for_copy(Path(str(plan["copy_of"])), Path(str(plan["repo_path"])), plan, context)
-            source = self._archiving.repository_driver(str(plan["stanza"]), Path(str(plan["repo_path"])))
-            target_time = plan.get("recovery_target_time")
+            segment, unarchived = self._archive_source_wal(context, plan)
+            if instructions.copy_of:
+                _wait_for_copy(context, plan, segment)
+            source = self._archiving.repository_driver(instructions.stanza, Path(instructions.repo_path))
+            jobs.save(context, state_message=f"restoring from {instructions.region}")
             source.restore(
                 target=data_dir,
                 repo=1,
-                label=plan.get("label"),
-                target_time=datetime.fromisoformat(target_time) if target_time else None,
+                label=instructions.label,
+                target_time=plan.request.recovery_target_time,
                 port=postgres.port,
                 socket_dir=postgres.socket_dir,
                 cancel=context.cancel,
@@ -65,47 +73,103 @@ class ForkJobs:
         backrest = jobs.configure(context, service, postgres)
         postgres.start()
         _wait_until_promoted(postgres, service.username, context)
+        if plan.result is None:
+            # Read at once: PostgreSQL forgets the last replayed commit when the server restarts.
+            plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, service))})
+            jobs.save(context, fork_from=plan.dump())
         # The restored roles keep the source's passwords; the fork gets its own.
         postgres.psql(f"ALTER ROLE \"{service.username}\" PASSWORD '{service.password}'", user=service.username)
         create_stanza(backrest)
-        restored_from = {
-            "backup": plan.get("backup_name") if plan.get("backup") else None,
-            "region": plan.get("region"),
-            "recovery_time": recovery_time(plan),
-        }
-        jobs.save(
-            context, state="RUNNING", state_message=None, host=HOST, fork_from={**plan, "restored_from": restored_from}
-        )
+        note = f"recovered to the end of the WAL archived: {unarchived}" if unarchived and plan.request.latest else None
+        jobs.save(context, state="RUNNING", state_message=note, host=HOST)
         marker.unlink(missing_ok=True)
-        log.info("fork %s/%s restored from %s", service.project, service.name, restored_from)
+        log.info("fork %s/%s restored from %s", service.project, service.name, plan.result)
+
+    def _archive_source_wal(self, context: JobContext, plan: ForkPlan) -> tuple[str | None, str | None]:
+        """Make the source's WAL up to this moment reach its archive: (the last segment's name, None), or
+        (None, why it cannot) — nothing to do for a named backup.
+
+        A fork at the latest transaction must hold every commit made before it was requested, and a point in
+        time, however recent, needs the WAL past it: the current segment is switched out and archived. Recovery
+        to a time stops at the first commit after the target, so one is made first (an empty transaction).
+        """
+        source_id, name = plan.instructions.source_service_id, plan.request.service
+        if plan.request.backup is not None:
+            return None, None
+        if source_id is None:
+            return None, f"{name} was not running"
+        with transaction(context.sessions) as session:
+            source = services.get_service_by_id(session, service_id=source_id)
+            if source is None or source.state != "RUNNING" or source.port is None:
+                return None, f"{name} was not running"
+            session.expunge(source)
+        postgres = self._service_jobs.driver(source)
+        primary = Path(plan.instructions.copy_of or plan.instructions.repo_path)
+        if not postgres.is_running():
+            return None, f"{name} was not running"
+        if not primary.is_dir():
+            return None, f"the repository of {name} in its own region ({primary}) is gone"
+        if plan.request.recovery_target_time is not None:
+            postgres.psql("SELECT txid_current()", user=source.username)
+        segment = postgres.psql("SELECT pg_walfile_name(pg_switch_wal())", user=source.username)
+        self._service_jobs.save(
+            context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
+        )
+        _wait_until(
+            lambda: holds_wal(primary, plan.instructions.stanza, segment),
+            context,
+            f"WAL segment {segment} of {source.name} did not reach its archive {primary}",
+        )
+        return segment, None
 
 
-def recovery_time(plan: dict[str, object]) -> str:
-    """What the fork recovered to: the target time, the end of the named backup, or now (the latest)."""
-    if plan.get("recovery_target_time"):
-        return str(plan["recovery_target_time"])
-    if plan.get("backup") and plan.get("backup_finished_at"):
-        return str(plan["backup_finished_at"])
-    return datetime.now(UTC).isoformat()
+def _restored_from(plan: ForkPlan, last_commit: datetime | None) -> RestoredFrom:
+    """What the fork recovered to; with no commit replayed past the backup, the backup's end."""
+    return RestoredFrom(
+        backup=plan.instructions.backup_name if plan.request.backup else None,
+        region=plan.instructions.region,
+        recovery_time=last_commit or plan.instructions.backup_finished_at,
+    )
 
 
-def _wait_for_copy(
-    primary: Path, copy: Path, plan: dict[str, object], context: JobContext, timeout: float = 600
-) -> None:
-    """A fork from a secondary region's copy restores once the copy has caught up with the primary
-    repository (at once when the primary store is gone) and holds the backup to restore."""
-    stanza, label = str(plan["stanza"]), plan.get("label")
-    deadline = time.monotonic() + timeout
-    while True:
+def _last_replayed_commit(postgres: Postgres, service: Service) -> datetime | None:
+    """The commit time of the last transaction recovery replayed, as PostgreSQL reports it after promotion."""
+    answer = postgres.psql(
+        "SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+        user=service.username,
+    )
+    return datetime.fromisoformat(answer) if answer else None
+
+
+def _wait_for_copy(context: JobContext, plan: ForkPlan, segment: str | None) -> None:
+    """A fork from a secondary region's copy restores once the copy holds the backup to restore and the WAL
+    to replay: up to `segment` when the source's archive was just brought up to date, else all the primary
+    repository has (at once when the primary store is gone)."""
+    instructions = plan.instructions
+    primary, copy, stanza = Path(str(instructions.copy_of)), Path(instructions.repo_path), instructions.stanza
+
+    def caught_up() -> bool:
         listed = listed_backups(copy, stanza)
-        if listed and (label is None or label in listed) and plan_copy(primary, copy, stanza).up_to_date:
-            return
+        if not listed or (instructions.label is not None and instructions.label not in listed):
+            return False
+        if segment is not None:
+            return holds_wal(copy, stanza, segment)
+        return plan_copy(primary, copy, stanza).up_to_date
+
+    _wait_until(
+        caught_up,
+        context,
+        f"the copy in {instructions.region} ({copy}) did not catch up with {primary}; "
+        "see the source's backup_to_another_region report",
+    )
+
+
+def _wait_until(done: Callable[[], bool], context: JobContext, failure: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
         if context.cancel.is_set() or time.monotonic() > deadline:
-            raise TimeoutError(
-                f"the copy in {plan.get('cloud')} ({copy}) did not catch up with {primary} within {timeout:.0f} s; "
-                "see the source's backup_to_another_region report"
-            )
-        time.sleep(0.5)
+            raise TimeoutError(f"{failure} within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def _wait_until_promoted(postgres: Postgres, user: str, context: JobContext, timeout: float = 600) -> None:

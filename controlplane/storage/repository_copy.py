@@ -110,6 +110,16 @@ def listed_backups(repository: Path, stanza: str) -> tuple[str, ...]:
     return backup_labels(_snapshot(directory, BACKUP_INFO).get("backup.info", b""))
 
 
+def holds_wal(repository: Path, stanza: str, segment: str) -> bool:
+    """Whether the repository's archive of the stanza holds WAL segment `segment` (a 24-hex-digit name).
+
+    pgBackRest files it as `archive/<stanza>/<archive id>/<first 16 digits>/<segment>-<checksum>[.ext]`.
+    """
+    if len(segment) != 24 or any(c not in "0123456789ABCDEF" for c in segment):
+        raise ValueError(f"{segment!r} is not a WAL segment name")
+    return any((repository / "archive" / stanza).glob(f"*/{segment[:16]}/{segment}-*"))
+
+
 def plan_copy(source: Path, target: Path, stanza: str, *, known: Collection[str] = ()) -> CopyPlan:
     """Compare the stanza's objects in `source` and `target` repositories; what is missing from `target`.
 

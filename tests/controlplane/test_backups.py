@@ -138,23 +138,47 @@ def test_parent_must_be_the_latest_backup(acme: httpx.Client, source: dict[str, 
 def test_fork_at_the_latest_transaction_has_rows_after_the_last_backup(
     acme: httpx.Client, source: dict[str, Any]
 ) -> None:
-    sql(source, "INSERT INTO notes (body) VALUES ('after last backup')")
-    archive_now(source)
+    # Committed in its own transaction, then forked at once: the control plane brings the WAL to the archive.
+    [(committed_at,)] = sql(source, "INSERT INTO notes (body) VALUES ('after last backup') RETURNING now()")
     forked = fork(acme, "latest")
     assert "after last backup" in notes(forked)
     assert forked["restored_from"]["backup"] is None
+    assert datetime.fromisoformat(forked["restored_from"]["recovery_time"]) >= committed_at
+    assert forked["state_message"] is None
 
 
 def test_point_in_time_fork_lands_between_two_markers(acme: httpx.Client, source: dict[str, Any]) -> None:
-    sql(source, "INSERT INTO notes (body) VALUES ('marker A')")
+    # A target a few seconds old with a later commit right after it, and no WAL switch by hand.
+    [(a_written,)] = sql(source, "INSERT INTO notes (body) VALUES ('marker A') RETURNING now()")
     [(between,)] = sql(source, "SELECT clock_timestamp()")
-    time.sleep(1.5)
     sql(source, "INSERT INTO notes (body) VALUES ('marker B')")
-    archive_now(source)
     forked = fork(acme, "point-in-time", recovery_target_time=between.isoformat())
     restored = notes(forked)
     assert "marker A" in restored and "marker B" not in restored
-    assert datetime.fromisoformat(forked["restored_from"]["recovery_time"]) == between
+    # The last commit replayed: marker A's (or a later one of nobody's data), never past the target.
+    assert a_written <= datetime.fromisoformat(forked["restored_from"]["recovery_time"]) <= between
+
+
+def test_a_quiet_source_forks_at_a_point_in_time_seconds_old(acme: httpx.Client, source: dict[str, Any]) -> None:
+    """No commit follows the target: the control plane itself makes the archive reach past it."""
+    sql(source, "INSERT INTO notes (body) VALUES ('quiet marker')")
+    [(target,)] = sql(source, "SELECT clock_timestamp()")
+    forked = fork(acme, "quiet-point", recovery_target_time=target.isoformat())
+    assert "quiet marker" in notes(forked)
+
+
+def test_a_time_in_the_future_is_refused(acme: httpx.Client, source: dict[str, Any]) -> None:
+    body = {
+        "name": "from-the-future",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "source", "recovery_target_time": "2999-01-01T00:00:00Z"},
+    }
+    response = acme.post(f"{PROJECT}/services", json=body)
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
+    assert "in the future" in error["message"]
 
 
 def test_time_outside_the_window_names_the_window(acme: httpx.Client, source: dict[str, Any]) -> None:

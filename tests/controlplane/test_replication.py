@@ -26,6 +26,7 @@ from tests.controlplane.cp_process import (
     remove_tree,
     stop_leftover_servers,
     unprivileged_reachable_dir,
+    wait_for_gone,
     wait_for_state,
 )
 from tests.controlplane.test_backups import archive_now, backup, notes, sql
@@ -38,8 +39,9 @@ def plane() -> Iterator[ControlPlane]:
     data_dir = unprivileged_reachable_dir("dbaas-cp-replication-")
     south = data_dir / "south-store"
     south.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0711", "tmpfs", str(south)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0711", "tmpfs", str(south)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.fail(f"the full-store test needs a tmpfs mount (root with CAP_SYS_ADMIN): {mounted.stderr}")
     config = data_dir / "dbaas-cp.toml"
@@ -70,8 +72,13 @@ def acme(plane: ControlPlane) -> Iterator[httpx.Client]:
 
 
 def create_service(client: httpx.Client, name: str, regions: list[str], container: str | None = None) -> dict[str, Any]:
-    body = {"name": name, "service_type": "pg", "cloud": "local-east", "plan": "hobbyist",
-            "user_config": {"additional_backup_regions": regions}}
+    body = {
+        "name": name,
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "user_config": {"additional_backup_regions": regions},
+    }
     created = client.post(f"{PROJECT}/services", json=body)
     assert created.status_code == 201, created.text
     service = wait_for_state(client, f"{PROJECT}/services/{name}", {"RUNNING"})
@@ -140,21 +147,44 @@ def test_copy_is_restorable_after_the_primary_store_is_gone(
     problems = Archiving(settings).repository_driver(stanza, secondary).verify(repo=1, label=None)
     assert problems == [], f"pgbackrest verify on the copy: {problems}"
 
-    found = wait_until(lambda: report(acme, "orders")["regions"][0]["samples"] and report(acme, "orders"),
-                       "lag samples")
+    found = wait_until(
+        lambda: report(acme, "orders")["regions"][0]["samples"] and report(acme, "orders"), "lag samples"
+    )
     [west] = found["regions"]
     assert (west["region"], west["status"], west["message"]) == ("local-west", "ok", None)
     assert west["lag_seconds"] == 0 and all(s["lag_seconds"] >= 0 for s in west["samples"])
     assert found["bucket_seconds"] == 60
 
     shutil.rmtree(primary)  # the primary region's store for this service is gone
-    body = {"name": "orders-west", "service_type": "pg", "cloud": "local-west", "plan": "hobbyist",
-            "fork_from": {"service": "orders"}}
+    body = {
+        "name": "orders-west",
+        "service_type": "pg",
+        "cloud": "local-west",
+        "plan": "hobbyist",
+        "fork_from": {"service": "orders"},
+    }
     assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
     forked = wait_for_state(acme, f"{PROJECT}/services/orders-west", {"RUNNING"}, timeout=300)
     assert forked["restored_from"]["region"] == "local-west"
     assert notes(forked) == {"before backup", "after backup"}
     assert taken["region"] == "local-east"
+
+
+def test_commit_then_fork_at_once_in_the_backup_region(acme: httpx.Client) -> None:
+    """A user commits and forks in the backup region at once: no WAL switch, no wait for the copy."""
+    service = create_service(acme, "ledger", ["local-west"])
+    backup(acme, f"{PROJECT}/services/ledger/backups", name="base")
+    wait_for_replica(acme, "ledger", "base", "local-west", "Succeeded")
+    sql(service, "INSERT INTO notes (body) VALUES ('just committed')")
+    body = {"name": "ledger-west", "service_type": "pg", "cloud": "local-west", "plan": "hobbyist",
+            "fork_from": {"service": "ledger"}}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    forked = wait_for_state(acme, f"{PROJECT}/services/ledger-west", {"RUNNING"}, timeout=300)
+    assert forked["restored_from"]["region"] == "local-west" and forked["state_message"] is None
+    assert notes(forked) == {"just committed"}
+    for name in ("ledger-west", "ledger"):
+        assert acme.delete(f"{PROJECT}/services/{name}").status_code == 202
+        wait_for_gone(acme, f"{PROJECT}/services/{name}")
 
 
 def test_report_period_is_checked(acme: httpx.Client) -> None:
@@ -197,8 +227,10 @@ def test_a_full_store_fails_the_copy_and_catches_up_when_it_has_room(
     assert taken["state"] == "Succeeded", "the primary is unaffected"
     failed = wait_for_replica(acme, "cramped", "big", "local-south", "Failed")
     assert "full" in failed["state_message"]
-    [south] = wait_until(lambda: report(acme, "cramped")["regions"][0]["status"] == "failing"
-                         and report(acme, "cramped")["regions"], "the report to say failing")
+    [south] = wait_until(
+        lambda: report(acme, "cramped")["regions"][0]["status"] == "failing" and report(acme, "cramped")["regions"],
+        "the report to say failing",
+    )
     assert "full" in south["message"]
     store = settings.region("local-south")
     assert store is not None

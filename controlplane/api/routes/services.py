@@ -28,6 +28,7 @@ from controlplane.api.models.services import (
 from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
+from controlplane.fork_plan import ForkPlan
 from controlplane.jobs.kinds import APPLY_PLAN, CREATE_SERVICE, DELETE_SERVICE, FORK_SERVICE, MIGRATE_SERVICE
 from controlplane.runtime import Runtime
 
@@ -69,7 +70,7 @@ def create_service(
             username=ADMIN_USER,
             password=secrets.token_urlsafe(24),
             data_dir=str(data_dir(runtime, body.cloud, project, body.name)),
-            fork_from=fork_plan,
+            fork_from=fork_plan.dump() if fork_plan else None,
         )
     except services.DuplicateService as err:
         raise ApiError(409, "conflict", f"a service named {body.name!r} already exists in {project!r}", "name") from err
@@ -190,18 +191,19 @@ def public(service: Service) -> ServicePublic:
     )
 
 
-def _fork_fields(plan: dict[str, Any] | None) -> dict[str, Any]:
-    if not plan:
+def _fork_fields(document: dict[str, Any] | None) -> dict[str, Any]:
+    if not document:
         return {}
-    restored = plan.get("restored_from")
+    plan = ForkPlan.load(document)
+    request, result = plan.request, plan.result
     return {
         "fork_from": ForkFrom(
-            project=plan["project"],
-            service=plan["service"],
-            backup=plan.get("backup"),
-            recovery_target_time=plan.get("recovery_target_time"),
+            project=request.project,
+            service=request.service,
+            backup=request.backup,
+            recovery_target_time=request.recovery_target_time,
         ),
-        "restored_from": RestoredFrom(**restored) if restored else None,
+        "restored_from": RestoredFrom(**result.model_dump()) if result else None,
     }
 
 
