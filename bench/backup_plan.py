@@ -35,14 +35,17 @@ PROJECT, SERVICE = "bench", "source"
 
 def imported_backups(count: int, handle: str, round_label: str) -> str:
     """`count` dbaas_backup resources, each importing `handle` under a name of its own."""
-    return "".join(f'''
+    return "".join(
+        f'''
 resource "dbaas_backup" "b{i}" {{
   service       = "{SERVICE}"
   name          = "imported-{i:03d}"
   labels        = {{ round = "{round_label}" }}
   import_source = {{ backup_handle = "{handle}", backup_plugin = "pgbackrest" }}
 }}
-''' for i in range(count))
+'''
+        for i in range(count)
+    )
 
 
 def timed(workspace: Workspace, *args: str) -> tuple[float, str]:
@@ -67,8 +70,10 @@ def main() -> None:
         plane.start()
         token = plane.create_token(PROJECT)
         with plane.client(token) as client:
-            client.post(f"/v1/projects/{PROJECT}/services", json={
-                "name": SERVICE, "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}).raise_for_status()
+            client.post(
+                f"/v1/projects/{PROJECT}/services",
+                json={"name": SERVICE, "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"},
+            ).raise_for_status()
             wait_for_state(client, f"/v1/projects/{PROJECT}/services/{SERVICE}", {"RUNNING"})
             path = f"/v1/projects/{PROJECT}/services/{SERVICE}/backups/base"
             client.put(path, json={}).raise_for_status()
@@ -91,10 +96,14 @@ def main() -> None:
         theirs_seconds = timed_plans(theirs, args.runs)
         ours_median, theirs_median = statistics.median(ours_seconds), statistics.median(theirs_seconds)
         print(f"terraform plan -refresh=true, {count} unchanged resources, median of {args.runs}:")
-        print(f"  Go null provider (null_resource): {theirs_median:.2f} s  runs: "
-              + " ".join(f"{s:.2f}" for s in theirs_seconds))
-        print(f"  dbaas provider (dbaas_backup):    {ours_median:.2f} s  runs: "
-              + " ".join(f"{s:.2f}" for s in ours_seconds))
+        print(
+            f"  Go null provider (null_resource): {theirs_median:.2f} s  runs: "
+            + " ".join(f"{s:.2f}" for s in theirs_seconds)
+        )
+        print(
+            f"  dbaas provider (dbaas_backup):    {ours_median:.2f} s  runs: "
+            + " ".join(f"{s:.2f}" for s in ours_seconds)
+        )
         print(f"  ratio: {ours_median / theirs_median:.2f}x (target <= 1.5x)")
 
         write(ours, imported_backups(count, handle, "2"))
@@ -105,12 +114,15 @@ def main() -> None:
         if after.returncode != 0:
             raise SystemExit(f"plan after the label change is not empty:\n{after.stdout[-2000:]}")
         with plane.client(token) as client:
-            relabelled = client.get(f"/v1/projects/{PROJECT}/services/{SERVICE}/backups",
-                                    params={"label": "round=2"}).json()["backups"]
+            relabelled = client.get(
+                f"/v1/projects/{PROJECT}/services/{SERVICE}/backups", params={"label": "round=2"}
+            ).json()["backups"]
         if len(relabelled) != count:
             raise SystemExit(f"the control plane has {len(relabelled)} backups labelled round=2, not {count}")
-        print(f"terraform apply changing the labels of {count} dbaas_backup: {apply_seconds:.2f} s "
-              "(plan afterwards: no changes)")
+        print(
+            f"terraform apply changing the labels of {count} dbaas_backup: {apply_seconds:.2f} s "
+            "(plan afterwards: no changes)"
+        )
     finally:
         if ours is not None and (ours.path / "terraform.tfstate").exists():
             ours.run("destroy", "-auto-approve", "-input=false", check=False)

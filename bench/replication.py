@@ -68,8 +68,12 @@ def copied_seconds(client: Any, name: str) -> float:
 
 
 def steady_lag(client: Any, uri: str, seconds: int) -> list[float]:
-    writer = subprocess.Popen([BIN / "pgbench", "-n", "-c", "2", "-j", "2", "-T", str(seconds), uri],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    writer = subprocess.Popen(
+        [BIN / "pgbench", "-n", "-c", "2", "-j", "2", "-T", str(seconds), uri],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lags = []
     while writer.poll() is None:
         report = client.post(f"{SERVICE}/backup_to_another_region/report", json={"period": "hour"}).json()
@@ -94,11 +98,14 @@ def main() -> None:
     try:
         plane.start()
         client = plane.client(plane.create_token("bench"))
-        client.post("/v1/projects/bench/services", json={
-            "name": "big", "service_type": "pg", "cloud": "local-east", "plan": "startup-4"}).raise_for_status()
+        client.post(
+            "/v1/projects/bench/services",
+            json={"name": "big", "service_type": "pg", "cloud": "local-east", "plan": "startup-4"},
+        ).raise_for_status()
         service = wait_for_state(client, SERVICE, {"RUNNING"})
-        subprocess.run([BIN / "pgbench", "-i", "-q", "-s", str(args.scale), service["uri"]], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [BIN / "pgbench", "-i", "-q", "-s", str(args.scale), service["uri"]], check=True, capture_output=True
+        )
         client.put(f"{SERVICE}/backups/base", json={}).raise_for_status()
         taken = wait_for_backup(client, f"{SERVICE}/backups/base", timeout=3600)
         repository, rest = taken["backup_handle"].split(":", 1)[1].split("#")
@@ -109,19 +116,25 @@ def main() -> None:
         ours = copied_seconds(client, "base")
         print(f"repository of the service: {size / 1e6:.0f} MB (database: pgbench scale {args.scale})")
         print(f"copy to local-west through the control plane: {ours:.2f} s ({size / ours / 1e6:.0f} MB/s)")
-        print(f"cp -r + sync: {raw_sync:.2f} s ({size / raw_sync / 1e6:.0f} MB/s) -> ratio "
-              f"{raw_sync / ours:.2f}x (target >= 0.8x)")
+        print(
+            f"cp -r + sync: {raw_sync:.2f} s ({size / raw_sync / 1e6:.0f} MB/s) -> ratio "
+            f"{raw_sync / ours:.2f}x (target >= 0.8x)"
+        )
         print(f"cp -r without sync: {raw:.2f} s ({size / raw / 1e6:.0f} MB/s) -> ratio {raw / ours:.2f}x")
 
         lags = steady_lag(client, service["uri"], args.seconds)
         ordered = sorted(lags)
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-        print(f"replication lag while pgbench writes ({len(lags)} reads): median {statistics.median(lags):.1f} s, "
-              f"p95 {p95:.1f} s, max {max(lags):.1f} s (target <= 15 s)")
+        print(
+            f"replication lag while pgbench writes ({len(lags)} reads): median {statistics.median(lags):.1f} s, "
+            f"p95 {p95:.1f} s, max {max(lags):.1f} s (target <= 15 s)"
+        )
         report = client.post(f"{SERVICE}/backup_to_another_region/report", json={"period": "hour"}).json()
         samples = report["regions"][0]["samples"]
-        print(f"report: status {report['regions'][0]['status']}, {len(samples)} one-minute buckets, largest "
-              f"{max((s['lag_seconds'] for s in samples), default=0):.1f} s")
+        print(
+            f"report: status {report['regions'][0]['status']}, {len(samples)} one-minute buckets, largest "
+            f"{max((s['lag_seconds'] for s in samples), default=0):.1f} s"
+        )
     finally:
         plane.stop()
         stop_leftover_servers(scratch / "cp", config)

@@ -38,11 +38,28 @@ def by_hand(scratch: Path) -> float:
     if user:
         subprocess.run(["chown", user, str(data)], check=True)
     started = time.perf_counter()
-    subprocess.run([BIN / "initdb", "-D", data, "--data-checksums", "-U", "admin", "-A", "trust"],
-                   check=True, capture_output=True, user=user)
-    subprocess.run([BIN / "pg_ctl", "-D", data, "-w", "-l", data / "log", "-o",
-                    f"-p {free_loopback_port()} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-                    "start"], check=True, capture_output=True, user=user)
+    subprocess.run(
+        [BIN / "initdb", "-D", data, "--data-checksums", "-U", "admin", "-A", "trust"],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
+    subprocess.run(
+        [
+            BIN / "pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            data / "log",
+            "-o",
+            f"-p {free_loopback_port()} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
     elapsed = time.perf_counter() - started
     subprocess.run([BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], check=True, capture_output=True, user=user)
     return elapsed
@@ -63,18 +80,24 @@ def main() -> None:
         with plane.client(plane.create_token("bench")) as client:
             for index in range(args.services):
                 started = time.perf_counter()
-                response = client.post("/v1/projects/bench/services", json={
-                    "name": f"s{index}", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"})
+                response = client.post(
+                    "/v1/projects/bench/services",
+                    json={"name": f"s{index}", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"},
+                )
                 response.raise_for_status()
                 wait_for_state(client, f"/v1/projects/bench/services/s{index}", {"RUNNING"})
                 api.append(time.perf_counter() - started)
             latencies = concurrent_gets(plane, client.headers["Authorization"], 20, args.requests)
-        print(f"service create -> RUNNING, median of {args.services}: API {statistics.median(api):.2f} s "
-              f"(min {min(api):.2f}); initdb+start by hand {statistics.median(hand):.2f} s; target <= 2 s")
+        print(
+            f"service create -> RUNNING, median of {args.services}: API {statistics.median(api):.2f} s "
+            f"(min {min(api):.2f}); initdb+start by hand {statistics.median(hand):.2f} s; target <= 2 s"
+        )
         latencies.sort()
         p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
-        print(f"GET service, 20 concurrent clients x {args.requests}: p50 {p50 * 1000:.1f} ms, "
-              f"p99 {p99 * 1000:.1f} ms, {len(latencies) / sum(latencies) * 20:.0f} req/s")
+        print(
+            f"GET service, 20 concurrent clients x {args.requests}: p50 {p50 * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms, {len(latencies) / sum(latencies) * 20:.0f} req/s"
+        )
     finally:
         plane.stop()
         stop_leftover_servers(plane.data_dir)
