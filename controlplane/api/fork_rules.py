@@ -31,12 +31,6 @@ def resolve(
         raise invalid("fork_from.recovery_target_time", "give either a backup or a recovery_target_time, not both")
     requested_at = datetime.now(UTC)
     target_time = fork_from.recovery_target_time.astimezone(UTC) if fork_from.recovery_target_time else None
-    if target_time is not None and target_time > requested_at:
-        raise invalid(
-            "fork_from.recovery_target_time",
-            f"{target_time.isoformat()} is in the future (it is {requested_at.isoformat()} now); "
-            "omit recovery_target_time to fork at the latest transaction",
-        )
     usable = [
         b
         for b in backups.list_backups(session, project=source_project, service=fork_from.service, states=("Succeeded",))
@@ -61,7 +55,9 @@ def resolve(
     else:
         chosen = usable[-1]
     if target_time is not None:
-        chosen = _for_time(fork_from.service, usable, target_time, _window_end(source, usable, requested_at))
+        chosen = _for_time(
+            fork_from.service, usable, target_time, _window_end(source, usable, requested_at), requested_at
+        )
     return ForkPlan(
         request=ForkRequest(
             project=source_project,
@@ -137,13 +133,14 @@ def _window_end(source: Service | None, usable: list[Backup], now: datetime) -> 
     return max((end for end in ends if end is not None), default=None)
 
 
-def _for_time(service: str, usable: list[Backup], target: datetime, end: datetime | None) -> Backup:
+def _for_time(service: str, usable: list[Backup], target: datetime, end: datetime | None, now: datetime) -> Backup:
     """The newest backup finished before `target`, if `target` is inside the recoverable window."""
     start = min((b.finished_at for b in usable if b.finished_at), default=None)
     if start is None or end is None or not start <= target <= end:
         window = f"{start.isoformat()} to {end.isoformat()}" if start and end else "empty (no succeeded backup)"
+        future = f" (it is in the future: it is {now.isoformat()} now)" if target > now else ""
         raise invalid(
             "fork_from.recovery_target_time",
-            f"{target.isoformat()} is outside the recoverable window of {service!r}: {window}",
+            f"{target.isoformat()} is outside the recoverable window of {service!r}{future}: {window}",
         )
     return max((b for b in usable if b.finished_at and b.finished_at <= target), key=lambda b: b.finished_at or start)

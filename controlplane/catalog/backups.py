@@ -123,6 +123,11 @@ def list_backups(
     return found
 
 
+def backups_of_stanza(session: Session, *, stanza: str) -> list[Backup]:
+    """Every backup whose data lies in pgBackRest stanza `stanza`, in any project (imports included)."""
+    return list(session.scalars(select(Backup).where(Backup.stanza == stanza).order_by(Backup.id)))
+
+
 def latest_backup(
     session: Session,
     *,

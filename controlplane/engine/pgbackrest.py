@@ -331,12 +331,26 @@ class PgBackRest:
 
     # -- expire ------------------------------------------------------------------------------------
 
+    def expirable(self, *, repo: int, label: str) -> bool:
+        """Whether `expire()` can remove backup `label` from `repo` now (True when it is gone already).
+
+        pgBackRest keeps the newest full backup of a repository until another full backup exists: the
+        WAL archive after it depends on it.
+        """
+        self._repository(repo)
+        backups = self.info(repo=repo)
+        gone = next((b for b in backups if b.label == label), None)
+        if gone is None or gone.type != "full":
+            return True
+        return sum(1 for b in backups if b.type == "full") > 1
+
     def expire(self, *, repo: int, label: str) -> None:
         """Remove backup `label` from `repo`, with every backup that depends on it; nothing if it is gone.
 
         pgBackRest expires the whole set: an incremental or differential built on `label` goes with it,
-        so no broken chain is left behind. It refuses to expire the only full backup of a repository.
-        WAL older than the oldest full backup left is removed too: no backup could replay it any more.
+        so no broken chain is left behind. It refuses to expire the only full backup of a repository
+        (see `expirable()`). WAL older than the oldest full backup left is removed too: no backup could
+        replay it any more.
         """
         self._repository(repo)
         if not _LABEL.fullmatch(label):

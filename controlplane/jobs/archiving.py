@@ -55,6 +55,15 @@ class Archiving:
         finally:
             os.close(descriptor)  # releases the flock
 
+    def containers(self) -> list[Path]:
+        """Every container directory of every region's store."""
+        stores = [region.object_store for region in self._settings.regions if region.object_store.is_dir()]
+        return [path for store in stores for path in store.iterdir() if path.is_dir() and not path.is_symlink()]
+
+    def container_paths(self, container: str) -> list[Path]:
+        """Where `container` is in every region's store: a repository and its copies in other regions."""
+        return [self.repository_path(region.name, container) for region in self._settings.regions]
+
     def repository_path(self, region: str, container: str) -> Path:
         found = self._settings.region(region)
         if found is None:

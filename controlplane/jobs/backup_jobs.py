@@ -13,14 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from controlplane.catalog import backups, jobs, replication, repositories, services, strategies
+from controlplane.catalog import backups, expiries, jobs, repositories, services, strategies
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import ServiceJobs
-from controlplane.storage.repository_copy import listed_backups
 
 log = logging.getLogger(__name__)
 ANNOTATION = "dbaas-backup-id"
@@ -33,6 +32,7 @@ class BackupJobs:
         self._archiving = archiving
         self._service_jobs = service_jobs
         self._on_backup = on_backup  # the replicator's wake-up: copy the new backup to other regions now
+        self._expiries = service_jobs.expiries
 
     def handlers(self) -> dict[str, Handler]:
         return {kinds.TAKE_BACKUP: self.take, kinds.DELETE_BACKUP: self.delete, kinds.VERIFY_BACKUP: self.verify}
@@ -98,6 +98,8 @@ class BackupJobs:
         log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, info.label)
         self._on_backup()
         self.apply_retention(context, backup_id)
+        if backup.type == "full":
+            self._expiries.settle(context.sessions, stanza)
 
     def apply_retention(self, context: JobContext, backup_id: int) -> None:
         """Queue the deletion of the full backups (with their incrementals) that the strategy no longer keeps.
@@ -134,29 +136,53 @@ class BackupJobs:
                 log.info("retention expires backup %s of %s/%s", expired.name, expired.project, expired.service)
 
     def delete(self, context: JobContext) -> None:
-        """Expires the backup (pgBackRest also expires what depends on it) and forgets the rows.
-
-        Its copies in other regions go first, under the copy lock: a copy pass cannot bring them back,
-        and a copy that cannot be expired leaves the backup whole, saying why.
-        """
+        """Expires the backup with the incrementals built on it (pgBackRest takes them along) and forgets their
+        rows. A backup still being taken is deleted once it has finished. Data pgBackRest must keep for now
+        (the only full backup of its repository) gets a deferred expiry: the rows go all the same."""
         ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
+        _wait_until_finished(context, ids[-1])
         with transaction(context.sessions) as session:
             targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
-            copies = [r.repo_path for r in replication.replicas_of(session, backup_ids=[ids[-1]])[ids[-1]]]
             for backup in targets:
                 session.expunge(backup)
-        root = targets[-1] if targets else None
-        if root is not None and root.owned and root.label and root.repo_path and root.stanza:
-            with self._archiving.copy_lock(root.stanza):
-                for copy in copies:
-                    if root.label in listed_backups(Path(copy), root.stanza):
-                        self._archiving.repository_driver(root.stanza, Path(copy)).expire(repo=1, label=root.label)
-                self._archiving.repository_driver(root.stanza, Path(root.repo_path)).expire(repo=1, label=root.label)
+        root = targets[-1] if targets and targets[-1].id == ids[-1] else None
+        owned = root is not None and root.owned and root.label and root.repo_path and root.stanza
+        deferred = False
+        if root is not None and owned:
+            deferred = not self._expiries.expire(
+                stanza=str(root.stanza),
+                repo_path=Path(str(root.repo_path)),
+                container=root.container,
+                label=str(root.label),
+            )
         with transaction(context.sessions) as session:
+            if root is not None and deferred:
+                expiries.defer_expiry(
+                    session,
+                    service_id=root.service_id,
+                    project=root.project,
+                    stanza=str(root.stanza),
+                    repo_path=str(root.repo_path),
+                    container=root.container,
+                    label=str(root.label),
+                )
+                log.info(
+                    "backup %s of %s/%s: expiry deferred until a newer full backup",
+                    root.name,
+                    root.project,
+                    root.service,
+                )
             for backup in targets:
                 found = backups.get_backup_by_id(session, backup_id=backup.id)
                 if found is not None:
                     backups.delete_backup(session, backup=found)
+            service_gone = (
+                root is None
+                or root.service_id is None
+                or (services.get_service_by_id(session, service_id=root.service_id) is None)
+            )
+        if root is not None and owned and service_gone:
+            self._expiries.purge(context.sessions, str(root.stanza))
 
     def verify(self, context: JobContext) -> None:
         backup_id = int(context.payload["backup_id"])
@@ -192,6 +218,17 @@ class BackupJobs:
                 )
             else:
                 backups.update_backup(session, backup=backup, state_message=f"delete failed: {message}")
+
+
+def _wait_until_finished(context: JobContext, backup_id: int) -> None:
+    """A backup still being taken is deleted once its job has finished (its take job was queued first)."""
+    while True:
+        with transaction(context.sessions) as session:
+            found = backups.get_backup_by_id(session, backup_id=backup_id)
+            if found is None or found.state not in ("Pending", "Running"):
+                return
+        if context.cancel.wait(0.5):
+            raise TimeoutError(f"backup {backup_id} was still being taken when the control plane stopped")
 
 
 def handle(repo_path: str | Path, stanza: str, label: str) -> str:

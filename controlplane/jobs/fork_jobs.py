@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
+from controlplane.jobs.wal import switch_wal, wait_for_wal, wait_until
 from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
 
 log = logging.getLogger(__name__)
@@ -109,17 +109,11 @@ class ForkJobs:
             return None, f"{name} was not running"
         if not primary.is_dir():
             return None, f"the repository of {name} in its own region ({primary}) is gone"
-        if plan.request.recovery_target_time is not None:
-            postgres.psql("SELECT txid_current()", user=source.username)
-        segment = postgres.psql("SELECT pg_walfile_name(pg_switch_wal())", user=source.username)
+        segment = switch_wal(postgres, source.username, commit_first=plan.request.recovery_target_time is not None)
         self._service_jobs.save(
             context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
         )
-        _wait_until(
-            lambda: holds_wal(primary, plan.instructions.stanza, segment),
-            context,
-            f"WAL segment {segment} of {source.name} did not reach its archive {primary}",
-        )
+        wait_for_wal([primary], plan.instructions.stanza, segment, context.cancel)
         return segment, None
 
 
@@ -156,20 +150,12 @@ def _wait_for_copy(context: JobContext, plan: ForkPlan, segment: str | None) -> 
             return holds_wal(copy, stanza, segment)
         return plan_copy(primary, copy, stanza).up_to_date
 
-    _wait_until(
+    wait_until(
         caught_up,
-        context,
+        context.cancel,
         f"the copy in {instructions.region} ({copy}) did not catch up with {primary}; "
         "see the source's backup_to_another_region report",
     )
-
-
-def _wait_until(done: Callable[[], bool], context: JobContext, failure: str, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if context.cancel.is_set() or time.monotonic() > deadline:
-            raise TimeoutError(f"{failure} within {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 def _wait_until_promoted(postgres: Postgres, user: str, context: JobContext, timeout: float = 600) -> None:

@@ -10,19 +10,25 @@ server, a migration finds the data already moved).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
-from controlplane.catalog import services
+from controlplane.catalog import backups, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
+from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRest
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
-from controlplane.engine.postgres import Postgres
+from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
+from controlplane.jobs.expiry import Expiries
+from controlplane.jobs.replicator import copy_targets
 from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.settings import Settings
+from controlplane.storage.repository_copy import SourceChanged, StoreUnavailable, plan_copy, run_copy
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -34,6 +40,7 @@ class ServiceJobs:
     def __init__(self, settings: Settings, archiving: Archiving) -> None:
         self._settings = settings
         self._archiving = archiving
+        self.expiries = Expiries(archiving)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -96,13 +103,49 @@ class ServiceJobs:
         self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def delete(self, context: JobContext) -> None:
+        """Stops and removes the server (its last WAL archived first), then what its backups no longer need."""
         service = self.load(context)
         if service.port is not None:
-            self.driver(service).remove()
+            postgres = self.driver(service)
+            if postgres.is_running():
+                self._archive_to_the_end(context, service, postgres)
+            postgres.remove()
+        self.expiries.purge(context.sessions, self._archiving.stanza_name(service))
         with transaction(context.sessions) as session:
             found = services.get_service_by_id(session, service_id=service.id)
             if found is not None:
                 services.delete_service(session, service=found)
+
+    def _archive_to_the_end(self, context: JobContext, service: Service, postgres: Postgres) -> None:
+        """Archive (and copy to the backup regions) every commit before the server goes, so that the backups
+        it leaves recover up to its deletion; their recoverable window ends there."""
+        stanza = self._archiving.stanza_name(service)
+        with transaction(context.sessions) as session:
+            current = services.get_service_by_id(session, service_id=service.id)
+            assert current is not None
+            primaries = [
+                Path(r.path)
+                for r in repositories.list_repositories(session, service_id=service.id)
+                if r.region == service.cloud and Path(r.path).is_dir()
+            ]
+            targets = copy_targets(self._settings, self._archiving, session, current)
+        try:
+            segment = switch_wal(postgres, service.username, commit_first=True)
+            wait_for_wal(primaries, stanza, segment, context.cancel, timeout=120)
+            account = resolve_account(self._settings.os_user)
+            for target in targets:
+                with self._archiving.copy_lock(stanza):
+                    plan = plan_copy(target.source, target.target, stanza)
+                    run_copy(plan, target.source, target.target, stanza, account=account, store_root=target.store_root)
+        except (PostgresError, TimeoutError, StoreUnavailable, SourceChanged) as err:
+            log.warning(
+                "service %s/%s: its last WAL may be missing from its archive: %s", service.project, service.name, err
+            )
+            return
+        with transaction(context.sessions) as session:
+            ended = datetime.now(UTC)
+            for backup in backups.list_backups(session, service_id=service.id):
+                backups.update_backup(session, backup=backup, recovery_window_end=ended)
 
     def configure(self, context: JobContext, service: Service, postgres: Postgres) -> PgBackRest:
         """Plan settings plus archiving into the repositories of the service's region."""

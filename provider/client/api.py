@@ -100,9 +100,9 @@ class Client:
     def patch(self, path: str, body: Mapping[str, Any]) -> Any:
         return self.request("PATCH", path, body=body)
 
-    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def delete(self, path: str) -> Any:
         """The answer's body (202 answers carry the object being deleted), or None for 204."""
-        return self.request("DELETE", path, params=params)
+        return self.request("DELETE", path)
 
     def request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None
@@ -229,13 +229,10 @@ class Client:
         """PATCH the description and labels, the only fields that change in place."""
         return _object(self.patch(f"{_backups_path(project, service)}/{_segment(name)}", body))
 
-    def delete_backup(
-        self, project: str, service: str, name: str, *, with_children: bool = False
-    ) -> dict[str, Any] | None:
-        """Start deleting the backup (and with `with_children` the incrementals on it); None if already gone."""
-        params = {"with_children": "true"} if with_children else None
+    def delete_backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+        """Start deleting the backup and the incrementals built on it; None if already gone."""
         try:
-            return _object(self.delete(f"{_backups_path(project, service)}/{_segment(name)}", params))
+            return _object(self.delete(f"{_backups_path(project, service)}/{_segment(name)}"))
         except NotFound:
             return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 
+from controlplane.storage.repository_copy import listed_backups
 from tests.controlplane.cp_process import ControlPlane, wait_for_gone, wait_for_state
 
 PROJECT = "/v1/projects/acme"
@@ -230,17 +231,49 @@ def test_import_of_a_handle_and_a_fork_from_it(acme: httpx.Client, source: dict[
     assert again.status_code == 202
 
 
-def test_deleting_a_parent_refuses_then_takes_the_chain(acme: httpx.Client, source: dict[str, Any]) -> None:
+def listed(backup_handle: str) -> tuple[str, ...]:
+    """The labels pgBackRest lists in the repository of a backup handle `pgbackrest:<repo>#<stanza>/<label>`."""
+    repo, _, rest = backup_handle.removeprefix("pgbackrest:").partition("#")
+    return listed_backups(Path(repo), rest.split("/")[0])
+
+
+def test_deleting_the_only_full_backup_takes_its_chain_and_expires_it_later(
+    acme: httpx.Client, source: dict[str, Any]
+) -> None:
     chain = acme.get(BACKUPS).json()["backups"]
-    full = chain[0]["name"]
-    refused = acme.delete(f"{BACKUPS}/{full}")
-    assert refused.status_code == 409 and "incr-2" in refused.json()["error"]["message"]
-    newest = acme.delete(f"{BACKUPS}/{full}", params={"with_children": "true"})
-    assert newest.status_code == 409 and "newest full backup" in newest.json()["error"]["message"]
-    backup(acme, name="next-full")  # pgBackRest keeps a repository's newest full backup
-    assert acme.delete(f"{BACKUPS}/{full}", params={"with_children": "true"}).status_code == 202
+    full = chain[0]
+    assert [b["name"] for b in chain] == [full["name"], chain[1]["name"], "incr-2"]
+    assert acme.delete(f"{BACKUPS}/{full['name']}").status_code == 202
     for item in chain:
         wait_for_gone(acme, f"{BACKUPS}/{item['name']}")
+    assert acme.get(BACKUPS).json()["backups"] == []
+    # pgBackRest keeps the only full backup of a repository: the control plane expires it after the next one.
+    label = full["backup_handle"].rsplit("/", 1)[1]
+    assert label in listed(full["backup_handle"])
+    successor = backup(acme, name="next-full")
+    assert listed(successor["backup_handle"]) == (successor["backup_handle"].rsplit("/", 1)[1],)
+
+
+def test_a_backup_deleted_while_it_is_taken_is_deleted_once_taken(acme: httpx.Client, source: dict[str, Any]) -> None:
+    assert acme.post(BACKUPS, json={"name": "short-lived"}).status_code == 202
+    deleted = acme.delete(f"{BACKUPS}/short-lived")
+    assert deleted.status_code == 202 and deleted.json()["state_message"] == "deleting"
+    wait_for_gone(acme, f"{BACKUPS}/short-lived", timeout=180)
+    assert [b["name"] for b in acme.get(BACKUPS).json()["backups"]] == ["next-full"]
+
+
+def test_a_deletion_interrupted_by_kill_9_finishes_and_its_data_is_expired_later(
+    control_plane: ControlPlane, acme: httpx.Client, source: dict[str, Any]
+) -> None:
+    victim = backup(acme, name="victim", container="kill-box")
+    assert acme.delete(f"{BACKUPS}/victim").status_code == 202
+    control_plane.kill()
+    control_plane.start()
+    wait_for_gone(acme, f"{BACKUPS}/victim", timeout=180)
+    successor = backup(acme, name="kill-box-next", container="kill-box")
+    assert victim["backup_handle"].rsplit("/", 1)[1] not in listed(successor["backup_handle"])
+    assert acme.delete(f"{BACKUPS}/kill-box-next").status_code == 202
+    wait_for_gone(acme, f"{BACKUPS}/kill-box-next")
 
 
 def test_deleted_files_fail_verification_and_no_fork_is_made(
@@ -303,18 +336,33 @@ def test_fork_from_a_deleted_source_still_works(acme: httpx.Client, source: dict
     sql(doomed, "CREATE TABLE t (v text)")
     sql(doomed, "INSERT INTO t VALUES ('survives')")
     backup(acme, f"{PROJECT}/services/doomed/backups", name="last-words")
+    sql(doomed, "INSERT INTO t VALUES ('committed just before the deletion')")
     assert acme.delete(f"{PROJECT}/services/doomed").status_code == 202
     wait_for_gone(acme, f"{PROJECT}/services/doomed")
-    body = {
-        "name": "heir",
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "fork_from": {"service": "doomed", "backup": "last-words"},
-    }
-    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    window = acme.get(f"{PROJECT}/services/doomed/backups/last-words").json()["recovery_window"]
+    assert window["end"] is not None, "the deletion archived everything: the window ends there"
+
+    def fork_of_doomed(name: str, **fork_from: object) -> httpx.Response:
+        body = {
+            "name": name,
+            "service_type": "pg",
+            "cloud": "local-east",
+            "plan": "hobbyist",
+            "fork_from": {"service": "doomed", **fork_from},
+        }
+        return acme.post(f"{PROJECT}/services", json=body)
+
+    assert fork_of_doomed("heir", backup="last-words").status_code == 201
     heir = wait_for_state(acme, f"{PROJECT}/services/heir", {"RUNNING"}, timeout=300)
     assert sql(heir, "SELECT v FROM t") == [("survives",)]
+    assert fork_of_doomed("last-heir").status_code == 201
+    last = wait_for_state(acme, f"{PROJECT}/services/last-heir", {"RUNNING"}, timeout=300)
+    assert sql(last, "SELECT v FROM t ORDER BY v") == [("committed just before the deletion",), ("survives",)]
+    assert "doomed was not running" in last["state_message"]
+    past_it = fork_of_doomed("too-late", recovery_target_time=datetime.now(UTC).isoformat())
+    error = past_it.json()["error"]
+    assert past_it.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
+    assert f" to {window['end'][:19]}" in error["message"], "the message names the window"
 
 
 def test_kill_9_during_a_backup_never_leaves_it_running(

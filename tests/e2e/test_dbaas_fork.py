@@ -91,11 +91,9 @@ import {
     dbaas.apply()
     assert dbaas.plan_exit_code().returncode == 0, "an imported fork plans no changes"
 
-    # Destroy: the newest full backup is kept by the control plane (409), so it leaves Terraform's hands first.
     (dbaas.path / "generated.tf").unlink()
     write(dbaas, service(name="shop") + BACKUP)
     dbaas.apply()  # destroys the fork
-    dbaas.run("state", "rm", "dbaas_backup.base")
     dbaas.run("destroy", "-auto-approve")
     with control_plane.client(control_plane.create_token("acme")) as api:
         assert api.get("/v1/projects/acme/services").json()["services"] == []

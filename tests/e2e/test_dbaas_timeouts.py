@@ -126,8 +126,7 @@ resource "dbaas_backup" "incr" {{
 
 def test_backup_create_timeout_keeps_the_backup_and_the_next_apply_replaces_it(
         dbaas: Workspace, control_plane: ControlPlane) -> None:
-    # An incremental times out: a full backup could not be replaced at all while it is the newest full backup
-    # of its container (the control plane keeps that one, 409), which is what a first backup always is.
+    # An incremental times out: its replacement needs the full backup it chains on to stay.
     project = "tmo-backup"
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="timed") + incremental_backups(TOO_SHORT))
@@ -140,8 +139,7 @@ def test_backup_create_timeout_keeps_the_backup_and_the_next_apply_replaces_it(
         assert dbaas.resources()["dbaas_backup.base"]["state"] == "Succeeded"
         assert backup_names(api, project, "timed") == ["base", "incr"]
 
-        # The replacement deletes the old backup first: the provider waits for it to finish (the control
-        # plane refuses to delete a running backup).
+        # The replacement deletes the old backup first: the provider waits for it to finish.
         before = api.get(f"/v1/projects/{project}/services/timed/backups/incr").json()
 
         write(dbaas, service(name="timed") + incremental_backups(SANE))
@@ -156,7 +154,6 @@ def test_backup_create_timeout_keeps_the_backup_and_the_next_apply_replaces_it(
         listed = api.get(f"/v1/projects/{project}/services/timed/backups/incr").json()
         assert listed["backup_handle"] == replaced["backup_handle"]
         assert dbaas.plan_exit_code().returncode == 0, "converged: plan after the replacement is empty"
-        dbaas.run("state", "rm", "dbaas_backup.base")  # the newest full backup: destroy would be refused
 
 
 def fork(create: str) -> str:
@@ -201,7 +198,6 @@ def test_fork_create_timeout_keeps_the_fork_and_the_next_apply_replaces_it(
         assert service_names(api, project) == in_state == ["origin", "origin-copy"]
         assert api.get(f"/v1/projects/{project}/services/origin-copy").json()["created_at"] == replaced["created_at"]
         assert dbaas.plan_exit_code().returncode == 0, "converged: plan after the replacement is empty"
-        dbaas.run("state", "rm", "dbaas_backup.base")  # the newest full backup: destroy would be refused
 
 
 # 2. Drift: a backup or a strategy deleted behind Terraform's back is planned again.
@@ -230,7 +226,6 @@ def test_drift_recreates_a_backup_and_a_strategy_deleted_behind_terraform(
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="drifting") + DRIFT)
         dbaas.apply()
-        # `second`: `first` is the newest full backup of drift-box, which the control plane never deletes.
         backup = f"/v1/projects/{project}/services/drifting/backups/second"
         assert api.delete(backup).status_code == 202
         wait_for_gone(api, backup)
@@ -248,7 +243,6 @@ def test_drift_recreates_a_backup_and_a_strategy_deleted_behind_terraform(
         assert backup_names(api, project, "drifting") == names_in_state(dbaas, "dbaas_backup") == ["first", "second"]
         assert dbaas.resources()["dbaas_backup.second"]["container"] == "drift-box"
         assert dbaas.plan_exit_code().returncode == 0
-        dbaas.run("state", "rm", "dbaas_backup.first")  # the newest full backup: destroy would be refused
 
 
 # 3. Validation errors name their attribute and point at its line.

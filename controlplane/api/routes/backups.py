@@ -94,38 +94,29 @@ def update_backup(
 
 @router.delete("/{name}", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
 def delete_backup(
-    service: str,
-    name: str,
-    project: ProjectDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    with_children: Annotated[bool, Query(description="also delete the incrementals built on it")] = False,
+    service: str, name: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> BackupPublic:
-    """Expires the backup's data (never an imported backup's) without leaving a broken chain."""
+    """Deletes the backup and the incrementals built on it (never a broken chain): always accepted.
+
+    The backup leaves the API once its job has ended; one still being taken is deleted when it has
+    finished. Data pgBackRest must keep for now (the only full backup of its repository) is expired
+    automatically once a newer full backup exists there, or with the service's stanza once nothing needs
+    it. An imported backup's data is never deleted: the catalog forgets it.
+    """
     backup = _find(session, project, service, name)
-    dependants = backups.children(session, backup=backup)
-    if dependants and not with_children:
-        raise ApiError(
-            409,
-            "conflict",
-            f"backup {name!r} is the parent of {', '.join(b.name for b in dependants)}; "
-            "delete those first or pass with_children=true",
-            "name",
+    if backup.state_message != "deleting":
+        dependants = backups.children(session, backup=backup)
+        for doomed in [*dependants, backup]:
+            backups.update_backup(session, backup=doomed, state_message="deleting")
+        jobs.enqueue_job(
+            session,
+            kind=kinds.DELETE_BACKUP,
+            project=project,
+            service_id=backup.service_id,
+            payload={"backup_id": backup.id, "with_children": [b.id for b in dependants]},
         )
-    if backup.state in ("Pending", "Running"):
-        raise ApiError(409, "conflict", f"backup {name!r} is {backup.state}; delete it once it has finished", "name")
-    _refuse_if_newest_full(session, backup)
-    _refuse_if_busy(session, backup)
-    backups.update_backup(session, backup=backup, state_message="deleting")
-    jobs.enqueue_job(
-        session,
-        kind=kinds.DELETE_BACKUP,
-        project=project,
-        service_id=backup.service_id,
-        payload={"backup_id": backup.id, "with_children": [b.id for b in dependants]},
-    )
-    session.commit()
-    runtime.runner.wake()
+        session.commit()
+        runtime.runner.wake()
     return public(backup, _copies(session, backup))
 
 
@@ -260,39 +251,6 @@ def _find(session: Session, project: str, service: str, name: str) -> Backup:
     if backup is None:
         raise not_found(f"backup {name!r} of service {service!r}", "name")
     return backup
-
-
-def _refuse_if_newest_full(session: Session, backup: Backup) -> None:
-    """pgBackRest keeps the newest full backup of a repository: the archive after it depends on it."""
-    if not backup.owned or backup.type != "full":
-        return
-    fulls = [
-        b
-        for b in backups.list_backups(session, project=backup.project, service=backup.service, states=("Succeeded",))
-        if b.owned and b.type == "full" and (b.region, b.container) == (backup.region, backup.container)
-    ]
-    if fulls and fulls[-1].id == backup.id:
-        raise ApiError(
-            409,
-            "conflict",
-            f"backup {backup.name!r} is the newest full backup in container "
-            f"{backup.container!r} of {backup.region}; it can be deleted once another full backup "
-            "exists there (Terraform replaces it that way with lifecycle { create_before_destroy = true })",
-            "name",
-        )
-
-
-def _refuse_if_busy(session: Session, backup: Backup) -> None:
-    if backup.service_id is None:
-        return
-    active = jobs.active_job_for_service(session, service_id=backup.service_id)
-    if active is not None and active.kind in (kinds.TAKE_BACKUP, kinds.DELETE_BACKUP):
-        raise ApiError(
-            409,
-            "conflict",
-            f"a {active.kind} job of this service is in progress; try again when it has finished",
-            "name",
-        )
 
 
 def _copies(session: Session, backup: Backup) -> list[BackupReplica]:

@@ -1,0 +1,51 @@
+"""Bringing a running service's WAL to its archive now, instead of at the next `archive_timeout`.
+
+Committed work may sit in a half-filled WAL segment for up to a minute before the server switches and
+archives it. A fork at the latest transaction, a point in time seconds old and a service's deletion all
+need it archived now: the current segment is switched out, then we wait until the repository holds it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from controlplane.engine.postgres import Postgres
+from controlplane.storage.repository_copy import holds_wal
+
+
+def switch_wal(postgres: Postgres, user: str, *, commit_first: bool) -> str:
+    """Close the current WAL segment so that it is archived; return its name.
+
+    With `commit_first`, an empty transaction is committed before: recovery to a point in time stops at the
+    first commit after the target, so the archive must hold one.
+    """
+    if commit_first:
+        postgres.psql("SELECT txid_current()", user=user)
+    # pg_walfile_name() of the switch point names the segment just closed, or, when nothing was written
+    # since the last switch, the one closed then.
+    return postgres.psql("SELECT pg_walfile_name(pg_switch_wal())", user=user)
+
+
+def wait_for_wal(
+    repositories: Iterable[Path], stanza: str, segment: str, cancel: threading.Event, timeout: float = 600
+) -> None:
+    """Wait until every repository's archive of the stanza holds `segment`."""
+    paths = list(repositories)
+    wait_until(
+        lambda: all(holds_wal(path, stanza, segment) for path in paths),
+        cancel,
+        f"WAL segment {segment} of {stanza} did not reach {', '.join(map(str, paths))}",
+        timeout,
+    )
+
+
+def wait_until(done: Callable[[], bool], cancel: threading.Event, failure: str, timeout: float = 600) -> None:
+    """Poll `done` until it is true; TimeoutError naming `failure` after `timeout` or when cancelled."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if cancel.is_set() or time.monotonic() > deadline:
+            raise TimeoutError(f"{failure} within {timeout:.0f} s")
+        time.sleep(0.2)
