@@ -18,19 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import PROJECT, SERVICES, create_service, full_backup, running_control_plane
 from bench.plan_unchanged import null_provider, null_workspace, timed_plans
-from tests.controlplane.cp_process import (
-    ControlPlane,
-    remove_tree,
-    stop_leftover_servers,
-    unprivileged_reachable_dir,
-    wait_for_state,
-)
-from tests.controlplane.test_backups import wait_for_backup
 from tests.e2e.test_dbaas_service import write
 from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env
 
-PROJECT, SERVICE = "bench", "source"
+SERVICE = "source"
 
 
 def imported_backups(count: int, handle: str, round_label: str) -> str:
@@ -62,73 +55,56 @@ def main() -> None:
     if TERRAFORM is None:
         sys.exit("terraform is not on PATH")
     count = args.resources
-    scratch = unprivileged_reachable_dir("dbaas-bench-backup-plan-")
-    plane = ControlPlane(scratch / "cp")
-    (scratch / "cp").mkdir()
-    ours: Workspace | None = None
-    try:
-        plane.start()
-        token = plane.create_token(PROJECT)
-        with plane.client(token) as client:
-            client.post(
-                f"/v1/projects/{PROJECT}/services",
-                json={"name": SERVICE, "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"},
-            ).raise_for_status()
-            wait_for_state(client, f"/v1/projects/{PROJECT}/services/{SERVICE}", {"RUNNING"})
-            path = f"/v1/projects/{PROJECT}/services/{SERVICE}/backups/base"
-            client.put(path, json={}).raise_for_status()
-            handle = str(wait_for_backup(client, path)["backup_handle"])
+    with running_control_plane("dbaas-bench-backup-plan-") as bench:
+        scratch, client = bench.scratch, bench.client
+        create_service(client, SERVICE, plan="hobbyist")
+        handle = str(full_backup(client, SERVICE, "base")["backup_handle"])
         print(f"one real full backup: {handle}")
+        ours: Workspace | None = None
+        try:
+            plugins = make_plugin_dir(scratch / "plugins")
+            nulls = null_provider(scratch / "null")
+            env = terraform_env(cli_config(scratch / "terraformrc", {"dbaas/dbaas": plugins, "hashicorp/null": nulls}))
+            env.update(DBAAS_ENDPOINT=bench.plane.url, DBAAS_TOKEN=bench.token, DBAAS_PROJECT=PROJECT)
+            ours = Workspace(scratch / "ours", scratch / "unused", env)
+            ours.path.mkdir()
+            write(ours, imported_backups(count, handle, "1"))
+            create_seconds, _ = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
+            theirs = null_workspace(scratch / "theirs", env, count)
+            theirs.apply("-parallelism=10")
+            print(f"terraform apply creating {count} dbaas_backup (imports of that backup): {create_seconds:.2f} s")
 
-        plugins = make_plugin_dir(scratch / "plugins")
-        nulls = null_provider(scratch / "null")
-        env = terraform_env(cli_config(scratch / "terraformrc", {"dbaas/dbaas": plugins, "hashicorp/null": nulls}))
-        env.update(DBAAS_ENDPOINT=plane.url, DBAAS_TOKEN=token, DBAAS_PROJECT=PROJECT)
-        ours = Workspace(scratch / "ours", scratch / "unused", env)
-        ours.path.mkdir()
-        write(ours, imported_backups(count, handle, "1"))
-        create_seconds, _ = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
-        theirs = null_workspace(scratch / "theirs", env, count)
-        theirs.apply("-parallelism=10")
-        print(f"terraform apply creating {count} dbaas_backup (imports of that backup): {create_seconds:.2f} s")
+            ours_seconds = timed_plans(ours, args.runs)
+            theirs_seconds = timed_plans(theirs, args.runs)
+            ours_median, theirs_median = statistics.median(ours_seconds), statistics.median(theirs_seconds)
+            print(f"terraform plan -refresh=true, {count} unchanged resources, median of {args.runs}:")
+            print(
+                f"  Go null provider (null_resource): {theirs_median:.2f} s  runs: "
+                + " ".join(f"{s:.2f}" for s in theirs_seconds)
+            )
+            print(
+                f"  dbaas provider (dbaas_backup):    {ours_median:.2f} s  runs: "
+                + " ".join(f"{s:.2f}" for s in ours_seconds)
+            )
+            print(f"  ratio: {ours_median / theirs_median:.2f}x (target <= 1.5x)")
 
-        ours_seconds = timed_plans(ours, args.runs)
-        theirs_seconds = timed_plans(theirs, args.runs)
-        ours_median, theirs_median = statistics.median(ours_seconds), statistics.median(theirs_seconds)
-        print(f"terraform plan -refresh=true, {count} unchanged resources, median of {args.runs}:")
-        print(
-            f"  Go null provider (null_resource): {theirs_median:.2f} s  runs: "
-            + " ".join(f"{s:.2f}" for s in theirs_seconds)
-        )
-        print(
-            f"  dbaas provider (dbaas_backup):    {ours_median:.2f} s  runs: "
-            + " ".join(f"{s:.2f}" for s in ours_seconds)
-        )
-        print(f"  ratio: {ours_median / theirs_median:.2f}x (target <= 1.5x)")
-
-        write(ours, imported_backups(count, handle, "2"))
-        apply_seconds, applied = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
-        if f"0 added, {count} changed, 0 destroyed" not in applied:
-            raise SystemExit(f"the label change did not update {count} backups in place:\n{applied[-2000:]}")
-        after = ours.plan_exit_code()
-        if after.returncode != 0:
-            raise SystemExit(f"plan after the label change is not empty:\n{after.stdout[-2000:]}")
-        with plane.client(token) as client:
-            relabelled = client.get(
-                f"/v1/projects/{PROJECT}/services/{SERVICE}/backups", params={"label": "round=2"}
-            ).json()["backups"]
-        if len(relabelled) != count:
-            raise SystemExit(f"the control plane has {len(relabelled)} backups labelled round=2, not {count}")
-        print(
-            f"terraform apply changing the labels of {count} dbaas_backup: {apply_seconds:.2f} s "
-            "(plan afterwards: no changes)"
-        )
-    finally:
-        if ours is not None and (ours.path / "terraform.tfstate").exists():
-            ours.run("destroy", "-auto-approve", "-input=false", check=False)
-        plane.stop()
-        stop_leftover_servers(plane.data_dir)
-        remove_tree(scratch)
+            write(ours, imported_backups(count, handle, "2"))
+            apply_seconds, applied = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
+            if f"0 added, {count} changed, 0 destroyed" not in applied:
+                raise SystemExit(f"the label change did not update {count} backups in place:\n{applied[-2000:]}")
+            after = ours.plan_exit_code()
+            if after.returncode != 0:
+                raise SystemExit(f"plan after the label change is not empty:\n{after.stdout[-2000:]}")
+            relabelled = client.get(f"{SERVICES}/{SERVICE}/backups", params={"label": "round=2"}).json()["backups"]
+            if len(relabelled) != count:
+                raise SystemExit(f"the control plane has {len(relabelled)} backups labelled round=2, not {count}")
+            print(
+                f"terraform apply changing the labels of {count} dbaas_backup: {apply_seconds:.2f} s "
+                "(plan afterwards: no changes)"
+            )
+        finally:
+            if ours is not None and (ours.path / "terraform.tfstate").exists():
+                ours.run("destroy", "-auto-approve", "-input=false", check=False)
 
 
 if __name__ == "__main__":

@@ -22,17 +22,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.controlplane.cp_process import (
-    ControlPlane,
-    remove_tree,
-    stop_leftover_servers,
-    unprivileged_reachable_dir,
-    wait_for_state,
+from bench.by_hand import BIN
+from bench.harness import (
+    SERVICES,
+    create_service,
+    full_backup,
+    pgbench_init,
+    running_control_plane,
+    wait_for_copy,
 )
-from tests.controlplane.test_backups import wait_for_backup
+from controlplane.api.backup_handles import parse_handle
+from tests.controlplane.cp_process import remove_tree
 
-BIN = Path("/usr/lib/postgresql/15/bin")
-SERVICE = "/v1/projects/bench/services/big"
+SERVICE = f"{SERVICES}/big"
 
 
 def tree_bytes(root: Path) -> int:
@@ -58,13 +60,8 @@ def raw_copy_seconds(repository: Path, stanza: str, scratch: Path, *, flush: boo
 def copied_seconds(client: Any, name: str) -> float:
     started = time.perf_counter()
     client.patch(SERVICE, json={"user_config": {"additional_backup_regions": ["local-west"]}}).raise_for_status()
-    while True:
-        replicas = client.get(f"{SERVICE}/backups/{name}").json()["replicas"]
-        if replicas and replicas[0]["state"] == "Succeeded":
-            return time.perf_counter() - started
-        if replicas and replicas[0]["state"] == "Failed":
-            raise SystemExit(f"the copy failed: {replicas[0]['state_message']}")
-        time.sleep(0.05)
+    wait_for_copy(client, "big", name, "local-west")
+    return time.perf_counter() - started
 
 
 def steady_lag(client: Any, uri: str, seconds: int) -> list[float]:
@@ -90,29 +87,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
-    scratch = unprivileged_reachable_dir("dbaas-bench-replication-")
-    (scratch / "cp").mkdir()
-    config = scratch / "dbaas-cp.toml"
-    config.write_text("lag_sample_seconds = 1\n")
-    plane = ControlPlane(scratch / "cp", config)
-    try:
-        plane.start()
-        client = plane.client(plane.create_token("bench"))
-        client.post(
-            "/v1/projects/bench/services",
-            json={"name": "big", "service_type": "pg", "cloud": "local-east", "plan": "startup-4"},
-        ).raise_for_status()
-        service = wait_for_state(client, SERVICE, {"RUNNING"})
-        subprocess.run(
-            [BIN / "pgbench", "-i", "-q", "-s", str(args.scale), service["uri"]], check=True, capture_output=True
-        )
-        client.put(f"{SERVICE}/backups/base", json={}).raise_for_status()
-        taken = wait_for_backup(client, f"{SERVICE}/backups/base", timeout=3600)
-        repository, rest = taken["backup_handle"].split(":", 1)[1].split("#")
-        stanza = rest.split("/")[0]
-        size = sum(tree_bytes(Path(repository) / kind / stanza) for kind in ("archive", "backup"))
-        raw_sync = raw_copy_seconds(Path(repository), stanza, scratch, flush=True)
-        raw = raw_copy_seconds(Path(repository), stanza, scratch, flush=False)
+    with running_control_plane("dbaas-bench-replication-", "lag_sample_seconds = 1\n") as bench:
+        client, scratch = bench.client, bench.scratch
+        service = create_service(client, "big")
+        pgbench_init(service["uri"], args.scale)
+        taken = full_backup(client, "big", "base")
+        repository, stanza, _ = parse_handle(taken["backup_handle"])
+        size = sum(tree_bytes(repository / kind / stanza) for kind in ("archive", "backup"))
+        raw_sync = raw_copy_seconds(repository, stanza, scratch, flush=True)
+        raw = raw_copy_seconds(repository, stanza, scratch, flush=False)
         ours = copied_seconds(client, "base")
         print(f"repository of the service: {size / 1e6:.0f} MB (database: pgbench scale {args.scale})")
         print(f"copy to local-west through the control plane: {ours:.2f} s ({size / ours / 1e6:.0f} MB/s)")
@@ -135,10 +118,6 @@ def main() -> None:
             f"report: status {report['regions'][0]['status']}, {len(samples)} one-minute buckets, largest "
             f"{max((s['lag_seconds'] for s in samples), default=0):.1f} s"
         )
-    finally:
-        plane.stop()
-        stop_leftover_servers(scratch / "cp", config)
-        remove_tree(scratch)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ Usage: python bench/service_create.py [--services N] [--requests N]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -18,50 +16,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.by_hand import BIN, as_db_user, db_user_dir
+from bench.harness import SERVICES, create_service, running_control_plane
 from controlplane.engine.ports import free_loopback_port
-from tests.controlplane.cp_process import (
-    ControlPlane,
-    remove_tree,
-    stop_leftover_servers,
-    unprivileged_reachable_dir,
-    wait_for_state,
-)
-
-BIN = Path("/usr/lib/postgresql/15/bin")
+from tests.controlplane.cp_process import ControlPlane
 
 
 def by_hand(scratch: Path) -> float:
     """initdb + pg_ctl start -w, as the unprivileged user, the way an operator would."""
-    data = scratch / f"hand-{time.monotonic_ns()}"
-    data.mkdir()
-    user = "postgres" if os.geteuid() == 0 else None
-    if user:
-        subprocess.run(["chown", user, str(data)], check=True)
+    data = db_user_dir(scratch / f"hand-{time.monotonic_ns()}")
     started = time.perf_counter()
-    subprocess.run(
-        [BIN / "initdb", "-D", data, "--data-checksums", "-U", "admin", "-A", "trust"],
-        check=True,
-        capture_output=True,
-        user=user,
-    )
-    subprocess.run(
-        [
-            BIN / "pg_ctl",
-            "-D",
-            data,
-            "-w",
-            "-l",
-            data / "log",
-            "-o",
-            f"-p {free_loopback_port()} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        user=user,
+    as_db_user(BIN / "initdb", "-D", data, "--data-checksums", "-U", "admin", "-A", "trust")
+    as_db_user(
+        BIN / "pg_ctl",
+        "-D",
+        data,
+        "-w",
+        "-l",
+        data / "log",
+        "-o",
+        f"-p {free_loopback_port()} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+        "start",
     )
     elapsed = time.perf_counter() - started
-    subprocess.run([BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], check=True, capture_output=True, user=user)
+    as_db_user(BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop")
     return elapsed
 
 
@@ -70,24 +48,14 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=5)
     parser.add_argument("--requests", type=int, default=100, help="GETs per client")
     args = parser.parse_args()
-    scratch = unprivileged_reachable_dir("dbaas-bench-create-")
-    plane = ControlPlane(scratch / "cp")
-    (scratch / "cp").mkdir()
-    try:
-        plane.start()
-        hand = [by_hand(scratch) for _ in range(args.services)]
+    with running_control_plane("dbaas-bench-create-") as bench:
+        hand = [by_hand(bench.scratch) for _ in range(args.services)]
         api: list[float] = []
-        with plane.client(plane.create_token("bench")) as client:
-            for index in range(args.services):
-                started = time.perf_counter()
-                response = client.post(
-                    "/v1/projects/bench/services",
-                    json={"name": f"s{index}", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"},
-                )
-                response.raise_for_status()
-                wait_for_state(client, f"/v1/projects/bench/services/s{index}", {"RUNNING"})
-                api.append(time.perf_counter() - started)
-            latencies = concurrent_gets(plane, client.headers["Authorization"], 20, args.requests)
+        for index in range(args.services):
+            started = time.perf_counter()
+            create_service(bench.client, f"s{index}", plan="hobbyist")
+            api.append(time.perf_counter() - started)
+        latencies = concurrent_gets(bench.plane, bench.token, 20, args.requests)
         print(
             f"service create -> RUNNING, median of {args.services}: API {statistics.median(api):.2f} s "
             f"(min {min(api):.2f}); initdb+start by hand {statistics.median(hand):.2f} s; target <= 2 s"
@@ -98,22 +66,18 @@ def main() -> None:
             f"GET service, 20 concurrent clients x {args.requests}: p50 {p50 * 1000:.1f} ms, "
             f"p99 {p99 * 1000:.1f} ms, {len(latencies) / sum(latencies) * 20:.0f} req/s"
         )
-    finally:
-        plane.stop()
-        stop_leftover_servers(plane.data_dir)
-        remove_tree(scratch)
 
 
-def concurrent_gets(plane: ControlPlane, authorization: str, clients: int, requests: int) -> list[float]:
+def concurrent_gets(plane: ControlPlane, token: str, clients: int, requests: int) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
 
     def client_loop() -> None:
-        with plane.client(authorization.split(" ", 1)[1]) as client:
+        with plane.client(token) as client:
             mine = []
             for _ in range(requests):
                 started = time.perf_counter()
-                client.get("/v1/projects/bench/services/s0").raise_for_status()
+                client.get(f"{SERVICES}/s0").raise_for_status()
                 mine.append(time.perf_counter() - started)
         with lock:
             latencies.extend(mine)
