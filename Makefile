@@ -32,6 +32,7 @@ bench: bytecode
 	$(BIN)/python bench/plan_unchanged.py
 	$(BIN)/python bench/service_create.py
 	$(BIN)/python bench/backup_plan.py
+	$(BIN)/python bench/fork_latest.py
 
 lint: install
 	$(BIN)/ruff check provider controlplane tests bench proto
