@@ -40,6 +40,9 @@ LOG_PATH = Path("log") / "server.log"
 SOCKET_ROOT = Path("/tmp")
 STOP_MODES = ("smart", "fast", "immediate")
 _INITDB_TIMEOUT = 300.0
+_AMCHECK_TIMEOUT = 24 * 3600.0  # bounded by the data, not by us
+# The pg_ident.conf map of the peer login on the private socket: the account logs in as the superuser.
+_IDENT_MAP = "dbaas"
 _LOG_TAIL_LINES = 20
 _CONF_KEY = re.compile(r"^[a-z_][a-z0-9_.]*$")
 # Plain identifiers only: the name goes unquoted into pg_ident.conf and SQL.
@@ -191,7 +194,7 @@ class Postgres:
             [
                 "# Written by dbaas (controlplane/engine/postgres.py).",
                 "# TYPE  DATABASE     USER  ADDRESS        METHOD",
-                "local   all          all                  peer map=dbaas",
+                f"local   all          all                  peer map={_IDENT_MAP}",
                 "host    all          all   127.0.0.1/32   scram-sha-256",
                 "host    all          all   ::1/128        scram-sha-256",
                 "host    replication  all   127.0.0.1/32   scram-sha-256",
@@ -200,7 +203,8 @@ class Postgres:
             ]
         )
         ident = (
-            f"# Written by dbaas.\n# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\ndbaas  {self._account.name}  {username}\n"
+            "# Written by dbaas.\n# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n"
+            f"{_IDENT_MAP}  {self._account.name}  {username}\n"
         )
         self._write_file(target / "pg_hba.conf", hba)
         self._write_file(target / "pg_ident.conf", ident)
@@ -368,6 +372,42 @@ class Postgres:
         except CommandError as exc:
             raise PostgresError(f"psql on {self._data_dir} failed: {exc}") from exc
 
+    def peer_role(self) -> str:
+        """The role the account logs in as over the private socket: the superuser that initdb made.
+
+        Read from pg_ident.conf, so it also names the source's superuser in a restored copy.
+        """
+        try:
+            text = (self._data_dir / "pg_ident.conf").read_text()
+        except OSError as exc:
+            raise PostgresError(f"reading pg_ident.conf of {self._data_dir} failed: {exc}") from exc
+        for line in text.splitlines():
+            fields = line.split("#", 1)[0].split()
+            if len(fields) == 3 and fields[:2] == [_IDENT_MAP, self._account.name]:
+                return fields[2]
+        raise PostgresError(f"pg_ident.conf of {self._data_dir} maps {self._account.name} to no role")
+
+    def amcheck(self, *, user: str, timeout: float = _AMCHECK_TIMEOUT, cancel: threading.Event | None = None) -> None:
+        """Check the tables and B-tree indexes of every database that accepts connections (pg_amcheck).
+
+        The amcheck extension is installed where it is missing, which changes the databases: only for
+        throwaway copies such as a restore test's. Raises PostgresError with pg_amcheck's report when it
+        finds corruption or cannot connect to a database.
+        """
+        argv = [
+            str(self._bin_dir / "pg_amcheck"),
+            "--all",
+            "--install-missing",
+            "--no-password",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self._port),
+            "-U",
+            user,
+        ]
+        self._run("pg_amcheck", argv, timeout=timeout, cancel=cancel)
+
     def status(self) -> str:
         """`"running"`, `"stopped"`, or `"missing"` when there is no cluster."""
         if not self._is_cluster(self._data_dir):
@@ -497,6 +537,14 @@ def _read_pid(path: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if pid > 0 else None
+
+
+def postmaster_port(data_dir: Path) -> int | None:
+    """The port in `data_dir`'s postmaster.pid (its fourth line): where a server of it listens, or listened."""
+    try:
+        return int((Path(data_dir) / "postmaster.pid").read_text(errors="replace").split("\n")[3])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _is_postgres(pid: int, data_dir: Path | None) -> bool:
