@@ -15,6 +15,7 @@ from controlplane.jobs.backup_jobs import BackupJobs
 from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.recovery import recover
 from controlplane.jobs.replicator import Replicator
+from controlplane.jobs.restore_tests import RestoreTests
 from controlplane.jobs.runner import JobContext, JobRunner
 from controlplane.jobs.scheduler import Scheduler
 from controlplane.jobs.service_jobs import ServiceJobs
@@ -81,14 +82,16 @@ def build_runtime(settings: Settings) -> Runtime:
     replicator = Replicator(settings, sessions, archiving)
     backup_jobs = BackupJobs(archiving, service_jobs, on_backup=replicator.wake)
     fork_jobs = ForkJobs(archiving, service_jobs)
+    restore_tests = RestoreTests(settings, archiving)
 
     def on_failure(context: JobContext, message: str) -> None:
         service_jobs.mark_failed(context, message)  # a failed fork fails its service too
         backup_jobs.mark_failed(context, message)
+        restore_tests.mark_failed(context, message)
 
     runner = JobRunner(
         sessions,
-        {**service_jobs.handlers(), **backup_jobs.handlers(), **fork_jobs.handlers()},
+        {**service_jobs.handlers(), **backup_jobs.handlers(), **fork_jobs.handlers(), **restore_tests.handlers()},
         workers=settings.job_workers,
         lease_seconds=settings.lease_seconds,
         on_failure=on_failure,

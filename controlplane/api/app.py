@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controlplane.api import errors
-from controlplane.api.routes import backups, regions, replication, services, strategies
+from controlplane.api.routes import backups, regions, replication, restore_tests, services, strategies
 from controlplane.runtime import Runtime
 
 
@@ -20,6 +20,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(regions.router)
     app.include_router(services.router)
     app.include_router(backups.router)
+    app.include_router(restore_tests.router)
     app.include_router(strategies.router)
     app.include_router(replication.router)
     return app

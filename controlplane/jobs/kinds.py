@@ -9,6 +9,7 @@ TAKE_BACKUP = "take_backup"
 DELETE_BACKUP = "delete_backup"
 VERIFY_BACKUP = "verify_backup"
 FORK_SERVICE = "fork_service"
+RESTORE_TEST = "restore_test"
 
 # Jobs whose failure leaves the service FAILED (a failed backup job leaves the service as it is).
 SERVICE_KINDS = frozenset({CREATE_SERVICE, APPLY_PLAN, MIGRATE_SERVICE, START_SERVICE, DELETE_SERVICE, FORK_SERVICE})
