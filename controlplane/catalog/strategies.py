@@ -1,4 +1,5 @@
-"""Backup strategies (`dbaas_backup_strategy`): the container, schedule and retention of new backups.
+"""Backup strategies (`dbaas_backup_strategy`): the container, schedule and retention of new backups, and
+when the newest backups are restore-tested.
 
 A strategy belongs to a project (`service` None) or to one service of it, named; a service's strategy
 wins over its project's (DESIGN §3).
@@ -24,6 +25,7 @@ def put_strategy(
     schedule: str | None = None,
     retention_full_count: int | None = None,
     retention_days: int | None = None,
+    restore_test_schedule: str | None = None,
 ) -> BackupStrategy:
     """Create the strategy of `project` (service None) or of its `service`, or replace every field of it."""
     strategy = get_strategy(session, project=project, service=service)
@@ -37,6 +39,7 @@ def put_strategy(
             schedule=schedule,
             retention_full_count=retention_full_count,
             retention_days=retention_days,
+            restore_test_schedule=restore_test_schedule,
             created_at=timestamp,
             updated_at=timestamp,
         )
@@ -55,6 +58,7 @@ def put_strategy(
     strategy.schedule = schedule
     strategy.retention_full_count = retention_full_count
     strategy.retention_days = retention_days
+    strategy.restore_test_schedule = restore_test_schedule
     strategy.updated_at = now(session)
     session.flush()
     return strategy

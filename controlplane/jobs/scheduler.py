@@ -1,7 +1,9 @@
-"""Scheduled full backups from the strategies' cron schedules.
+"""Scheduled full backups and restore tests from the strategies' cron schedules.
 
 A scheduled backup is named after the time it was due (yyyyMMddHHmmss), so two control planes
 sharing a catalog that both see it due create it once: the second insert is a duplicate name.
+A scheduled restore test is due once per firing of `restore_test_schedule`: the newest backup
+taken before the firing is tested, unless a test of it has started since (scheduled or by hand).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from controlplane.catalog import backups, jobs, services, strategies
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import BackupStrategy, Service
 from controlplane.jobs import kinds
+from controlplane.jobs.restore_tests import RUNNING, queue_restore_test
 
 log = logging.getLogger(__name__)
 SCHEDULED_LABEL = "dbaas-scheduled"
@@ -53,16 +56,19 @@ class Scheduler:
                 log.exception("backup scheduler tick failed; trying again at the next one")
 
     def tick(self, now: datetime) -> int:
-        """Queue every scheduled backup that is due at `now` and not yet taken; how many were queued."""
+        """Queue every scheduled backup and restore test due at `now` and not yet queued; how many were queued."""
         queued = 0
         with transaction(self._sessions) as session:
             for strategy in strategies.list_strategies(session):
-                if strategy.schedule is None:
-                    continue
-                due = croniter(strategy.schedule, now).get_prev(datetime).astimezone(UTC)
-                for service in self._governed(session, strategy):
-                    if service.state == "RUNNING" and service.created_at <= due:
-                        queued += self._queue(session, service, due)
+                if strategy.schedule is not None:
+                    due = _last_firing(strategy.schedule, now)
+                    for service in self._governed(session, strategy):
+                        if service.state == "RUNNING" and service.created_at <= due:
+                            queued += self._queue(session, service, due)
+                if strategy.restore_test_schedule is not None:
+                    due = _last_firing(strategy.restore_test_schedule, now)
+                    for service in self._governed(session, strategy):
+                        queued += self._queue_restore_test(session, service, due)
         return queued
 
     @staticmethod
@@ -106,3 +112,23 @@ class Scheduler:
         )
         log.info("scheduled full backup %s of %s/%s queued", name, service.project, service.name)
         return 1
+
+    @staticmethod
+    def _queue_restore_test(session: Session, service: Service, due: datetime) -> int:
+        succeeded = backups.list_backups(session, project=service.project, service=service.name, states=("Succeeded",))
+        taken_before = [backup for backup in succeeded if backup.created_at <= due]
+        if not taken_before:
+            return 0
+        newest = taken_before[-1]
+        if newest.restore_test_state == RUNNING or (
+            newest.restore_tested_at is not None and newest.restore_tested_at >= due
+        ):
+            return 0
+        queue_restore_test(session, newest)
+        log.info("scheduled restore test of backup %s of %s/%s queued", newest.name, service.project, service.name)
+        return 1
+
+
+def _last_firing(schedule: str, now: datetime) -> datetime:
+    """When the cron `schedule` last fired at or before `now`."""
+    return croniter(schedule, now).get_prev(datetime).astimezone(UTC)

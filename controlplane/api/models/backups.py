@@ -126,6 +126,11 @@ class StrategyPut(BaseModel):
         default=None, description="A cron expression for scheduled full backups, e.g. `0 3 * * *`."
     )
     retention: Retention | None = None
+    restore_test_schedule: Annotated[str, Field(max_length=128)] | None = Field(
+        default=None,
+        description="A cron expression: when it fires, the newest backup of each service in scope is "
+        "restore-tested, e.g. `0 5 * * 0`.",
+    )
 
 
 class StrategyPublic(StrategyPut):

@@ -1,4 +1,5 @@
-"""Backup strategies: where new backups of a project or of one service go, when, and how long they stay."""
+"""Backup strategies: where new backups of a project or of one service go, when, how long they stay, and
+when the newest are restore-tested."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def delete_service_strategy(service: str, project: ProjectDep, session: SessionD
 def _put(session: Session, project: str, service: str | None, body: StrategyPut) -> StrategyPublic:
     if body.schedule is not None:
         check_schedule(body.schedule)
+    if body.restore_test_schedule is not None:
+        check_schedule(body.restore_test_schedule, "restore_test_schedule")
     retention = body.retention or Retention()
     strategy = strategies.put_strategy(
         session,
@@ -62,16 +65,18 @@ def _put(session: Session, project: str, service: str | None, body: StrategyPut)
         schedule=body.schedule,
         retention_full_count=retention.full_count,
         retention_days=retention.days,
+        restore_test_schedule=body.restore_test_schedule,
     )
     session.commit()
     return public(strategy)
 
 
-def check_schedule(schedule: str) -> None:
+def check_schedule(schedule: str, field: str = "schedule") -> None:
+    """A schedule is a cron expression; the error names `field`."""
     from croniter import croniter
 
     if not croniter.is_valid(schedule):
-        raise invalid("schedule", f'not a cron expression: {schedule!r} (e.g. "0 3 * * *" for 03:00 every day)')
+        raise invalid(field, f'not a cron expression: {schedule!r} (e.g. "0 3 * * *" for 03:00 every day)')
 
 
 def public(strategy: BackupStrategy) -> StrategyPublic:
@@ -84,6 +89,7 @@ def public(strategy: BackupStrategy) -> StrategyPublic:
         container=strategy.container,
         schedule=strategy.schedule,
         retention=retention,
+        restore_test_schedule=strategy.restore_test_schedule,
         created_at=strategy.created_at,
         updated_at=strategy.updated_at,
     )
