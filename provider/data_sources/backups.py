@@ -17,10 +17,16 @@ _NOT_LISTED = ("wait_for_completion",)
 
 def read_only(attr: Attribute) -> Attribute:
     """The attribute as a computed value, nested attributes included (no defaults, no plan modifiers)."""
-    nested = None if attr.nested is None else NestedAttributes(
-        {name: read_only(sub) for name, sub in attr.nested.attributes.items()}, attr.nested.nesting)
-    return Attribute(type=attr.type, nested=nested, computed=True, sensitive=attr.sensitive,
-                     description=attr.description)
+    nested = (
+        None
+        if attr.nested is None
+        else NestedAttributes(
+            {name: read_only(sub) for name, sub in attr.nested.attributes.items()}, attr.nested.nesting
+        )
+    )
+    return Attribute(
+        type=attr.type, nested=nested, computed=True, sensitive=attr.sensitive, description=attr.description
+    )
 
 
 _BACKUP = {name: read_only(attr) for name, attr in BACKUP_ATTRIBUTES.items() if name not in _NOT_LISTED}
@@ -28,30 +34,51 @@ _BACKUP = {name: read_only(attr) for name, attr in BACKUP_ATTRIBUTES.items() if 
 
 class BackupsData(DataSource):
     type_name = "dbaas_backups"
-    schema = Schema(Block(description="The backups of a service (which may no longer exist), oldest first.",
-                          attributes={
-        "id": Attribute(type=cty.STRING, computed=True, description="`project/service`."),
-        "project": Attribute(type=cty.STRING, optional=True, computed=True,
-                             description="Defaults to the provider's `project`."),
-        "service": Attribute(type=cty.STRING, required=True, description="The service backed up."),
-        "state": Attribute(type=cty.STRING, optional=True,
-                           description="Only backups in this state (`Pending`, `Running`, `Succeeded`, `Failed`)."),
-        "labels": Attribute(type=cty.Map(cty.STRING), optional=True,
-                            description="Only backups carrying every one of these labels."),
-        "backups": Attribute(computed=True, description="The backups, with the `dbaas_backup` attributes.",
-                             nested=NestedAttributes(_BACKUP, "list")),
-    }))
+    schema = Schema(
+        Block(
+            description="The backups of a service (which may no longer exist), oldest first.",
+            attributes={
+                "id": Attribute(type=cty.STRING, computed=True, description="`project/service`."),
+                "project": Attribute(
+                    type=cty.STRING, optional=True, computed=True, description="Defaults to the provider's `project`."
+                ),
+                "service": Attribute(type=cty.STRING, required=True, description="The service backed up."),
+                "state": Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    description="Only backups in this state (`Pending`, `Running`, `Succeeded`, `Failed`).",
+                ),
+                "labels": Attribute(
+                    type=cty.Map(cty.STRING),
+                    optional=True,
+                    description="Only backups carrying every one of these labels.",
+                ),
+                "backups": Attribute(
+                    computed=True,
+                    description="The backups, with the `dbaas_backup` attributes.",
+                    nested=NestedAttributes(_BACKUP, "list"),
+                ),
+            },
+        )
+    )
 
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         project, service = project_of(self.provider_data, config), str(config["service"])
         with api_errors(f"list backups of service {service!r}"):
-            found = self.provider_data.client.backups(project, service, state=config.get("state"),
-                                                      labels=config.get("labels"))
+            found = self.provider_data.client.backups(
+                project, service, state=config.get("state"), labels=config.get("labels")
+            )
         listed = []
         for backup in found:
             state = state_of(backup, {})
             for name in (*_NOT_LISTED, "timeouts"):
                 state.pop(name)
             listed.append(state)
-        return {"id": f"{project}/{service}", "project": project, "service": service, "state": config.get("state"),
-                "labels": config.get("labels"), "backups": listed}
+        return {
+            "id": f"{project}/{service}",
+            "project": project,
+            "service": service,
+            "state": config.get("state"),
+            "labels": config.get("labels"),
+            "backups": listed,
+        }

@@ -40,48 +40,101 @@ CONTAINER = Matches(r"[a-z0-9][a-z0-9._-]{0,62}", "a container name of lowercase
 DONE = ("Succeeded", "Failed")
 DEFAULT_PLUGIN = "pgbackrest"
 # Computed values that move while the backup runs: kept across plans only once it has finished.
-PROGRESS = ("state", "ready_to_use", "size_bytes", "backup_handle", "started_at", "finished_at",
-            "recovery_window", "replicas")
+PROGRESS = (
+    "state",
+    "ready_to_use",
+    "size_bytes",
+    "backup_handle",
+    "started_at",
+    "finished_at",
+    "recovery_window",
+    "replicas",
+)
 
 REPLACED = (USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE)
 
 BACKUP_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
     "project": PROJECT,
-    "service": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
-                         description="The service backed up; it may no longer exist for an imported backup."),
-    "name": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
-                      validators=(BACKUP_NAME,),
-                      description="Unique per service; default the creation time as `yyyyMMddHHmmss` (UTC)."),
-    "description": Attribute(type=cty.STRING, optional=True, computed=True, default="",
-                             description="Free text; changes in place."),
-    "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, default={},
-                        description="Key/value labels (the `dbaas_backups` data source filters on them); "
-                                    "change in place."),
-    "parent": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
-                        validators=(BACKUP_NAME,),
-                        description="An earlier backup (the latest of the container) to take an incremental on; "
-                                    "with `incremental = true`, the backup the control plane chained on."),
-    "incremental": Attribute(type=cty.BOOL, optional=True, computed=True, plan_modifiers=REPLACED,
-                             description="Incremental on the latest backup of the container; conflicts with "
-                                         "`parent`. Computed: whether the backup is incremental."),
-    "container": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
-                           validators=(CONTAINER,),
-                           description="The object-store container; default: the service's backup strategy, "
-                                       "else the project's, else the control plane's default."),
-    "import_source": Attribute(
-        optional=True, plan_modifiers=(REQUIRES_REPLACE,),
-        description="Register an existing backup instead of taking one; its data is not owned: destroy forgets "
-                    "it and never deletes the data.",
-        nested=NestedAttributes({
-            "backup_handle": Attribute(type=cty.STRING, required=True,
-                                       description="`pgbackrest:<repository path>#<stanza>/<backup label>`."),
-            "backup_plugin": Attribute(type=cty.STRING, optional=True, computed=True, default=DEFAULT_PLUGIN,
-                                       description="The plugin that reads the handle (`pgbackrest`)."),
-        }),
+    "service": Attribute(
+        type=cty.STRING,
+        required=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        description="The service backed up; it may no longer exist for an imported backup.",
     ),
-    "wait_for_completion": Attribute(type=cty.BOOL, optional=True, computed=True, default=True,
-                                     description="false: return once the control plane accepted the backup."),
+    "name": Attribute(
+        type=cty.STRING,
+        optional=True,
+        computed=True,
+        plan_modifiers=REPLACED,
+        validators=(BACKUP_NAME,),
+        description="Unique per service; default the creation time as `yyyyMMddHHmmss` (UTC).",
+    ),
+    "description": Attribute(
+        type=cty.STRING, optional=True, computed=True, default="", description="Free text; changes in place."
+    ),
+    "labels": Attribute(
+        type=cty.Map(cty.STRING),
+        optional=True,
+        computed=True,
+        default={},
+        description="Key/value labels (the `dbaas_backups` data source filters on them); change in place.",
+    ),
+    "parent": Attribute(
+        type=cty.STRING,
+        optional=True,
+        computed=True,
+        plan_modifiers=REPLACED,
+        validators=(BACKUP_NAME,),
+        description="An earlier backup (the latest of the container) to take an incremental on; "
+        "with `incremental = true`, the backup the control plane chained on.",
+    ),
+    "incremental": Attribute(
+        type=cty.BOOL,
+        optional=True,
+        computed=True,
+        plan_modifiers=REPLACED,
+        description="Incremental on the latest backup of the container; conflicts with "
+        "`parent`. Computed: whether the backup is incremental.",
+    ),
+    "container": Attribute(
+        type=cty.STRING,
+        optional=True,
+        computed=True,
+        plan_modifiers=REPLACED,
+        validators=(CONTAINER,),
+        description="The object-store container; default: the service's backup strategy, "
+        "else the project's, else the control plane's default.",
+    ),
+    "import_source": Attribute(
+        optional=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        description="Register an existing backup instead of taking one; its data is not owned: destroy forgets "
+        "it and never deletes the data.",
+        nested=NestedAttributes(
+            {
+                "backup_handle": Attribute(
+                    type=cty.STRING,
+                    required=True,
+                    description="`pgbackrest:<repository path>#<stanza>/<backup label>`.",
+                ),
+                "backup_plugin": Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    computed=True,
+                    default=DEFAULT_PLUGIN,
+                    description="The plugin that reads the handle (`pgbackrest`).",
+                ),
+            }
+        ),
+    ),
+    "wait_for_completion": Attribute(
+        type=cty.BOOL,
+        optional=True,
+        computed=True,
+        default=True,
+        description="false: return once the control plane accepted the backup.",
+    ),
     "state": computed(cty.STRING, "`Pending`, `Running`, `Succeeded` or `Failed` (only `Succeeded` restores)."),
     "ready_to_use": computed(cty.BOOL, "Succeeded and not failed verification."),
     "type": computed(cty.STRING, "`full` or `incremental`."),
@@ -92,26 +145,41 @@ BACKUP_ATTRIBUTES: dict[str, Attribute] = {
     "started_at": computed(cty.STRING, "When the backup started (RFC 3339)."),
     "finished_at": computed(cty.STRING, "When the backup finished (RFC 3339)."),
     "recovery_window": Attribute(
-        computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        computed=True,
+        plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
         description="The points in time this backup can restore to (RFC 3339).",
-        nested=NestedAttributes({"start": computed(cty.STRING, "The earliest point in time."),
-                                 "end": computed(cty.STRING, "The latest point in time.")}),
+        nested=NestedAttributes(
+            {
+                "start": computed(cty.STRING, "The earliest point in time."),
+                "end": computed(cty.STRING, "The latest point in time."),
+            }
+        ),
     ),
     "replicas": Attribute(
-        computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        computed=True,
+        plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
         description="Copies in the service's additional backup regions.",
-        nested=NestedAttributes({"region": computed(cty.STRING, "The region of the copy."),
-                                 "state": computed(cty.STRING, "The copy's state."),
-                                 "replicated_at": computed(cty.STRING, "When it was copied (RFC 3339).")},
-                                nesting="list"),
+        nested=NestedAttributes(
+            {
+                "region": computed(cty.STRING, "The region of the copy."),
+                "state": computed(cty.STRING, "The copy's state."),
+                "replicated_at": computed(cty.STRING, "When it was copied (RFC 3339)."),
+            },
+            nesting="list",
+        ),
     ),
 }
 
 
 class Backup(Resource):
     type_name = "dbaas_backup"
-    schema = Schema(Block(attributes=BACKUP_ATTRIBUTES, blocks={"timeouts": timeouts_block(**TIMEOUTS)},
-                          description="A backup of a managed service, taken or imported."))
+    schema = Schema(
+        Block(
+            attributes=BACKUP_ATTRIBUTES,
+            blocks={"timeouts": timeouts_block(**TIMEOUTS)},
+            description="A backup of a managed service, taken or imported.",
+        )
+    )
     config_validators = (conflicting("parent", "incremental"),)
 
     def modify_plan(self, request: PlanRequest) -> None:
@@ -124,8 +192,10 @@ class Backup(Resource):
     def create(self, request: ApplyRequest) -> None:
         planned = request.planned or {}
         project, service = project_of(self.provider_data, planned), str(planned["service"])
-        body: dict[str, Any] = {"description": planned.get("description") or "",
-                                "labels": dict(planned.get("labels") or {})}
+        body: dict[str, Any] = {
+            "description": planned.get("description") or "",
+            "labels": dict(planned.get("labels") or {}),
+        }
         for key in ("parent", "container"):
             if known(planned.get(key)):
                 body[key] = planned[key]
@@ -133,8 +203,10 @@ class Backup(Resource):
             body["incremental"] = bool(planned["incremental"])
         source = planned.get("import_source")
         if isinstance(source, dict):
-            body["import_source"] = {"backup_handle": source["backup_handle"],
-                                     "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN}
+            body["import_source"] = {
+                "backup_handle": source["backup_handle"],
+                "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN,
+            }
         name = planned.get("name") if known(planned.get("name")) else None
         with api_errors(f"create backup of service {service!r}", _paths):
             if name is not None:
@@ -170,8 +242,7 @@ class Backup(Resource):
                 changed = self.client.backup(project, service, name) or {}
             request.state = state_of(changed, planned) if changed else prior
             if changed and planned.get("wait_for_completion") is not False and changed.get("state") not in DONE:
-                changed = self.wait_done(changed, timeout_for(request.config, "create", TIMEOUTS["create"]),
-                                         request)
+                changed = self.wait_done(changed, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
                 request.state = state_of(changed, planned)
 
     def delete(self, request: ApplyRequest) -> None:
@@ -188,14 +259,24 @@ class Backup(Resource):
         with api_errors(f"delete backup {service}/{name}"):
             try:
                 # A backup still being taken (one whose create timed out, say) cannot be deleted yet.
-                self.client.wait(lambda: self.client.backup(project, service, name), until=FINISHED, failed=(),
-                                 timeout=deadline - time.monotonic(), stop=request.stop,
-                                 what=f"backup {project}/{service}/{name} to finish before its deletion")
+                self.client.wait(
+                    lambda: self.client.backup(project, service, name),
+                    until=FINISHED,
+                    failed=(),
+                    timeout=deadline - time.monotonic(),
+                    stop=request.stop,
+                    what=f"backup {project}/{service}/{name} to finish before its deletion",
+                )
                 if self.client.delete_backup(project, service, name) is None:
                     return
-                self.client.wait(lambda: self.client.backup(project, service, name), until=(), failed=(),
-                                 timeout=deadline - time.monotonic(), stop=request.stop,
-                                 what=f"deletion of backup {project}/{service}/{name}")
+                self.client.wait(
+                    lambda: self.client.backup(project, service, name),
+                    until=(),
+                    failed=(),
+                    timeout=deadline - time.monotonic(),
+                    stop=request.stop,
+                    what=f"deletion of backup {project}/{service}/{name}",
+                )
             except NotFound:
                 return  # gone: what the wait was for
 
@@ -212,8 +293,13 @@ class Backup(Resource):
             return backup
         project, service, name = backup["project"], backup["service"], backup["name"]
         result: dict[str, Any] = self.client.wait(
-            lambda: self.client.backup(project, service, name), until=("Succeeded",), failed=("Failed",),
-            timeout=timeout, stop=request.stop, what=f"backup {project}/{service}/{name}")
+            lambda: self.client.backup(project, service, name),
+            until=("Succeeded",),
+            failed=("Failed",),
+            timeout=timeout,
+            stop=request.stop,
+            what=f"backup {project}/{service}/{name}",
+        )
         return result
 
 
@@ -240,8 +326,9 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "parent": found.get("parent"),
         "incremental": bool(found.get("incremental")),
         "container": found["container"],
-        "import_source": None if not source else {"backup_handle": source["backup_handle"],
-                                                  "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN},
+        "import_source": None
+        if not source
+        else {"backup_handle": source["backup_handle"], "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN},
         "wait_for_completion": wait if isinstance(wait, bool) else True,
         "state": found["state"],
         "ready_to_use": bool(found.get("ready_to_use")),
@@ -253,7 +340,9 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "started_at": found.get("started_at"),
         "finished_at": found.get("finished_at"),
         "recovery_window": {"start": window.get("start"), "end": window.get("end")},
-        "replicas": [{"region": r.get("region"), "state": r.get("state"), "replicated_at": r.get("replicated_at")}
-                     for r in found.get("replicas") or []],
+        "replicas": [
+            {"region": r.get("region"), "state": r.get("state"), "replicated_at": r.get("replicated_at")}
+            for r in found.get("replicas") or []
+        ],
         "timeouts": configured.get("timeouts"),
     }

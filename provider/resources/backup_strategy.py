@@ -21,29 +21,50 @@ from provider.resources.common import ID, PROJECT, api_errors, plan_default_proj
 STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
     "project": PROJECT,
-    "service": Attribute(type=cty.STRING, optional=True, plan_modifiers=(REQUIRES_REPLACE,),
-                         validators=(Matches(r"[a-z][a-z0-9-]{0,62}", "a service name"),),
-                         description="The service whose strategy this is; absent: the project's strategy."),
-    "container": Attribute(type=cty.STRING, required=True, validators=(CONTAINER,),
-                           description="The object-store container new backups go to."),
-    "schedule": Attribute(type=cty.STRING, optional=True,
-                          description='A cron expression for scheduled full backups, e.g. `"0 3 * * *"`.'),
+    "service": Attribute(
+        type=cty.STRING,
+        optional=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(Matches(r"[a-z][a-z0-9-]{0,62}", "a service name"),),
+        description="The service whose strategy this is; absent: the project's strategy.",
+    ),
+    "container": Attribute(
+        type=cty.STRING,
+        required=True,
+        validators=(CONTAINER,),
+        description="The object-store container new backups go to.",
+    ),
+    "schedule": Attribute(
+        type=cty.STRING, optional=True, description='A cron expression for scheduled full backups, e.g. `"0 3 * * *"`.'
+    ),
     "retention": Attribute(
-        optional=True, description="How many full backups, or how many days of backups, are kept.",
-        nested=NestedAttributes({
-            "full_count": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 1000),),
-                                    description="The number of full backups kept (with their incrementals)."),
-            "days": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 36500),),
-                              description="The number of days backups are kept."),
-        }),
+        optional=True,
+        description="How many full backups, or how many days of backups, are kept.",
+        nested=NestedAttributes(
+            {
+                "full_count": Attribute(
+                    type=cty.NUMBER,
+                    optional=True,
+                    validators=(Between(1, 1000),),
+                    description="The number of full backups kept (with their incrementals).",
+                ),
+                "days": Attribute(
+                    type=cty.NUMBER,
+                    optional=True,
+                    validators=(Between(1, 36500),),
+                    description="The number of days backups are kept.",
+                ),
+            }
+        ),
     ),
 }
 
 
 class BackupStrategy(Resource):
     type_name = "dbaas_backup_strategy"
-    schema = Schema(Block(attributes=STRATEGY_ATTRIBUTES,
-                          description="The backup strategy of a project or of one of its services."))
+    schema = Schema(
+        Block(attributes=STRATEGY_ATTRIBUTES, description="The backup strategy of a project or of one of its services.")
+    )
 
     def modify_plan(self, request: PlanRequest) -> None:
         plan_default_project(self.provider_data, request)
@@ -106,6 +127,7 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "service": service,
         "container": found["container"],
         "schedule": found.get("schedule"),
-        "retention": None if retention is None else {"full_count": retention.get("full_count"),
-                                                     "days": retention.get("days")},
+        "retention": None
+        if retention is None
+        else {"full_count": retention.get("full_count"), "days": retention.get("days")},
     }
