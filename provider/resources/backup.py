@@ -49,7 +49,10 @@ PROGRESS = (
     "finished_at",
     "recovery_window",
     "replicas",
+    "last_restore_test",
 )
+# Values a restore test (or a verification) changes at any moment, a finished backup's too.
+RETESTED = ("ready_to_use", "last_restore_test")
 
 REPLACED = (USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE)
 
@@ -136,7 +139,7 @@ BACKUP_ATTRIBUTES: dict[str, Attribute] = {
         description="false: return once the control plane accepted the backup.",
     ),
     "state": computed(cty.STRING, "`Pending`, `Running`, `Succeeded` or `Failed` (only `Succeeded` restores)."),
-    "ready_to_use": computed(cty.BOOL, "Succeeded and not failed verification."),
+    "ready_to_use": computed(cty.BOOL, "Succeeded, and failed neither verification nor its last restore test."),
     "type": computed(cty.STRING, "`full` or `incremental`."),
     "size_bytes": computed(cty.NUMBER, "The size of the backed-up database."),
     "backup_handle": computed(cty.STRING, "Where the backup's data is (`pgbackrest:…`)."),
@@ -168,6 +171,20 @@ BACKUP_ATTRIBUTES: dict[str, Attribute] = {
             nesting="list",
         ),
     ),
+    "last_restore_test": Attribute(
+        computed=True,
+        plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        description="The last restore test (the backup restored into a scratch server, started and checked); "
+        "null until tested. A failed test makes `ready_to_use` false.",
+        nested=NestedAttributes(
+            {
+                "state": computed(cty.STRING, "`running`, `passed` or `failed`."),
+                "tested_at": computed(cty.STRING, "When the test started (RFC 3339)."),
+                "duration_seconds": computed(cty.NUMBER, "How long the restore and the checks took."),
+                "message": computed(cty.STRING, "What was checked, or what failed."),
+            }
+        ),
+    ),
 }
 
 
@@ -185,8 +202,9 @@ class Backup(Resource):
     def modify_plan(self, request: PlanRequest) -> None:
         plan_default_project(self.provider_data, request)
         planned, prior = request.planned, request.prior
-        if prior is not None and planned != prior and prior.get("state") not in DONE:
-            for name in PROGRESS:  # a running backup moves on while it is updated
+        if prior is not None and planned != prior:
+            # A running backup moves on while it is updated; a finished one may be restore-tested meanwhile.
+            for name in PROGRESS if prior.get("state") not in DONE else RETESTED:
                 planned[name] = UNKNOWN
 
     def create(self, request: ApplyRequest) -> None:
@@ -344,5 +362,12 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
             {"region": r.get("region"), "state": r.get("state"), "replicated_at": r.get("replicated_at")}
             for r in found.get("replicas") or []
         ],
+        "last_restore_test": _restore_test(found.get("last_restore_test")),
         "timeouts": configured.get("timeouts"),
     }
+
+
+def _restore_test(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {key: found.get(key) for key in ("state", "tested_at", "duration_seconds", "message")}

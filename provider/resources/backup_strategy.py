@@ -1,5 +1,5 @@
-"""dbaas_backup_strategy: where, when and how long backups of a project or of one service are kept
-(DESIGN §2, §3). Import ID `project` or `project/service`.
+"""dbaas_backup_strategy: where, when and how long backups of a project or of one service are kept, and when
+the newest are restore-tested (DESIGN §2, §3). Import ID `project` or `project/service`.
 
 Without `service` it is the project's strategy, the default of every service without one of its own. The
 container it names applies to backups taken from now on: a backup records its container and keeps it.
@@ -36,6 +36,13 @@ STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     ),
     "schedule": Attribute(
         type=cty.STRING, optional=True, description='A cron expression for scheduled full backups, e.g. `"0 3 * * *"`.'
+    ),
+    "restore_test_schedule": Attribute(
+        type=cty.STRING,
+        optional=True,
+        description="A cron expression: when it fires, the newest backup of each service in scope is restore-tested "
+        "(restored into a scratch server, started and checked; see `last_restore_test` of `dbaas_backup`), e.g. "
+        '`"0 5 * * 0"`.',
     ),
     "retention": Attribute(
         optional=True,
@@ -78,7 +85,11 @@ class BackupStrategy(Resource):
     def put(self, request: ApplyRequest, action: str) -> None:
         planned = request.planned or {}
         project, service = project_of(self.provider_data, planned), planned.get("service")
-        body: dict[str, Any] = {"container": planned["container"], "schedule": planned.get("schedule")}
+        body: dict[str, Any] = {
+            "container": planned["container"],
+            "schedule": planned.get("schedule"),
+            "restore_test_schedule": planned.get("restore_test_schedule"),
+        }
         retention = planned.get("retention")
         if retention is not None:
             body["retention"] = {key: _integer(retention.get(key)) for key in ("full_count", "days")}
@@ -127,6 +138,7 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "service": service,
         "container": found["container"],
         "schedule": found.get("schedule"),
+        "restore_test_schedule": found.get("restore_test_schedule"),
         "retention": None
         if retention is None
         else {"full_count": retention.get("full_count"), "days": retention.get("days")},

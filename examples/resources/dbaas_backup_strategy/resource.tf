@@ -5,6 +5,11 @@ resource "dbaas_backup_strategy" "project" {
   retention = {
     full_count = 7
   }
+
+  # Every Sunday at 05:00 the newest backup of each service is restored into a scratch server, started
+  # and checked; the result is each backup's `last_restore_test`, and a failed test makes it not
+  # `ready_to_use`.
+  restore_test_schedule = "0 5 * * 0"
 }
 
 # The orders service keeps its backups in a container of its own, for 30 days.
