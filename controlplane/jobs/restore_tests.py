@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from controlplane.catalog import backups, jobs
 from controlplane.catalog.db import transaction
-from controlplane.catalog.models import Backup
+from controlplane.catalog.models import RESTORE_TEST_STATES, Backup
+from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres, PostgresError, postmaster_port
@@ -37,7 +38,7 @@ from controlplane.jobs.runner import Handler, JobContext
 from controlplane.settings import Settings
 
 log = logging.getLogger(__name__)
-RUNNING, PASSED, FAILED = "running", "passed", "failed"
+RUNNING, PASSED, FAILED = RESTORE_TEST_STATES
 _STRAGGLER_WAIT = 10.0
 # How the engine's errors quote a failed command (os_user.CommandError): "<binary> <arguments>: <reason>".
 _QUOTED_COMMAND = re.compile(r": /[^\n]*?: (exited with status \d+|timed out after \S+ s|cancelled)$", re.MULTILINE)
@@ -153,7 +154,7 @@ class RestoreTests:
         server = None if port is None else self._driver(scratch, port)
         if server is not None:
             server.stop(mode="immediate")
-        _kill_stragglers(scratch)
+        _kill_stragglers(scratch, resolve_account(self._settings.os_user).uid)
         if server is not None:
             server.remove()  # with its socket directory
         shutil.rmtree(scratch, ignore_errors=True)
@@ -174,11 +175,11 @@ def _without_command_line(message: str) -> str:
     return _QUOTED_COMMAND.sub(r" (\1)", message, count=1)
 
 
-def _kill_stragglers(scratch: Path) -> None:
+def _kill_stragglers(scratch: Path, uid: int) -> None:
     """Kill what a killed control plane left working on `scratch` (a restore still writing into it).
 
-    Those programs run in sessions of their own, so they outlive the control plane; the server itself is
-    stopped before, through its postmaster.pid.
+    Those programs run as the account `uid` in sessions of their own, so they outlive the control plane;
+    the server itself is stopped before, through its postmaster.pid.
     """
     # The path as a whole argument or option value, not as the prefix of another (backup-1 vs backup-12).
     naming = re.compile(re.escape(str(scratch).encode()) + rb"(?=[\0 /]|$)")
@@ -187,10 +188,10 @@ def _kill_stragglers(scratch: Path) -> None:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if naming.search((entry / "cmdline").read_bytes()):
+            if entry.stat().st_uid == uid and naming.search((entry / "cmdline").read_bytes()):
                 os.kill(int(entry.name), signal.SIGKILL)
                 found.append(entry)
-        except (OSError, ProcessLookupError):
+        except OSError:
             continue  # gone meanwhile
     deadline = time.monotonic() + _STRAGGLER_WAIT
     while any(entry.exists() for entry in found) and time.monotonic() < deadline:
