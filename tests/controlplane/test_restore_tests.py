@@ -232,8 +232,10 @@ def test_scheduled_restore_tests_are_queued_once_per_firing(sessions: sessionmak
             session, backup=tested, restore_test_state="passed", restore_tested_at=NOW - timedelta(minutes=20)
         )
     assert scheduler.tick(NOW + timedelta(minutes=10)) == 0, "tested since the firing"
-    assert scheduler.tick(NOW + timedelta(days=1)) == 1, "the next firing tests the newest backup again"
+    assert scheduler.tick(NOW + timedelta(days=1)) == 1, "the next firing tests the newest backup before it"
     with transaction(sessions) as session:
+        newest = backups.get_backup(session, project="acme", service="nightly", name="after-firing")
+        assert newest is not None and newest.restore_test_state == "running"
         pending = backups.get_backup(session, project="acme", service="nightly", name="pending")
         assert pending is not None
         with pytest.raises(NotTestable, match="only a Succeeded backup"):
