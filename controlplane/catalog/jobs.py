@@ -160,14 +160,22 @@ def release_all_leases(session: Session) -> int:
     return result.rowcount
 
 
-def active_job_for_service(session: Session, *, service_id: int) -> Job | None:
-    """The oldest queued or running job of the service, or None when it is idle."""
-    return session.scalar(
+def active_job_for_service(
+    session: Session, *, service_id: int, kinds: Collection[str] | None = None, queued_before: int | None = None
+) -> Job | None:
+    """The oldest queued or running job of the service (only of `kinds`, only queued before job `queued_before`),
+    or None."""
+    query = (
         select(Job)
         .where(Job.service_id == service_id, Job.status.in_(JOB_ACTIVE_STATUSES))
         .order_by(Job.created_at, Job.id)
         .limit(1)
     )
+    if kinds is not None:
+        query = query.where(Job.kind.in_(list(kinds)))
+    if queued_before is not None:
+        query = query.where(Job.id < queued_before)
+    return session.scalar(query)
 
 
 def list_jobs(session: Session, *, service_id: int | None = None, statuses: Collection[str] | None = None) -> list[Job]:

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controlplane.catalog import backups, repositories, services
+from controlplane.catalog import backups, jobs, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
 from controlplane.engine.os_user import resolve_account
@@ -103,7 +103,11 @@ class ServiceJobs:
         self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def delete(self, context: JobContext) -> None:
-        """Stops and removes the server (its last WAL archived first), then what its backups no longer need."""
+        """Stops and removes the server (its last WAL archived first), then what its backups no longer need.
+
+        Backup jobs of the service queued before the deletion (a backup being taken, deleted, tested) end first.
+        """
+        _wait_for_other_jobs(context)
         service = self.load(context)
         if service.port is not None:
             postgres = self.driver(service)
@@ -187,6 +191,19 @@ class ServiceJobs:
             session.flush()
             session.expunge(service)
             return service
+
+
+def _wait_for_other_jobs(context: JobContext) -> None:
+    """Jobs queued earlier were claimed earlier: they are running, and waiting for them cannot deadlock."""
+    assert context.service_id is not None
+    while True:
+        with transaction(context.sessions) as session:
+            active = jobs.active_job_for_service(session, service_id=context.service_id, queued_before=context.job_id)
+            if active is None:
+                return
+            kind = active.kind
+        if context.cancel.wait(0.5):
+            raise TimeoutError(f"a {kind} job of the service was still running when the control plane stopped")
 
 
 def _port(service: Service) -> int:

@@ -7,6 +7,7 @@ together, so a crash never leaves a service the catalog does not know or a job w
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,14 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
 from controlplane.fork_plan import ForkPlan
-from controlplane.jobs.kinds import APPLY_PLAN, CREATE_SERVICE, DELETE_SERVICE, FORK_SERVICE, MIGRATE_SERVICE
+from controlplane.jobs.kinds import (
+    APPLY_PLAN,
+    CREATE_SERVICE,
+    DELETE_SERVICE,
+    FORK_SERVICE,
+    MIGRATE_SERVICE,
+    SERVICE_KINDS,
+)
 from controlplane.runtime import Runtime
 
 router = APIRouter(prefix="/v1/projects/{project}/services", tags=["services"])
@@ -149,7 +157,8 @@ def delete_service(service: str, project: ProjectDep, session: SessionDep, runti
             "termination_protection",
         )
     if found.state != "DELETING":
-        _refuse_if_busy(session, found)
+        # Backup jobs of the service need not end first: the deletion waits for them.
+        _refuse_if_busy(session, found, kinds=SERVICE_KINDS)
         services.update_service(session, service=found, state="DELETING", state_message=None)
         jobs.enqueue_job(session, kind=DELETE_SERVICE, project=project, service_id=found.id)
         session.commit()
@@ -214,8 +223,8 @@ def _find(session: Session, project: str, name: str) -> Service:
     return service
 
 
-def _refuse_if_busy(session: Session, service: Service) -> None:
-    active = jobs.active_job_for_service(session, service_id=service.id)
+def _refuse_if_busy(session: Session, service: Service, kinds: Collection[str] | None = None) -> None:
+    active = jobs.active_job_for_service(session, service_id=service.id, kinds=kinds)
     if active is not None:
         raise ApiError(
             409,
