@@ -28,6 +28,7 @@ from pathlib import Path
 
 from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account
 from controlplane.engine.plans import Plan, plan_settings
+from controlplane.engine.postmaster import is_postgres, read_pid, wait_for_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -337,14 +338,27 @@ class Postgres:
 
     def pid(self) -> int | None:
         """The postmaster's process id, or None when no server runs for this data directory."""
-        pid = _read_pid(self._data_dir / "postmaster.pid")
-        if pid is not None and _is_postgres(pid, self._data_dir):
+        pid = read_pid(self._data_dir / "postmaster.pid")
+        if pid is not None and is_postgres(pid, self._data_dir):
             return pid
         return None
 
     def is_running(self) -> bool:
         """Whether a live postmaster serves this data directory (a stale postmaster.pid does not count)."""
         return self.pid() is not None
+
+    def wait_until_promoted(self, *, user: str, timeout: float = 600, cancel: threading.Event | None = None) -> None:
+        """Wait until a restored server has replayed its WAL up to the target and promoted itself (writable)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.psql("SELECT pg_is_in_recovery()", user=user) == "f":
+                    return
+            except PostgresError as err:
+                logger.debug("%s not answering yet: %s", self._data_dir, err)
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                raise PostgresError(f"{self._data_dir} did not finish recovery within {timeout:.0f} s")
+            time.sleep(0.1)
 
     def psql(self, sql: str, *, user: str, database: str = "postgres", timeout: float = 60) -> str:
         """Run SQL over the private socket as `user` (the peer login maps our account to it); the output,
@@ -504,17 +518,17 @@ class Postgres:
         refuses to start. We know better: the pid is stale unless it is a postgres in this directory.
         """
         pidfile = self._data_dir / "postmaster.pid"
-        old = _read_pid(pidfile)
+        old = read_pid(pidfile)
         if old is None and not pidfile.exists():
             return
         logger.warning("start %s: clearing a stale postmaster.pid (pid %s)", self._data_dir, old)
         # Backends of a killed postmaster exit by themselves within moments, and a new server cannot
         # start while they still hold the old shared memory: wait for them.
-        _wait_for_orphans(self._data_dir, timeout=10)
+        wait_for_orphans(self._data_dir, timeout=10)
         pidfile.unlink(missing_ok=True)
         socket_lock = self.socket_dir / f".s.PGSQL.{self._port}.lock"
-        lock_pid = _read_pid(socket_lock)
-        if socket_lock.exists() and (lock_pid is None or not _is_postgres(lock_pid, None)):
+        lock_pid = read_pid(socket_lock)
+        if socket_lock.exists() and (lock_pid is None or not is_postgres(lock_pid, None)):
             socket_lock.unlink(missing_ok=True)
             (self.socket_dir / f".s.PGSQL.{self._port}").unlink(missing_ok=True)
 
@@ -527,59 +541,6 @@ class Postgres:
         except OSError as exc:
             return f"(no server log: {exc})"
         return "\n".join(text.splitlines()[-_LOG_TAIL_LINES:]) or "(the server logged nothing)"
-
-
-def _read_pid(path: Path) -> int | None:
-    """The pid on the first line of a PostgreSQL lock file, or None when absent or unreadable."""
-    try:
-        first = path.read_text(errors="replace").split("\n", 1)[0].strip()
-        pid = int(first)
-    except (OSError, ValueError):
-        return None
-    return pid if pid > 0 else None
-
-
-def postmaster_port(data_dir: Path) -> int | None:
-    """The port in `data_dir`'s postmaster.pid (its fourth line): where a server of it listens, or listened."""
-    try:
-        return int((Path(data_dir) / "postmaster.pid").read_text(errors="replace").split("\n")[3])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _is_postgres(pid: int, data_dir: Path | None) -> bool:
-    """Whether `pid` is a live (not zombie) postgres process, working in `data_dir` when given.
-
-    The postmaster and its backends run with the data directory as their working directory, which
-    identifies them better than a command line the server rewrites.
-    """
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    comm = stat_line[stat_line.find("(") + 1 : stat_line.rfind(")")]
-    state = stat_line[stat_line.rfind(")") + 2 :][:1]
-    if comm not in ("postgres", "postmaster") or state in ("Z", "X"):
-        return False
-    if data_dir is None:
-        return True
-    try:
-        return os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(data_dir)
-    except PermissionError:
-        return True  # another user's process: the name has to do
-    except OSError:
-        return False
-
-
-def _wait_for_orphans(data_dir: Path, *, timeout: float) -> None:
-    """Wait until no postgres process works in `data_dir` any more (or `timeout` passes)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-        if not any(_is_postgres(pid, data_dir) for pid in pids):
-            return
-        time.sleep(0.05)
-    logger.warning("start %s: old server processes are still running after %.0f s", data_dir, timeout)
 
 
 def fsync_dir(directory: Path) -> None:

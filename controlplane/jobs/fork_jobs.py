@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
 from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
-from controlplane.engine.postgres import Postgres, PostgresError
+from controlplane.engine.postgres import Postgres
 from controlplane.fork_plan import ForkPlan, RestoredFrom
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
@@ -72,7 +71,7 @@ class ForkJobs:
         enable_fork_archiving(data_dir)
         backrest = jobs.configure(context, service, postgres)
         postgres.start()
-        _wait_until_promoted(postgres, service.username, context)
+        postgres.wait_until_promoted(user=service.username, cancel=context.cancel)
         if plan.result is None:
             # Read at once: PostgreSQL forgets the last replayed commit when the server restarts.
             plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, service))})
@@ -156,17 +155,3 @@ def _wait_for_copy(context: JobContext, plan: ForkPlan, segment: str | None) -> 
         f"the copy in {instructions.region} ({copy}) did not catch up with {primary}; "
         "see the source's backup_to_another_region report",
     )
-
-
-def _wait_until_promoted(postgres: Postgres, user: str, context: JobContext, timeout: float = 600) -> None:
-    """Recovery replays WAL up to the target, then promotes; until then the fork is read-only."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if postgres.psql("SELECT pg_is_in_recovery()", user=user) == "f":
-                return
-        except PostgresError as err:
-            log.debug("fork not answering yet: %s", err)
-        if context.cancel.is_set() or time.monotonic() > deadline:
-            raise PostgresError(f"the fork did not finish recovery within {timeout:.0f} s")
-        time.sleep(0.2)

@@ -30,10 +30,10 @@ from controlplane.catalog.models import RESTORE_TEST_STATES, Backup
 from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
 from controlplane.engine.ports import free_loopback_port
-from controlplane.engine.postgres import Postgres, PostgresError, postmaster_port
+from controlplane.engine.postgres import Postgres, PostgresError
+from controlplane.engine.postmaster import postmaster_port
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.fork_jobs import _wait_until_promoted
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.settings import Settings
 
@@ -139,7 +139,7 @@ class RestoreTests:
         )
         postgres.start(cancel=context.cancel)
         role = postgres.peer_role()
-        _wait_until_promoted(postgres, role, context)
+        postgres.wait_until_promoted(user=role, cancel=context.cancel)
         databases = postgres.psql("SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname", user=role)
         postgres.amcheck(user=role, cancel=context.cancel)
         names = databases.split()

@@ -48,4 +48,4 @@ def wait_until(done: Callable[[], bool], cancel: threading.Event, failure: str, 
     while not done():
         if cancel.is_set() or time.monotonic() > deadline:
             raise TimeoutError(f"{failure} within {timeout:.0f} s")
-        time.sleep(0.2)
+        time.sleep(0.1)

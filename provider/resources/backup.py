@@ -34,7 +34,6 @@ from provider.resources.common import (
 )
 
 TIMEOUTS = {"create": "60m", "delete": "20m"}
-FINISHED = ("Succeeded", "Failed")
 BACKUP_NAME = Matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup name of letters, digits, '.', '_' and '-'")
 CONTAINER = Matches(r"[a-z0-9][a-z0-9._-]{0,62}", "a container name of lowercase letters, digits, '.', '_' and '-'")
 DONE = ("Succeeded", "Failed")
@@ -266,8 +265,8 @@ class Backup(Resource):
     def delete(self, request: ApplyRequest) -> None:
         """Deletes the backup's data (an imported backup's data stays: the control plane only forgets it).
 
-        The control plane refuses (409, an error here) to delete the parent of incrementals, a backup still
-        running, and the newest full backup of a container (the WAL archive after it depends on it).
+        The control plane accepts every deletion, takes the incrementals built on the backup along, and
+        expires the only full backup of a container once it can; done when the backup answers 404.
         """
         prior = request.prior or {}
         project, service, name = project_of(self.provider_data, prior), str(prior["service"]), str(prior["name"])
@@ -276,15 +275,7 @@ class Backup(Resource):
         deadline = time.monotonic() + timeout_for(prior, "delete", TIMEOUTS["delete"])
         with api_errors(f"delete backup {service}/{name}"):
             try:
-                # A backup still being taken (one whose create timed out, say) cannot be deleted yet.
-                self.client.wait(
-                    lambda: self.client.backup(project, service, name),
-                    until=FINISHED,
-                    failed=(),
-                    timeout=deadline - time.monotonic(),
-                    stop=request.stop,
-                    what=f"backup {project}/{service}/{name} to finish before its deletion",
-                )
+                # A backup still being taken (one whose create timed out, say) is deleted once it has finished.
                 if self.client.delete_backup(project, service, name) is None:
                     return
                 self.client.wait(
