@@ -370,12 +370,7 @@ class Postgres:
             "-t",
             "-v",
             "ON_ERROR_STOP=1",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self._port),
-            "-U",
-            user,
+            *self._login(user),
             "-d",
             database,
             "-c",
@@ -385,6 +380,10 @@ class Postgres:
             return self._account.run(argv, timeout=timeout).stdout.strip()
         except CommandError as exc:
             raise PostgresError(f"psql on {self._data_dir} failed: {exc}") from exc
+
+    def _login(self, user: str) -> list[str]:
+        """The client options of a peer login as `user` over the private socket."""
+        return ["-h", str(self.socket_dir), "-p", str(self._port), "-U", user]
 
     def peer_role(self) -> str:
         """The role the account logs in as over the private socket: the superuser that initdb made.
@@ -413,12 +412,7 @@ class Postgres:
             "--all",
             "--install-missing",
             "--no-password",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self._port),
-            "-U",
-            user,
+            *self._login(user),
         ]
         self._run("pg_amcheck", argv, timeout=timeout, cancel=cancel)
 

@@ -78,17 +78,29 @@ def wait_for_backup(client: httpx.Client, path: str, timeout: float = 180) -> di
         time.sleep(0.2)
 
 
-def fork(client: httpx.Client, name: str, **fork_from: object) -> dict[str, Any]:
+def fork_request(client: httpx.Client, name: str, service: str = "source", **fork_from: object) -> httpx.Response:
     body = {
         "name": name,
         "service_type": "pg",
         "cloud": "local-east",
         "plan": "hobbyist",
-        "fork_from": {"service": "source", **fork_from},
+        "fork_from": {"service": service, **fork_from},
     }
-    response = client.post(f"{PROJECT}/services", json=body)
+    return client.post(f"{PROJECT}/services", json=body)
+
+
+def fork(client: httpx.Client, name: str, service: str = "source", **fork_from: object) -> dict[str, Any]:
+    response = fork_request(client, name, service, **fork_from)
     assert response.status_code == 201, response.text
     return wait_for_state(client, f"{PROJECT}/services/{name}", {"RUNNING"}, timeout=300)
+
+
+def refused_time(client: httpx.Client, target: str, service: str = "source") -> str:
+    """The error message of a fork at `target` refused for its recovery_target_time."""
+    response = fork_request(client, "refused", service, recovery_target_time=target)
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["field"] == "fork_from.recovery_target_time", response.text
+    return str(error["message"])
 
 
 def test_full_backup_is_taken_and_recorded(acme: httpx.Client, source: dict[str, Any]) -> None:
@@ -169,31 +181,12 @@ def test_a_quiet_source_forks_at_a_point_in_time_seconds_old(acme: httpx.Client,
 
 
 def test_a_time_in_the_future_is_refused(acme: httpx.Client, source: dict[str, Any]) -> None:
-    body = {
-        "name": "from-the-future",
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "fork_from": {"service": "source", "recovery_target_time": "2999-01-01T00:00:00Z"},
-    }
-    response = acme.post(f"{PROJECT}/services", json=body)
-    error = response.json()["error"]
-    assert response.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
-    assert "in the future" in error["message"]
+    assert "in the future" in refused_time(acme, "2999-01-01T00:00:00Z")
 
 
 def test_time_outside_the_window_names_the_window(acme: httpx.Client, source: dict[str, Any]) -> None:
-    body = {
-        "name": "too-early",
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "fork_from": {"service": "source", "recovery_target_time": "2001-01-01T00:00:00Z"},
-    }
-    response = acme.post(f"{PROJECT}/services", json=body)
-    error = response.json()["error"]
-    assert response.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
-    assert "recoverable window" in error["message"] and " to " in error["message"]
+    message = refused_time(acme, "2001-01-01T00:00:00Z")
+    assert "recoverable window" in message and " to " in message
 
 
 def test_labels_and_description_change_in_place(acme: httpx.Client, source: dict[str, Any]) -> None:
@@ -215,15 +208,7 @@ def test_import_of_a_handle_and_a_fork_from_it(acme: httpx.Client, source: dict[
     )
     assert imported.status_code == 202, imported.text
     assert imported.json()["state"] == "Succeeded" and imported.json()["import_source"]["backup_handle"] == handle
-    body = {
-        "name": "from-import",
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "fork_from": {"service": "elsewhere", "backup": "adopted"},
-    }
-    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
-    assert "before full" in notes(wait_for_state(acme, f"{PROJECT}/services/from-import", {"RUNNING"}, timeout=300))
+    assert "before full" in notes(fork(acme, "from-import", "elsewhere", backup="adopted"))
     # Forgetting an imported backup never deletes its data: the handle can be imported again.
     assert acme.delete(f"{PROJECT}/services/elsewhere/backups/adopted").status_code == 202
     wait_for_gone(acme, f"{PROJECT}/services/elsewhere/backups/adopted")
@@ -293,14 +278,7 @@ def test_deleted_files_fail_verification_and_no_fork_is_made(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert found["verify_state"] == "failed" and not found["ready_to_use"] and found["verify_message"]
-    body = {
-        "name": "from-damaged",
-        "service_type": "pg",
-        "cloud": "local-east",
-        "plan": "hobbyist",
-        "fork_from": {"service": "source", "backup": "to-damage"},
-    }
-    response = acme.post(f"{PROJECT}/services", json=body)
+    response = fork_request(acme, "from-damaged", backup="to-damage")
     assert response.status_code == 422 and "verification" in response.json()["error"]["message"]
 
 
@@ -342,27 +320,13 @@ def test_fork_from_a_deleted_source_still_works(acme: httpx.Client, source: dict
     window = acme.get(f"{PROJECT}/services/doomed/backups/last-words").json()["recovery_window"]
     assert window["end"] is not None, "the deletion archived everything: the window ends there"
 
-    def fork_of_doomed(name: str, **fork_from: object) -> httpx.Response:
-        body = {
-            "name": name,
-            "service_type": "pg",
-            "cloud": "local-east",
-            "plan": "hobbyist",
-            "fork_from": {"service": "doomed", **fork_from},
-        }
-        return acme.post(f"{PROJECT}/services", json=body)
-
-    assert fork_of_doomed("heir", backup="last-words").status_code == 201
-    heir = wait_for_state(acme, f"{PROJECT}/services/heir", {"RUNNING"}, timeout=300)
+    heir = fork(acme, "heir", "doomed", backup="last-words")
     assert sql(heir, "SELECT v FROM t") == [("survives",)]
-    assert fork_of_doomed("last-heir").status_code == 201
-    last = wait_for_state(acme, f"{PROJECT}/services/last-heir", {"RUNNING"}, timeout=300)
+    last = fork(acme, "last-heir", "doomed")
     assert sql(last, "SELECT v FROM t ORDER BY v") == [("committed just before the deletion",), ("survives",)]
     assert "doomed was not running" in last["state_message"]
-    past_it = fork_of_doomed("too-late", recovery_target_time=datetime.now(UTC).isoformat())
-    error = past_it.json()["error"]
-    assert past_it.status_code == 422 and error["field"] == "fork_from.recovery_target_time"
-    assert f" to {window['end'][:19]}" in error["message"], "the message names the window"
+    message = refused_time(acme, datetime.now(UTC).isoformat(), "doomed")
+    assert f" to {window['end'][:19]}" in message, "the message names the window"
 
 
 def test_kill_9_during_a_backup_never_leaves_it_running(
