@@ -36,6 +36,7 @@ bench: bytecode
 
 lint: install
 	$(BIN)/ruff check provider controlplane tests bench proto
+	$(BIN)/ruff format --check provider controlplane tests bench proto
 	$(BIN)/mypy
 
 proto: install

@@ -27,18 +27,25 @@ def one_cycle(command: list[str], client: object) -> tuple[float, float, float]:
     started = time.perf_counter()
     plugin = start_plugin(client, command)  # type: ignore[arg-type]
     handshake_at = time.perf_counter()
-    credentials = grpc.ssl_channel_credentials(root_certificates=plugin.server_cert_pem,
-                                               private_key=client.key_pem,  # type: ignore[attr-defined]
-                                               certificate_chain=client.cert_pem)  # type: ignore[attr-defined]
-    with grpc.secure_channel(f"unix:{plugin.socket_path}", credentials,
-                             options=[("grpc.ssl_target_name_override", "localhost")]) as channel:
-        schema = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema",
-                                     request_serializer=lambda m: m.SerializeToString(),
-                                     response_deserializer=tfplugin6_pb2.GetProviderSchema.Response.FromString)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=plugin.server_cert_pem,
+        private_key=client.key_pem,  # type: ignore[attr-defined]
+        certificate_chain=client.cert_pem,
+    )  # type: ignore[attr-defined]
+    with grpc.secure_channel(
+        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as channel:
+        schema = channel.unary_unary(
+            "/tfplugin6.Provider/GetProviderSchema",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=tfplugin6_pb2.GetProviderSchema.Response.FromString,
+        )
         schema(tfplugin6_pb2.GetProviderSchema.Request(), timeout=10)
-        shutdown = channel.unary_unary("/plugin.GRPCController/Shutdown",
-                                       request_serializer=lambda m: m.SerializeToString(),
-                                       response_deserializer=grpc_controller_pb2.Empty.FromString)
+        shutdown = channel.unary_unary(
+            "/plugin.GRPCController/Shutdown",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=grpc_controller_pb2.Empty.FromString,
+        )
         shutdown(grpc_controller_pb2.Empty(), timeout=10)
         shutdown_answered = time.perf_counter()
     plugin.process.wait(timeout=10)
@@ -59,12 +66,16 @@ def main() -> None:
     totals = sorted(c[0] * 1000 for c in cycles)
     handshakes = [c[1] * 1000 for c in cycles]
     exits = [c[2] * 1000 for c in cycles]
-    print(f"launch cycle over {len(cycles)} runs: median {statistics.median(totals):.1f} ms "
-          f"(min {totals[0]:.1f}, p90 {totals[int(len(totals) * 0.9) - 1]:.1f}, max {totals[-1]:.1f}); "
-          "target <= 150 ms")
+    print(
+        f"launch cycle over {len(cycles)} runs: median {statistics.median(totals):.1f} ms "
+        f"(min {totals[0]:.1f}, p90 {totals[int(len(totals) * 0.9) - 1]:.1f}, max {totals[-1]:.1f}); "
+        "target <= 150 ms"
+    )
     print(f"  exec -> handshake line: median {statistics.median(handshakes):.1f} ms")
-    print(f"  Shutdown answered -> process exit: median {statistics.median(exits):.1f} ms, "
-          f"max {max(exits):.1f} ms; target <= 50 ms")
+    print(
+        f"  Shutdown answered -> process exit: median {statistics.median(exits):.1f} ms, "
+        f"max {max(exits):.1f} ms; target <= 50 ms"
+    )
 
 
 if __name__ == "__main__":

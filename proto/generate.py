@@ -109,11 +109,7 @@ def generate(out_dir: Path) -> list[str]:
 def _owned_files(directory: Path) -> set[str]:
     if not directory.is_dir():
         return set()
-    return {
-        p.name
-        for p in directory.iterdir()
-        if p.is_file() and (_GENERATED_RE.match(p.name) or p.name == _INIT)
-    }
+    return {p.name for p in directory.iterdir() if p.is_file() and (_GENERATED_RE.match(p.name) or p.name == _INIT)}
 
 
 def check(out_dir: Path = OUT_DIR) -> list[str]:

@@ -30,20 +30,30 @@ class ProviderConfig:
 
 class DbaasProvider(Provider):
     type_name = "dbaas"
-    schema = Schema(Block(
-        description="Manage database services, their backups, backup strategies and forks as code.",
-        attributes={
-            "endpoint": Attribute(
-                type=cty.STRING, optional=True, validators=(Matches(r"https?://\S+", "an http(s) URL"),),
-                description=f"URL of the control plane. Defaults to `DBAAS_ENDPOINT`, then `{DEFAULT_ENDPOINT}`."),
-            "token": Attribute(
-                type=cty.STRING, optional=True, sensitive=True,
-                description="API token of the project. Defaults to `DBAAS_TOKEN`."),
-            "project": Attribute(
-                type=cty.STRING, optional=True,
-                description="Default project of every resource. Defaults to `DBAAS_PROJECT`."),
-        },
-    ))
+    schema = Schema(
+        Block(
+            description="Manage database services, their backups, backup strategies and forks as code.",
+            attributes={
+                "endpoint": Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    validators=(Matches(r"https?://\S+", "an http(s) URL"),),
+                    description=f"URL of the control plane. Defaults to `DBAAS_ENDPOINT`, then `{DEFAULT_ENDPOINT}`.",
+                ),
+                "token": Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    sensitive=True,
+                    description="API token of the project. Defaults to `DBAAS_TOKEN`.",
+                ),
+                "project": Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    description="Default project of every resource. Defaults to `DBAAS_PROJECT`.",
+                ),
+            },
+        )
+    )
     resources = RESOURCES
     data_sources = DATA_SOURCES
 

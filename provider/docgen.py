@@ -61,8 +61,7 @@ class Page:
 # ---- types and attribute lines ----------------------------------------------------------------------------
 
 _COLLECTIONS: dict[type, str] = {cty.List: "List of ", cty.Set: "Set of ", cty.Map: "Map of "}
-_SIMPLE: dict[cty.Type, str] = {cty.STRING: "String", cty.NUMBER: "Number", cty.BOOL: "Boolean",
-                                cty.DYNAMIC: "Dynamic"}
+_SIMPLE: dict[cty.Type, str] = {cty.STRING: "String", cty.NUMBER: "Number", cty.BOOL: "Boolean", cty.DYNAMIC: "Dynamic"}
 _NESTING = {"single": "", "group": "", "list": " List", "set": " Set", "map": " Map"}
 
 
@@ -78,8 +77,11 @@ def render_type(kind: cty.Type) -> str:
 
 
 def _flags(attr: Attribute) -> str:
-    return ((", Sensitive" if attr.sensitive else "") + (", Deprecated" if attr.deprecated else "")
-            + (f", [Write-only]({WRITE_ONLY_URL})" if attr.write_only else ""))
+    return (
+        (", Sensitive" if attr.sensitive else "")
+        + (", Deprecated" if attr.deprecated else "")
+        + (f", [Write-only]({WRITE_ONLY_URL})" if attr.write_only else "")
+    )
 
 
 def _described(summary: str, description: str) -> str:
@@ -135,15 +137,18 @@ def _block_group(nested: NestedBlock) -> int:
     if nested.min_items > 0:
         return REQUIRED
     block = nested.block
-    settable = (not (block.attributes or block.blocks)
-                or any(_attribute_group(attr) != READ_ONLY for attr in block.attributes.values())
-                or any(_block_group(inner) != READ_ONLY for inner in block.blocks.values()))
+    settable = (
+        not (block.attributes or block.blocks)
+        or any(_attribute_group(attr) != READ_ONLY for attr in block.attributes.values())
+        or any(_block_group(inner) != READ_ONLY for inner in block.blocks.values())
+    )
     return OPTIONAL if settable else READ_ONLY
 
 
 def _has_write_only(block: Block) -> bool:
-    return (any(attr.write_only for attr in block.attributes.values())
-            or any(_has_write_only(nested.block) for nested in block.blocks.values()))
+    return any(attr.write_only for attr in block.attributes.values()) or any(
+        _has_write_only(nested.block) for nested in block.blocks.values()
+    )
 
 
 def _root_id(parents: tuple[str, ...], name: str, attr: Attribute) -> bool:
@@ -166,8 +171,10 @@ def _block_children(out: list[str], parents: tuple[str, ...], block: Block, *, r
         if not names:
             continue
         out.append((top_title if root else nested_title) + "\n\n")
-        if any(_has_write_only(block.blocks[n].block) if n in block.blocks else block.attributes[n].write_only
-               for n in names):
+        if any(
+            _has_write_only(block.blocks[n].block) if n in block.blocks else block.attributes[n].write_only
+            for n in names
+        ):
             out.append(WRITE_ONLY_NOTE)
         for name in names:
             if name in block.blocks:
@@ -263,8 +270,16 @@ def _code(language: str, path: Path) -> str:
     return f"```{language}\n{path.read_text().strip()}\n```"
 
 
-def render_page(*, title: str, heading: str, description: str, schema: Schema, overview: str = "",
-                example: Path | None = None, import_file: Path | None = None) -> str:
+def render_page(
+    *,
+    title: str,
+    heading: str,
+    description: str,
+    schema: Schema,
+    overview: str = "",
+    example: Path | None = None,
+    import_file: Path | None = None,
+) -> str:
     """One page in the layout of tfplugindocs' default templates; absent files leave their section out."""
     parts = [_front_matter(title, description), f"# {heading}", description.strip(), overview.strip()]
     if example is not None and example.is_file():
@@ -283,9 +298,13 @@ def short_name(type_name: str, provider_name: str) -> str:
 def _type_page(root: Path, kind: Kind, item: Documented, provider_name: str) -> Page:
     examples = root / "examples" / kind.directory / item.type_name
     text = render_page(
-        title=f"{item.type_name} {kind.label} - {provider_name}", heading=f"{item.type_name} ({kind.label})",
-        description=item.schema.block.description, schema=item.schema, example=examples / kind.example,
-        import_file=examples / "import.sh" if kind.has_import else None)
+        title=f"{item.type_name} {kind.label} - {provider_name}",
+        heading=f"{item.type_name} ({kind.label})",
+        description=item.schema.block.description,
+        schema=item.schema,
+        example=examples / kind.example,
+        import_file=examples / "import.sh" if kind.has_import else None,
+    )
     return Page(f"docs/{kind.directory}/{short_name(item.type_name, provider_name)}.md", text)
 
 
@@ -300,27 +319,38 @@ def pages(root: Path = REPO) -> list[Page]:
     resources = sorted(DbaasProvider.resources, key=lambda item: item.type_name)
     data_sources = sorted(DbaasProvider.data_sources, key=lambda item: item.type_name)
     index = render_page(
-        title=f"{name} Provider", heading=f"{name} Provider", description=DbaasProvider.schema.block.description,
-        schema=DbaasProvider.schema, example=root / "examples" / "provider" / "provider.tf",
-        overview="\n\n".join(part for part in (_overview("Resources", resources),
-                                               _overview("Data Sources", data_sources)) if part))
-    return [Page("docs/index.md", index),
-            *(_type_page(root, RESOURCE, item, name) for item in resources),
-            *(_type_page(root, DATA_SOURCE, item, name) for item in data_sources)]
+        title=f"{name} Provider",
+        heading=f"{name} Provider",
+        description=DbaasProvider.schema.block.description,
+        schema=DbaasProvider.schema,
+        example=root / "examples" / "provider" / "provider.tf",
+        overview="\n\n".join(
+            part for part in (_overview("Resources", resources), _overview("Data Sources", data_sources)) if part
+        ),
+    )
+    return [
+        Page("docs/index.md", index),
+        *(_type_page(root, RESOURCE, item, name) for item in resources),
+        *(_type_page(root, DATA_SOURCE, item, name) for item in data_sources),
+    ]
 
 
 def _owned(root: Path) -> set[str]:
     """The files the generator answers for: a page of a type no longer registered is stale too."""
-    found = {f"docs/{kind.directory}/{path.name}" for kind in (RESOURCE, DATA_SOURCE)
-             for path in (root / "docs" / kind.directory).glob("*.md")}
+    found = {
+        f"docs/{kind.directory}/{path.name}"
+        for kind in (RESOURCE, DATA_SOURCE)
+        for path in (root / "docs" / kind.directory).glob("*.md")
+    }
     return found | ({"docs/index.md"} if (root / "docs" / "index.md").exists() else set())
 
 
 def stale(root: Path = REPO) -> list[str]:
     """The files under docs/ that differ from what the generator writes, are missing, or are left over."""
     expected = {page.path: page.text for page in pages(root)}
-    differing = {path for path, text in expected.items()
-                 if not (root / path).is_file() or (root / path).read_text() != text}
+    differing = {
+        path for path, text in expected.items() if not (root / path).is_file() or (root / path).read_text() != text
+    }
     return sorted(differing | (_owned(root) - expected.keys()))
 
 

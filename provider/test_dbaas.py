@@ -15,7 +15,8 @@ def _config(**values: Any) -> Any:
 
 def test_bad_endpoint_is_an_error_on_the_endpoint_attribute() -> None:
     response = ProviderServer(DbaasProvider()).ValidateProviderConfig(
-        pb.ValidateProviderConfig.Request(config=_config(endpoint="not-a-url")), None)
+        pb.ValidateProviderConfig.Request(config=_config(endpoint="not-a-url")), None
+    )
     [diagnostic] = response.diagnostics
     assert diagnostic.severity == pb.Diagnostic.ERROR
     assert "endpoint" in diagnostic.summary

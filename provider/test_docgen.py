@@ -22,11 +22,16 @@ def test_check_mode_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert docgen.main(["--check"]) == 0, capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("directory", "item"), [
-    *(pytest.param(f"resources/{item.type_name}", item, id=item.type_name) for item in DbaasProvider.resources),
-    *(pytest.param(f"data-sources/{item.type_name}", item, id=f"data.{item.type_name}")
-      for item in DbaasProvider.data_sources),
-])
+@pytest.mark.parametrize(
+    ("directory", "item"),
+    [
+        *(pytest.param(f"resources/{item.type_name}", item, id=item.type_name) for item in DbaasProvider.resources),
+        *(
+            pytest.param(f"data-sources/{item.type_name}", item, id=f"data.{item.type_name}")
+            for item in DbaasProvider.data_sources
+        ),
+    ],
+)
 def test_every_registered_type_has_its_examples(directory: str, item: docgen.Documented) -> None:
     examples = docgen.REPO / "examples" / directory
     wanted = ["resource.tf", "import.sh"] if directory.startswith("resources/") else ["data-source.tf"]
@@ -43,32 +48,48 @@ def test_check_lists_changed_missing_and_left_over_pages(tmp_path: Path) -> None
     (tmp_path / "docs" / "resources" / "gone.md").write_text("a resource no longer registered\n")
     (tmp_path / "docs" / "guides").mkdir()
     (tmp_path / "docs" / "guides" / "quickstart.md").write_text("hand-written, not the generator's\n")
-    assert docgen.stale(tmp_path) == ["docs/data-sources/regions.md", "docs/resources/gone.md",
-                                      "docs/resources/service.md"]
+    assert docgen.stale(tmp_path) == [
+        "docs/data-sources/regions.md",
+        "docs/resources/gone.md",
+        "docs/resources/service.md",
+    ]
     assert docgen.main(["--root", str(tmp_path), "--check"]) == 1
     docgen.write(tmp_path)
     assert docgen.stale(tmp_path) == [] and not (tmp_path / "docs" / "resources" / "gone.md").exists()
     assert (tmp_path / "docs" / "guides" / "quickstart.md").exists()
 
 
-@pytest.mark.parametrize(("kind", "words"), [
-    (cty.STRING, "String"), (cty.NUMBER, "Number"), (cty.BOOL, "Boolean"), (cty.DYNAMIC, "Dynamic"),
-    (cty.List(cty.STRING), "List of String"), (cty.Set(cty.STRING), "Set of String"),
-    (cty.Map(cty.NUMBER), "Map of Number"), (cty.List(cty.Map(cty.BOOL)), "List of Map of Boolean"),
-    (cty.object_type({"a": cty.STRING}), "Object"), (cty.Tuple((cty.STRING,)), "Tuple"),
-])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (cty.STRING, "String"),
+        (cty.NUMBER, "Number"),
+        (cty.BOOL, "Boolean"),
+        (cty.DYNAMIC, "Dynamic"),
+        (cty.List(cty.STRING), "List of String"),
+        (cty.Set(cty.STRING), "Set of String"),
+        (cty.Map(cty.NUMBER), "Map of Number"),
+        (cty.List(cty.Map(cty.BOOL)), "List of Map of Boolean"),
+        (cty.object_type({"a": cty.STRING}), "Object"),
+        (cty.Tuple((cty.STRING,)), "Tuple"),
+    ],
+)
 def test_types_in_tfplugindocs_words(kind: cty.Type, words: str) -> None:
     assert docgen.render_type(kind) == words
 
 
 def test_groups_sorted_with_sensitive_flag() -> None:
-    rendered = docgen.render_schema(Block(attributes={
-        "zone": Attribute(type=cty.STRING, required=True, description="Where."),
-        "name": Attribute(type=cty.STRING, required=True),
-        "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, description="Labels."),
-        "password": Attribute(type=cty.STRING, computed=True, sensitive=True, description="The secret."),
-        "id": Attribute(type=cty.STRING, computed=True),
-    }))
+    rendered = docgen.render_schema(
+        Block(
+            attributes={
+                "zone": Attribute(type=cty.STRING, required=True, description="Where."),
+                "name": Attribute(type=cty.STRING, required=True),
+                "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, description="Labels."),
+                "password": Attribute(type=cty.STRING, computed=True, sensitive=True, description="The secret."),
+                "id": Attribute(type=cty.STRING, computed=True),
+            }
+        )
+    )
     assert rendered == (
         "## Schema\n\n"
         "### Required\n\n- `name` (String)\n- `zone` (String) Where.\n\n"
@@ -78,54 +99,94 @@ def test_groups_sorted_with_sensitive_flag() -> None:
 
 
 def test_nested_attributes_get_their_section() -> None:
-    rendered = docgen.render_schema(Block(attributes={
-        "user_config": Attribute(optional=True, description="Settings.", nested=NestedAttributes({
-            "regions": Attribute(type=cty.Set(cty.STRING), optional=True, description="Copies."),
-            "window": Attribute(computed=True, nested=NestedAttributes({
-                "start": Attribute(type=cty.STRING, computed=True)}, "list")),
-        })),
-    }))
+    rendered = docgen.render_schema(
+        Block(
+            attributes={
+                "user_config": Attribute(
+                    optional=True,
+                    description="Settings.",
+                    nested=NestedAttributes(
+                        {
+                            "regions": Attribute(type=cty.Set(cty.STRING), optional=True, description="Copies."),
+                            "window": Attribute(
+                                computed=True,
+                                nested=NestedAttributes({"start": Attribute(type=cty.STRING, computed=True)}, "list"),
+                            ),
+                        }
+                    ),
+                ),
+            }
+        )
+    )
     link = "(see [below for nested schema](#nestedatt--user_config))"
     assert f"- `user_config` (Attributes) Settings. {link}\n" in rendered
-    assert ('<a id="nestedatt--user_config"></a>\n### Nested Schema for `user_config`\n\n'
-            "Optional:\n\n- `regions` (Set of String) Copies.\n\n"
-            "Read-Only:\n\n- `window` (Attributes List) (see [below for nested schema]"
-            "(#nestedatt--user_config--window))\n\n") in rendered
-    assert ('<a id="nestedatt--user_config--window"></a>\n### Nested Schema for `user_config.window`\n\n'
-            "Read-Only:\n\n- `start` (String)\n") in rendered
+    assert (
+        '<a id="nestedatt--user_config"></a>\n### Nested Schema for `user_config`\n\n'
+        "Optional:\n\n- `regions` (Set of String) Copies.\n\n"
+        "Read-Only:\n\n- `window` (Attributes List) (see [below for nested schema]"
+        "(#nestedatt--user_config--window))\n\n"
+    ) in rendered
+    assert (
+        '<a id="nestedatt--user_config--window"></a>\n### Nested Schema for `user_config.window`\n\n'
+        "Read-Only:\n\n- `start` (String)\n"
+    ) in rendered
 
 
 def test_blocks_and_object_types() -> None:
-    rendered = docgen.render_schema(Schema(Block(
-        attributes={"limits": Attribute(type=cty.List(cty.object_type({"cpu": cty.NUMBER})), optional=True)},
-        blocks={"timeouts": NestedBlock(Block({"create": Attribute(type=cty.STRING, optional=True)},
-                                              description="Waits."), nesting="single"),
-                "rule": NestedBlock(Block({"port": Attribute(type=cty.NUMBER, required=True)}), min_items=1)},
-    )))
+    rendered = docgen.render_schema(
+        Schema(
+            Block(
+                attributes={"limits": Attribute(type=cty.List(cty.object_type({"cpu": cty.NUMBER})), optional=True)},
+                blocks={
+                    "timeouts": NestedBlock(
+                        Block({"create": Attribute(type=cty.STRING, optional=True)}, description="Waits."),
+                        nesting="single",
+                    ),
+                    "rule": NestedBlock(Block({"port": Attribute(type=cty.NUMBER, required=True)}), min_items=1),
+                },
+            )
+        )
+    )
     link = "(see [below for nested schema](#nestedblock--{}))"
     assert f"### Required\n\n- `rule` (Block List, Min: 1) {link.format('rule')}" in rendered
     assert f"- `timeouts` (Block, Optional) Waits. {link.format('timeouts')}" in rendered
-    assert ('<a id="nestedblock--rule"></a>\n### Nested Schema for `rule`\n\nRequired:\n\n- `port` (Number)\n'
-            in rendered)
-    assert ('<a id="nestedatt--limits"></a>\n### Nested Schema for `limits`\n\nOptional:\n\n- `cpu` (Number)\n'
-            in rendered)
+    assert (
+        '<a id="nestedblock--rule"></a>\n### Nested Schema for `rule`\n\nRequired:\n\n- `port` (Number)\n' in rendered
+    )
+    assert (
+        '<a id="nestedatt--limits"></a>\n### Nested Schema for `limits`\n\nOptional:\n\n- `cpu` (Number)\n' in rendered
+    )
 
 
 def test_page_layout(tmp_path: Path) -> None:
     example, import_file = tmp_path / "resource.tf", tmp_path / "import.sh"
     example.write_text('resource "x_thing" "a" {}\n\n')
     import_file.write_text("terraform import x_thing.a p/a\n")
-    page = docgen.render_page(title="x_thing Resource - x", heading="x_thing (Resource)",
-                              description="A `thing`; see [docs](https://example.com).",
-                              schema=Schema(Block({"id": Attribute(type=cty.STRING, computed=True)})),
-                              example=example, import_file=import_file)
-    assert page.startswith('---\n# generated by provider/docgen.py')
-    assert ('page_title: "x_thing Resource - x"\nsubcategory: ""\ndescription: |-\n'
-            "  A thing; see docs https://example.com.\n---\n\n# x_thing (Resource)\n\n"
-            "A `thing`; see [docs](https://example.com).\n\n"
-            '## Example Usage\n\n```terraform\nresource "x_thing" "a" {}\n```\n\n') in page
-    assert page.endswith("## Import\n\nImport is supported using the following syntax:\n\n"
-                         "```shell\nterraform import x_thing.a p/a\n```\n")
-    without = docgen.render_page(title="t", heading="h", description="d", schema=Schema(Block()),
-                                 example=tmp_path / "absent.tf", import_file=tmp_path / "absent.sh")
+    page = docgen.render_page(
+        title="x_thing Resource - x",
+        heading="x_thing (Resource)",
+        description="A `thing`; see [docs](https://example.com).",
+        schema=Schema(Block({"id": Attribute(type=cty.STRING, computed=True)})),
+        example=example,
+        import_file=import_file,
+    )
+    assert page.startswith("---\n# generated by provider/docgen.py")
+    assert (
+        'page_title: "x_thing Resource - x"\nsubcategory: ""\ndescription: |-\n'
+        "  A thing; see docs https://example.com.\n---\n\n# x_thing (Resource)\n\n"
+        "A `thing`; see [docs](https://example.com).\n\n"
+        '## Example Usage\n\n```terraform\nresource "x_thing" "a" {}\n```\n\n'
+    ) in page
+    assert page.endswith(
+        "## Import\n\nImport is supported using the following syntax:\n\n"
+        "```shell\nterraform import x_thing.a p/a\n```\n"
+    )
+    without = docgen.render_page(
+        title="t",
+        heading="h",
+        description="d",
+        schema=Schema(Block()),
+        example=tmp_path / "absent.tf",
+        import_file=tmp_path / "absent.sh",
+    )
     assert "## Example Usage" not in without and "## Import" not in without

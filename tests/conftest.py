@@ -19,4 +19,3 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
     plane.stop()
     stop_leftover_servers(data_dir)
     remove_tree(data_dir)
-

@@ -41,11 +41,34 @@ def make_client_identity(curve: str = "P-521") -> ClientIdentity:
     """A self-signed client certificate like Terraform's (ECDSA P-521 by default)."""
     with tempfile.TemporaryDirectory() as scratch:
         key, cert = os.path.join(scratch, "key.pem"), os.path.join(scratch, "cert.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", f"ec_paramgen_curve:{curve}",
-                        "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/O=HashiCorp/CN=localhost",
-                        "-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:TRUE",
-                        "-addext", "extendedKeyUsage=clientAuth,serverAuth"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                f"ec_paramgen_curve:{curve}",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                cert,
+                "-days",
+                "1",
+                "-subj",
+                "/O=HashiCorp/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "extendedKeyUsage=clientAuth,serverAuth",
+            ],
+            check=True,
+            capture_output=True,
+        )
         return ClientIdentity(Path(cert).read_bytes(), Path(key).read_bytes())
 
 
@@ -53,15 +76,17 @@ def plugin_command(module: str = "provider.main") -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def start_plugin(client: ClientIdentity | None, command: list[str] | None = None,
-                 extra_env: dict[str, str] | None = None) -> RunningPlugin:
+def start_plugin(
+    client: ClientIdentity | None, command: list[str] | None = None, extra_env: dict[str, str] | None = None
+) -> RunningPlugin:
     env = dict(os.environ, **{MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE, "PLUGIN_PROTOCOL_VERSIONS": "5,6"})
     env["PYTHONPATH"] = str(REPO)
     if client is not None:
         env["PLUGIN_CLIENT_CERT"] = client.cert_pem.decode()
     env.update(extra_env or {})
-    process = subprocess.Popen(command or plugin_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, cwd=REPO)
+    process = subprocess.Popen(
+        command or plugin_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO
+    )
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line:

@@ -27,7 +27,7 @@ def make_plugin_dir(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for name, module in PLUGINS.items():
         launcher = directory / f"terraform-provider-{name}"
-        launcher.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m {module} \"$@\"\n")
+        launcher.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m {module} "$@"\n')
         launcher.chmod(0o755)
     return directory
 
@@ -69,8 +69,9 @@ class Workspace:
 
     def run(self, *args: str, check: bool = True) -> TerraformResult:
         assert TERRAFORM is not None
-        process = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=self.path, env=self.env,
-                                 capture_output=True, text=True, timeout=300)
+        process = subprocess.run(
+            [TERRAFORM, *args, "-no-color"], cwd=self.path, env=self.env, capture_output=True, text=True, timeout=300
+        )
         result = TerraformResult(process.returncode, process.stdout, process.stderr)
         if check and process.returncode not in (0, 2):
             raise AssertionError(f"terraform {' '.join(args)} failed:\n{process.stdout}\n{process.stderr}")
@@ -78,9 +79,15 @@ class Workspace:
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         assert TERRAFORM is not None
-        return subprocess.Popen([TERRAFORM, *args, "-no-color"], cwd=self.path, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [TERRAFORM, *args, "-no-color"],
+            cwd=self.path,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def apply(self, *extra: str) -> TerraformResult:
         return self.run("apply", "-auto-approve", "-input=false", *extra)

@@ -255,8 +255,9 @@ class Client:
 
     def replication_report(self, project: str, service: str, period: str) -> dict[str, Any]:
         """Per additional backup region: status, the lag now and the largest lag per bucket of `period`."""
-        return _object(self.post(f"{_service_path(project, service)}/backup_to_another_region/report",
-                                 {"period": period}))
+        return _object(
+            self.post(f"{_service_path(project, service)}/backup_to_another_region/report", {"period": period})
+        )
 
     # -- waiting ---------------------------------------------------------------------------------------
 

@@ -282,9 +282,7 @@ def decode_json(data: bytes | str, type: Type) -> Any:
     import json  # here, not at module level: most launches never decode JSON
 
     try:
-        doc = json.loads(
-            text, parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant
-        )
+        doc = json.loads(text, parse_float=_JsonNumber, parse_int=_JsonNumber, parse_constant=_reject_constant)
         return _dec(doc, type)
     except CtyError:
         raise

@@ -300,9 +300,7 @@ def refine(t: Type, unknown: Unknown) -> Any:
     return UNKNOWN if canon == Refinements() else Unknown(canon)
 
 
-def _collapse(
-    t: Type, lower: tuple[Number, bool] | None, upper: tuple[Number, bool] | None, lo: int, hi: int
-) -> Any:
+def _collapse(t: Type, lower: tuple[Number, bool] | None, upper: tuple[Number, bool] | None, lo: int, hi: int) -> Any:
     if lower is not None and upper is not None and lower[1] and upper[1] and lower[0] == upper[0]:
         return lower[0]
     if lo != hi or not is_collection(t):

@@ -13,16 +13,30 @@ from provider.resources.common import api_errors
 
 class Regions(DataSource):
     type_name = "dbaas_regions"
-    schema = Schema(Block(description="The regions of the control plane.", attributes={
-        "id": Attribute(type=cty.STRING, computed=True),
-        "regions": Attribute(computed=True, description="Every region.", nested=NestedAttributes({
-            "name": Attribute(type=cty.STRING, computed=True),
-            "description": Attribute(type=cty.STRING, computed=True),
-        }, "list")),
-    }))
+    schema = Schema(
+        Block(
+            description="The regions of the control plane.",
+            attributes={
+                "id": Attribute(type=cty.STRING, computed=True),
+                "regions": Attribute(
+                    computed=True,
+                    description="Every region.",
+                    nested=NestedAttributes(
+                        {
+                            "name": Attribute(type=cty.STRING, computed=True),
+                            "description": Attribute(type=cty.STRING, computed=True),
+                        },
+                        "list",
+                    ),
+                ),
+            },
+        )
+    )
 
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         with api_errors("list regions"):
             regions = self.provider_data.client.regions()
-        return {"id": "regions", "regions": [{"name": r["name"], "description": r.get("description", "")}
-                                             for r in regions]}
+        return {
+            "id": "regions",
+            "regions": [{"name": r["name"], "description": r.get("description", "")} for r in regions],
+        }

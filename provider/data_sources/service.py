@@ -12,13 +12,18 @@ from provider.resources.service import SERVICE_ATTRIBUTES, state_of
 
 # The resource's attributes, all read-only but the name (and the project) that select the service.
 _ATTRIBUTES = {
-    name: Attribute(type=attr.type, nested=attr.nested, computed=True, sensitive=attr.sensitive,
-                    description=attr.description)
+    name: Attribute(
+        type=attr.type, nested=attr.nested, computed=True, sensitive=attr.sensitive, description=attr.description
+    )
     for name, attr in SERVICE_ATTRIBUTES.items()
 }
 _ATTRIBUTES["name"] = Attribute(type=SERVICE_ATTRIBUTES["name"].type, required=True, description="The service.")
-_ATTRIBUTES["project"] = Attribute(type=SERVICE_ATTRIBUTES["project"].type, optional=True, computed=True,
-                                   description="Defaults to the provider's `project`.")
+_ATTRIBUTES["project"] = Attribute(
+    type=SERVICE_ATTRIBUTES["project"].type,
+    optional=True,
+    computed=True,
+    description="Defaults to the provider's `project`.",
+)
 
 
 class ServiceData(DataSource):
@@ -30,8 +35,9 @@ class ServiceData(DataSource):
         with api_errors(f"read service {config['name']!r}"):
             found = self.provider_data.client.service(project, str(config["name"]))
         if found is None:
-            raise DiagnosticError("Service not found", f"no service {config['name']!r} in project {project!r}",
-                                  ("name",))
+            raise DiagnosticError(
+                "Service not found", f"no service {config['name']!r} in project {project!r}", ("name",)
+            )
         state = state_of(found, {})
         state.pop("timeouts")
         return state

@@ -21,8 +21,9 @@ from provider.framework.schema import Attribute, Block, Schema
 log = logging.getLogger(__name__)
 
 
-def plan_change(schema: Schema, prior: dict[str, Any] | None, proposed: dict[str, Any],
-                config: dict[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+def plan_change(
+    schema: Schema, prior: dict[str, Any] | None, proposed: dict[str, Any], config: dict[str, Any]
+) -> tuple[dict[str, Any], list[Path]]:
     """The planned state and the paths whose change requires replacement."""
     planned = copy.deepcopy(proposed)
     creating = prior is None
@@ -56,9 +57,16 @@ def drop_write_only(block: Block, planned: dict[str, Any]) -> None:
             drop_write_only(nested, planned[name])
 
 
-def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, Any] | None,
-                planned: dict[str, Any], creating: bool, changing: bool, path: Path,
-                replace: list[Path]) -> None:
+def _plan_block(
+    block: Block,
+    config: dict[str, Any] | None,
+    prior: dict[str, Any] | None,
+    planned: dict[str, Any],
+    creating: bool,
+    changing: bool,
+    path: Path,
+    replace: list[Path],
+) -> None:
     for name, attr in block.attributes.items():
         configured = (config or {}).get(name)
         prior_value = (prior or {}).get(name)
@@ -68,9 +76,16 @@ def _plan_block(block: Block, config: dict[str, Any] | None, prior: dict[str, An
             planned[name] = UNKNOWN
         nested = _single_nested(attr)
         if nested is not None and isinstance(planned.get(name), dict):
-            _plan_block(nested, configured if isinstance(configured, dict) else None,
-                        prior_value if isinstance(prior_value, dict) else None,
-                        planned[name], creating, changing, (*path, name), replace)
+            _plan_block(
+                nested,
+                configured if isinstance(configured, dict) else None,
+                prior_value if isinstance(prior_value, dict) else None,
+                planned[name],
+                creating,
+                changing,
+                (*path, name),
+                replace,
+            )
         step = AttributePlan((*path, name), configured, prior_value, planned.get(name), creating)
         for modifier in attr.plan_modifiers:
             modifier.modify(step)
@@ -83,4 +98,3 @@ def _single_nested(attr: Attribute) -> Block | None:
     if attr.nested is not None and attr.nested.nesting == "single":
         return Block(attributes=attr.nested.attributes)
     return None
-

@@ -120,28 +120,40 @@ def _block_to_proto(block: Block, pb: Any, version: int = 0) -> Any:
         attributes=[_attribute_to_proto(name, attr, pb) for name, attr in sorted(block.attributes.items())],
         block_types=[
             pb.Schema.NestedBlock(
-                type_name=name, block=_block_to_proto(nested.block, pb),
+                type_name=name,
+                block=_block_to_proto(nested.block, pb),
                 nesting=getattr(pb.Schema.NestedBlock, nested.nesting.upper()),
-                min_items=nested.min_items, max_items=nested.max_items,
+                min_items=nested.min_items,
+                max_items=nested.max_items,
             )
             for name, nested in sorted(block.blocks.items())
         ],
-        description=block.description, description_kind=pb.MARKDOWN, deprecated=block.deprecated,
+        description=block.description,
+        description_kind=pb.MARKDOWN,
+        deprecated=block.deprecated,
     )
 
 
 def _attribute_to_proto(name: str, attr: Attribute, pb: Any) -> Any:
     message = pb.Schema.Attribute(
-        name=name, description=attr.description, description_kind=pb.MARKDOWN,
-        required=attr.required, optional=attr.optional, computed=attr.computed,
-        sensitive=attr.sensitive, write_only=attr.write_only, deprecated=attr.deprecated,
+        name=name,
+        description=attr.description,
+        description_kind=pb.MARKDOWN,
+        required=attr.required,
+        optional=attr.optional,
+        computed=attr.computed,
+        sensitive=attr.sensitive,
+        write_only=attr.write_only,
+        deprecated=attr.deprecated,
     )
     if attr.type is not None:
         message.type = cty.type_to_json(attr.type)
     else:
         assert attr.nested is not None
-        message.nested_type.CopyFrom(pb.Schema.Object(
-            attributes=[_attribute_to_proto(n, a, pb) for n, a in sorted(attr.nested.attributes.items())],
-            nesting=getattr(pb.Schema.Object, attr.nested.nesting.upper()),
-        ))
+        message.nested_type.CopyFrom(
+            pb.Schema.Object(
+                attributes=[_attribute_to_proto(n, a, pb) for n, a in sorted(attr.nested.attributes.items())],
+                nesting=getattr(pb.Schema.Object, attr.nested.nesting.upper()),
+            )
+        )
     return message

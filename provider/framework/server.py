@@ -118,7 +118,8 @@ class ProviderServer:
             raise DiagnosticError(
                 "State from a newer provider",
                 f"the state of this {request.type_name} was written by schema version {request.version}, "
-                f"this provider knows versions up to {cls.schema.version}: upgrade the provider")
+                f"this provider knows versions up to {cls.schema.version}: upgrade the provider",
+            )
         state = load_state_json(request.raw_state.json)
         if request.version < cls.schema.version:
             state = cls(self._provider_data).upgrade_state(request.version, state)
@@ -183,8 +184,9 @@ class ProviderServer:
         if apply.state is not None:
             drop_write_only(cls.schema.block, apply.state)
         # Whatever exists is reported, even after an error: Terraform keeps it in state (tainted).
-        return pb.ApplyResourceChange.Response(new_state=encode_dynamic(apply.state, value_type, pb),
-                                               private=apply.private)
+        return pb.ApplyResourceChange.Response(
+            new_state=encode_dynamic(apply.state, value_type, pb), private=apply.private
+        )
 
     @rpc
     def ImportResourceState(self, request: Any, diagnostics: Diagnostics) -> Any:
@@ -192,13 +194,19 @@ class ProviderServer:
         state = cls(self._provider_data).import_state(request.id, diagnostics)
         if diagnostics.has_errors:
             return pb.ImportResourceState.Response()
-        return pb.ImportResourceState.Response(imported_resources=[pb.ImportResourceState.ImportedResource(
-            type_name=request.type_name, state=encode_dynamic(state, cls.schema.cty_type(), pb))])
+        return pb.ImportResourceState.Response(
+            imported_resources=[
+                pb.ImportResourceState.ImportedResource(
+                    type_name=request.type_name, state=encode_dynamic(state, cls.schema.cty_type(), pb)
+                )
+            ]
+        )
 
     @rpc
     def MoveResourceState(self, request: Any, diagnostics: Diagnostics) -> Any:
-        raise DiagnosticError("Move not supported",
-                              f"{request.target_type_name} cannot be moved from {request.source_type_name}")
+        raise DiagnosticError(
+            "Move not supported", f"{request.target_type_name} cannot be moved from {request.source_type_name}"
+        )
 
     # -- data sources -------------------------------------------------------------------------
 
@@ -275,4 +283,3 @@ def _paths_to_proto(paths: list[Path]) -> list[Any]:
 
 def _no_ephemeral(type_name: str) -> DiagnosticError:
     return DiagnosticError("Unknown ephemeral resource", f"this provider has no ephemeral resource {type_name!r}")
-

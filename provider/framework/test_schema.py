@@ -9,8 +9,9 @@ from provider.pb import tfplugin6_pb2 as pb
 INNER = {"a": Attribute(type=cty.STRING, optional=True)}
 
 
-@pytest.mark.parametrize(("nesting", "wrapped"), [
-    ("single", lambda t: t), ("list", cty.List), ("set", cty.Set), ("map", cty.Map)])
+@pytest.mark.parametrize(
+    ("nesting", "wrapped"), [("single", lambda t: t), ("list", cty.List), ("set", cty.Set), ("map", cty.Map)]
+)
 def test_nested_attributes_in_every_mode(nesting: str, wrapped: object) -> None:
     schema = Schema(Block(attributes={"n": Attribute(nested=NestedAttributes(INNER, nesting), optional=True)}))  # type: ignore[arg-type]
     assert schema.cty_type() == cty.object_type({"n": wrapped(cty.object_type({"a": cty.STRING}))})  # type: ignore[operator]
@@ -30,11 +31,15 @@ def test_blocks_in_every_mode(nesting: str) -> None:
 
 
 def test_attribute_flags_and_markdown_descriptions() -> None:
-    schema = Schema(Block(attributes={
-        "token": Attribute(type=cty.STRING, optional=True, sensitive=True, description="The `token`."),
-        "wo": Attribute(type=cty.STRING, optional=True, write_only=True),
-        "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, default={}),
-    }))
+    schema = Schema(
+        Block(
+            attributes={
+                "token": Attribute(type=cty.STRING, optional=True, sensitive=True, description="The `token`."),
+                "wo": Attribute(type=cty.STRING, optional=True, write_only=True),
+                "labels": Attribute(type=cty.Map(cty.STRING), optional=True, computed=True, default={}),
+            }
+        )
+    )
     attributes = {a.name: a for a in schema_to_proto(schema, pb).block.attributes}
     assert attributes["token"].sensitive and attributes["token"].description_kind == pb.MARKDOWN
     assert attributes["wo"].write_only
@@ -42,12 +47,15 @@ def test_attribute_flags_and_markdown_descriptions() -> None:
     assert attributes["labels"].optional and attributes["labels"].computed
 
 
-@pytest.mark.parametrize("bad", [
-    {"type": cty.STRING},  # neither required, optional nor computed
-    {"type": cty.STRING, "required": True, "computed": True},
-    {"type": cty.STRING, "optional": True, "default": "x"},  # a default needs optional+computed
-    {"required": True},  # no type
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": cty.STRING},  # neither required, optional nor computed
+        {"type": cty.STRING, "required": True, "computed": True},
+        {"type": cty.STRING, "optional": True, "default": "x"},  # a default needs optional+computed
+        {"required": True},  # no type
+    ],
+)
 def test_inconsistent_attributes_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Attribute(**bad)  # type: ignore[arg-type]

@@ -8,13 +8,21 @@ from provider.framework.schema import Attribute, Block, NestedAttributes
 from provider.framework.timeouts import parse_duration
 from provider.framework.validators import Between, Matches, OneOf, conflicting, is_duration, validate_block
 
-BLOCK = Block(attributes={
-    "name": Attribute(type=cty.STRING, required=True, validators=(Matches(r"[a-z]+", "lowercase letters"),)),
-    "plan": Attribute(type=cty.STRING, optional=True, validators=(OneOf(("small", "large")),)),
-    "regions": Attribute(optional=True, nested=NestedAttributes({
-        "size": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 10),)),
-    }, "map")),
-})
+BLOCK = Block(
+    attributes={
+        "name": Attribute(type=cty.STRING, required=True, validators=(Matches(r"[a-z]+", "lowercase letters"),)),
+        "plan": Attribute(type=cty.STRING, optional=True, validators=(OneOf(("small", "large")),)),
+        "regions": Attribute(
+            optional=True,
+            nested=NestedAttributes(
+                {
+                    "size": Attribute(type=cty.NUMBER, optional=True, validators=(Between(1, 10),)),
+                },
+                "map",
+            ),
+        ),
+    }
+)
 
 
 def test_errors_carry_the_attribute_path() -> None:

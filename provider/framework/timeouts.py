@@ -16,16 +16,21 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 
 def timeouts_block(**defaults: str) -> NestedBlock:
     """A single `timeouts` block with an optional duration for each operation named in `defaults`."""
-    return NestedBlock(nesting="single", block=Block(
-        description="How long to wait for each operation before giving up.",
-        attributes={
-            operation: Attribute(
-                type=cty.STRING, optional=True, validators=(is_duration,),
-                description=f'How long to wait for {operation} (default `{default}`), e.g. `"45m"`.',
-            )
-            for operation, default in defaults.items()
-        },
-    ))
+    return NestedBlock(
+        nesting="single",
+        block=Block(
+            description="How long to wait for each operation before giving up.",
+            attributes={
+                operation: Attribute(
+                    type=cty.STRING,
+                    optional=True,
+                    validators=(is_duration,),
+                    description=f'How long to wait for {operation} (default `{default}`), e.g. `"45m"`.',
+                )
+                for operation, default in defaults.items()
+            },
+        ),
+    )
 
 
 def parse_duration(text: str) -> float:

@@ -50,8 +50,7 @@ class Between:
     maximum: int | None = None
 
     def __call__(self, value: Any) -> str | None:
-        if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum):
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
             return f"must be between {self.minimum} and {self.maximum}, got {value}"
         return None
 
@@ -71,14 +70,12 @@ def conflicting(*names: str) -> ConfigValidator:
         present = [name for name in names if config.get(name) is not None]
         if len(present) > 1:
             for name in present[1:]:
-                diagnostics.error("Conflicting attributes",
-                                  f"{name} cannot be set together with {present[0]}", (name,))
+                diagnostics.error("Conflicting attributes", f"{name} cannot be set together with {present[0]}", (name,))
 
     return check
 
 
-def validate_block(block: Block, value: Mapping[str, Any] | None, diagnostics: Diagnostics,
-                   path: Path = ()) -> None:
+def validate_block(block: Block, value: Mapping[str, Any] | None, diagnostics: Diagnostics, path: Path = ()) -> None:
     """Run every attribute validator of `block` over a configuration value."""
     if value is None or isinstance(value, Unknown):
         return

@@ -87,8 +87,7 @@ class WorkerPool:
 class Connection:
     """One client connection; `serve()` reads until the peer goes away."""
 
-    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method],
-                 pool: WorkerPool) -> None:
+    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method], pool: WorkerPool) -> None:
         self._pool = pool
         self._sock = sock
         self._transport = transport
@@ -99,9 +98,12 @@ class Connection:
         # Header validation and normalisation are most of h2's cost per call; the peer is Terraform's
         # grpc-go and our own headers are constants, so both are skipped.
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None,
-            validate_outbound_headers=False, normalize_outbound_headers=False,
-            validate_inbound_headers=False, normalize_inbound_headers=False,
+            client_side=False,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
         )
         self._h2 = h2.connection.H2Connection(config=config)
         self._h2.initiate_connection()
@@ -178,9 +180,12 @@ class Connection:
         if method is None:
             log.warning("no such gRPC method %s", path)
             self._calls.pop(stream_id)
-            self._h2.send_headers(stream_id, grpc_wire.response_headers()
-                                  + grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}"),
-                                  end_stream=True)
+            self._h2.send_headers(
+                stream_id,
+                grpc_wire.response_headers()
+                + grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}"),
+                end_stream=True,
+            )
         elif method.kind == "held":
             self._h2.send_headers(stream_id, grpc_wire.response_headers())
 
@@ -227,7 +232,7 @@ class Connection:
                 self._flush()
                 self._lock.wait(1.0)
                 continue
-            self._h2.send_data(stream_id, body[offset:offset + window])
+            self._h2.send_data(stream_id, body[offset : offset + window])
             offset += window
 
     def _flush(self) -> None:

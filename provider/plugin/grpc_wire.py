@@ -54,7 +54,7 @@ def split_messages(body: bytes) -> list[bytes]:
             raise GrpcError(StatusCode.UNIMPLEMENTED, "compressed gRPC messages are not supported")
         if len(body) - offset < length:
             raise GrpcError(StatusCode.INTERNAL, "truncated gRPC message")
-        messages.append(body[offset:offset + length])
+        messages.append(body[offset : offset + length])
         offset += length
     return messages
 
@@ -80,6 +80,5 @@ def status_trailers(code: StatusCode, message: str = "") -> list[tuple[bytes, by
 def _percent_encode(text: str) -> bytes:
     # The gRPC spec: printable ASCII except '%' as is, everything else as %XX of its UTF-8 bytes.
     return b"".join(
-        bytes([byte]) if 0x20 <= byte <= 0x7E and byte != 0x25 else b"%%%02X" % byte
-        for byte in text.encode()
+        bytes([byte]) if 0x20 <= byte <= 0x7E and byte != 0x25 else b"%%%02X" % byte for byte in text.encode()
     )

@@ -20,7 +20,7 @@ SUPPORTED_PROTOCOL_VERSIONS = (6,)
 
 NOT_A_PROGRAM_MESSAGE = (
     "This is the dbaas provider, a Terraform plugin: it is not run by hand. Declare it in "
-    "required_providers (source = \"dbaas/dbaas\") and Terraform starts it; to debug, run it with --debug."
+    'required_providers (source = "dbaas/dbaas") and Terraform starts it; to debug, run it with --debug.'
 )
 
 

@@ -12,10 +12,23 @@ import time
 from collections.abc import Mapping
 
 TRACE = 5
-_LEVEL_NAMES = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
-                logging.WARNING: "warn", logging.ERROR: "error", logging.CRITICAL: "error"}
-_ENV_LEVELS = {"TRACE": TRACE, "JSON": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
-               "WARN": logging.WARNING, "ERROR": logging.ERROR, "OFF": logging.CRITICAL + 10}
+_LEVEL_NAMES = {
+    TRACE: "trace",
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "error",
+}
+_ENV_LEVELS = {
+    "TRACE": TRACE,
+    "JSON": TRACE,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "OFF": logging.CRITICAL + 10,
+}
 
 
 class HclogFormatter(logging.Formatter):

@@ -46,17 +46,35 @@ def generate_identity(days: int = 10950) -> ServerIdentity:
     """A new ECDSA P-256 key and self-signed certificate, kept in memory."""
     try:
         result = subprocess.run(
-            ["openssl", "req", "-x509", "-config", "/dev/stdin", "-newkey", "ec",
-             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "-", "-out", "-",
-             "-days", str(days)],
-            input=_REQUEST_CONFIG, capture_output=True, check=False,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-config",
+                "/dev/stdin",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "-",
+                "-out",
+                "-",
+                "-days",
+                str(days),
+            ],
+            input=_REQUEST_CONFIG,
+            capture_output=True,
+            check=False,
         )
     except FileNotFoundError as err:
         raise TLSSetupError("the openssl program is needed to make the plugin's TLS certificate") from err
     if result.returncode != 0:
         raise TLSSetupError(f"openssl could not make a certificate: {result.stderr.decode().strip()}")
-    return ServerIdentity(cert_pem=_pem_block(result.stdout, b"CERTIFICATE"),
-                          key_pem=_pem_block(result.stdout, b"PRIVATE KEY"))
+    return ServerIdentity(
+        cert_pem=_pem_block(result.stdout, b"CERTIFICATE"), key_pem=_pem_block(result.stdout, b"PRIVATE KEY")
+    )
 
 
 def _pem_block(pem: bytes, label: bytes) -> bytes:
@@ -66,4 +84,4 @@ def _pem_block(pem: bytes, label: bytes) -> bytes:
     stop = pem.find(end, start)
     if start < 0 or stop < 0:
         raise TLSSetupError(f"openssl printed no {label.decode()}")
-    return pem[start:stop + len(end)] + b"\n"
+    return pem[start : stop + len(end)] + b"\n"

@@ -56,8 +56,7 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
         if debug:
             _announce_debug(spec.address, address, protocol_version)
         else:
-            line = handshake.handshake_line(protocol_version, "unix", address,
-                                            identity.cert_der if identity else None)
+            line = handshake.handshake_line(protocol_version, "unix", address, identity.cert_der if identity else None)
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         _start_serving(spec, listener, identity, client_cert_pem, shutdown, debug)
@@ -99,8 +98,14 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _start_serving(spec: PluginSpec, listener: socket.socket, identity: object, client_cert_pem: str | None,
-                   shutdown: threading.Event, debug: bool) -> None:
+def _start_serving(
+    spec: PluginSpec,
+    listener: socket.socket,
+    identity: object,
+    client_cert_pem: str | None,
+    shutdown: threading.Event,
+    debug: bool,
+) -> None:
     from provider.plugin import hclog
 
     hclog.configure(os.environ, spec.log_module)
@@ -118,7 +123,8 @@ def _start_serving(spec: PluginSpec, listener: socket.socket, identity: object, 
     # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
     on_shutdown = (lambda: None) if debug else shutdown.set
     methods = go_plugin_methods(on_shutdown) + service_methods(
-        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer)
+        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer
+    )
     server = GrpcServer(methods, tls_context)
     threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
 
@@ -136,11 +142,18 @@ def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:
 def _announce_debug(provider_address: str, socket_path: str, protocol_version: int) -> None:
     import json
 
-    reattach = {provider_address: {
-        "Protocol": "grpc", "ProtocolVersion": protocol_version, "Pid": os.getpid(), "Test": True,
-        "Addr": {"Network": "unix", "String": socket_path},
-    }}
-    print("Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment variable "
-          "with the following:\n")
+    reattach = {
+        provider_address: {
+            "Protocol": "grpc",
+            "ProtocolVersion": protocol_version,
+            "Pid": os.getpid(),
+            "Test": True,
+            "Addr": {"Network": "unix", "String": socket_path},
+        }
+    }
+    print(
+        "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment variable "
+        "with the following:\n"
+    )
     quoted = json.dumps(reattach, separators=(",", ":")).replace("'", "'\"'\"'")
     print(f"\tTF_REATTACH_PROVIDERS='{quoted}'\n", flush=True)

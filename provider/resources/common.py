@@ -14,17 +14,23 @@ from provider.framework.resource import PlanRequest
 from provider.framework.schema import Attribute
 
 # API field names are the HCL attribute names (DESIGN §4), so an API error's field is an attribute path.
-ID = Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
-               description="The import ID of the object.")
-PROJECT = Attribute(type=cty.STRING, optional=True, computed=True,
-                    plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
-                    description="The project; defaults to the provider's `project`.")
+ID = Attribute(
+    type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,), description="The import ID of the object."
+)
+PROJECT = Attribute(
+    type=cty.STRING,
+    optional=True,
+    computed=True,
+    plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
+    description="The project; defaults to the provider's `project`.",
+)
 
 
 def computed(kind: cty.Type, description: str, *, sensitive: bool = False) -> Attribute:
     """A value the control plane decides and that keeps its value across plans unless replaced."""
-    return Attribute(type=kind, computed=True, sensitive=sensitive, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
-                     description=description)
+    return Attribute(
+        type=kind, computed=True, sensitive=sensitive, plan_modifiers=(USE_STATE_FOR_UNKNOWN,), description=description
+    )
 
 
 def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:
@@ -32,8 +38,9 @@ def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:
     own = (value or {}).get("project")
     project = own if isinstance(own, str) and own else getattr(provider_data, "project", None)
     if not isinstance(project, str) or not project:
-        raise DiagnosticError("Missing project", "set `project` on the resource, on the provider, or DBAAS_PROJECT",
-                              ("project",))
+        raise DiagnosticError(
+            "Missing project", "set `project` on the resource, on the provider, or DBAAS_PROJECT", ("project",)
+        )
     return project
 
 
@@ -51,8 +58,7 @@ def split_id(import_id: str, parts: int, example: str) -> list[str]:
 
 
 @contextmanager
-def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None] = lambda f: None
-               ) -> Iterator[None]:
+def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None] = lambda f: None) -> Iterator[None]:
     """API errors become diagnostics that point at the attribute the control plane named."""
     from provider.client.api import ApiError, Cancelled, Timeout
 
@@ -65,10 +71,14 @@ def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None
     except Timeout as err:
         # After a create, Terraform marks the object tainted and plans its replacement; after an update
         # or delete, the next apply carries on from the object as it is.
-        advice = ("The object is kept in state, marked tainted: the next apply replaces it (`terraform untaint` "
-                  "keeps it instead)" if action.startswith(("create", "fork")) else
-                  "The object is kept in state; apply again to continue")
-        raise DiagnosticError(f"Timed out: {action}", f"{err}. {advice}, or raise the timeout in the `timeouts` "
-                              "block.", ("timeouts",)) from err
+        advice = (
+            "The object is kept in state, marked tainted: the next apply replaces it (`terraform untaint` "
+            "keeps it instead)"
+            if action.startswith(("create", "fork"))
+            else "The object is kept in state; apply again to continue"
+        )
+        raise DiagnosticError(
+            f"Timed out: {action}", f"{err}. {advice}, or raise the timeout in the `timeouts` block.", ("timeouts",)
+        ) from err
     except Cancelled as err:
         raise DiagnosticError(f"Interrupted: {action}", f"{err}. The object is kept in state.") from err

@@ -26,8 +26,9 @@ from provider.framework.validators import Matches, conflicting
 from provider.resources.common import api_errors, computed, project_of
 from provider.resources.service import NAME, SERVICE_ATTRIBUTES, TIMEOUTS, Service, state_of, user_config_body
 
-BACKUP_ID = Matches(r"[^/\s]+/[a-z][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9._-]{0,62}",
-                    "a backup as `project/service/name`")
+BACKUP_ID = Matches(
+    r"[^/\s]+/[a-z][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup as `project/service/name`"
+)
 REPLACED = (USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE)
 # Set at creation only; kept from the prior state by Read.
 FORK_FIELDS = ("source_service", "source_project", "backup", "recovery_target_time")
@@ -48,35 +49,61 @@ FORK_ATTRIBUTES: dict[str, Attribute] = {
     # Forks take the source's engine and version: read-only here.
     "service_type": computed(cty.STRING, "`pg` (PostgreSQL), as the source."),
     "version": computed(cty.STRING, "The PostgreSQL major version, as the source's."),
-    "source_service": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
-                                validators=(NAME,),
-                                description="The service whose backups are restored; it may no longer exist."),
-    "source_project": Attribute(type=cty.STRING, optional=True, computed=True, plan_modifiers=REPLACED,
-                                description="The source's project; defaults to the fork's `project`."),
+    "source_service": Attribute(
+        type=cty.STRING,
+        required=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(NAME,),
+        description="The service whose backups are restored; it may no longer exist.",
+    ),
+    "source_project": Attribute(
+        type=cty.STRING,
+        optional=True,
+        computed=True,
+        plan_modifiers=REPLACED,
+        description="The source's project; defaults to the fork's `project`.",
+    ),
     "recovery_target_time": Attribute(
-        type=cty.STRING, optional=True, plan_modifiers=(REQUIRES_REPLACE,), validators=(is_rfc3339,),
+        type=cty.STRING,
+        optional=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(is_rfc3339,),
         description="Recover to this point in time (RFC 3339), inside the source's recoverable window; "
-                    "absent: the latest transaction, not just the latest backup."),
-    "backup": Attribute(type=cty.STRING, optional=True, plan_modifiers=(REQUIRES_REPLACE,), validators=(BACKUP_ID,),
-                        description="Restore exactly this backup of the source (`project/service/name`, the "
-                                    "`id` of a `dbaas_backup`); conflicts with `recovery_target_time`."),
+        "absent: the latest transaction, not just the latest backup.",
+    ),
+    "backup": Attribute(
+        type=cty.STRING,
+        optional=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(BACKUP_ID,),
+        description="Restore exactly this backup of the source (`project/service/name`, the "
+        "`id` of a `dbaas_backup`); conflicts with `recovery_target_time`.",
+    ),
     "restored_from": Attribute(
-        computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+        computed=True,
+        plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
         description="What the restore actually used.",
-        nested=NestedAttributes({
-            "backup": computed(cty.STRING, "The backup restored (its name); null for the latest transaction."),
-            "region": computed(cty.STRING, "The region whose copy was restored."),
-            "recovery_time": computed(cty.STRING, "The point in time recovered to (RFC 3339)."),
-        }),
+        nested=NestedAttributes(
+            {
+                "backup": computed(cty.STRING, "The backup restored (its name); null for the latest transaction."),
+                "region": computed(cty.STRING, "The region whose copy was restored."),
+                "recovery_time": computed(cty.STRING, "The point in time recovered to (RFC 3339)."),
+            }
+        ),
     ),
 }
 
 
 class DatabaseFork(Service):
     type_name = "dbaas_database_fork"
-    schema = Schema(Block(attributes=FORK_ATTRIBUTES, blocks={"timeouts": timeouts_block(**TIMEOUTS)},
-                          description="A managed PostgreSQL service restored from another service's backups: "
-                                      "a backup, a point in time, or the latest transaction."))
+    schema = Schema(
+        Block(
+            attributes=FORK_ATTRIBUTES,
+            blocks={"timeouts": timeouts_block(**TIMEOUTS)},
+            description="A managed PostgreSQL service restored from another service's backups: "
+            "a backup, a point in time, or the latest transaction.",
+        )
+    )
     config_validators = (conflicting("backup", "recovery_target_time"),)
 
     def modify_plan(self, request: PlanRequest) -> None:
@@ -100,9 +127,15 @@ class DatabaseFork(Service):
             fork_from["backup"] = str(planned["backup"]).rsplit("/", 1)[1]
         if known(planned.get("recovery_target_time")):
             fork_from["recovery_target_time"] = planned["recovery_target_time"]
-        body = {"name": name, "service_type": "pg", "cloud": planned["cloud"], "plan": planned["plan"],
-                "termination_protection": bool(planned.get("termination_protection")),
-                "user_config": user_config_body(planned.get("user_config")), "fork_from": fork_from}
+        body = {
+            "name": name,
+            "service_type": "pg",
+            "cloud": planned["cloud"],
+            "plan": planned["plan"],
+            "termination_protection": bool(planned.get("termination_protection")),
+            "user_config": user_config_body(planned.get("user_config")),
+            "fork_from": fork_from,
+        }
         with api_errors(f"fork service {planned['source_service']!r} into {name!r}", _paths):
             created = self.client.create_service(project, body)
             # In state before the wait: a timeout or Ctrl-C from here on keeps the fork known.
@@ -137,17 +170,22 @@ def check_backup(planned: dict[str, Any]) -> None:
         return
     backup_project, backup_service, _ = str(backup).split("/")
     if known(service) and backup_service != service:
-        raise DiagnosticError("Backup of another service",
-                              f"backup {backup!r} is not a backup of source_service {service!r}", ("backup",))
+        raise DiagnosticError(
+            "Backup of another service", f"backup {backup!r} is not a backup of source_service {service!r}", ("backup",)
+        )
     if known(project) and backup_project != project:
-        raise DiagnosticError("Backup of another project",
-                              f"backup {backup!r} is not in source_project {project!r}", ("backup",))
+        raise DiagnosticError(
+            "Backup of another project", f"backup {backup!r} is not in source_project {project!r}", ("backup",)
+        )
 
 
 def _paths(field: str | None) -> tuple[str, ...] | None:
-    return {"fork_from.service": ("source_service",), "fork_from.project": ("source_project",),
-            "fork_from.backup": ("backup",),
-            "fork_from.recovery_target_time": ("recovery_target_time",)}.get(field or "")
+    return {
+        "fork_from.service": ("source_service",),
+        "fork_from.project": ("source_project",),
+        "fork_from.backup": ("backup",),
+        "fork_from.recovery_target_time": ("recovery_target_time",),
+    }.get(field or "")
 
 
 def fork_state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
@@ -164,17 +202,31 @@ def fork_state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str
         if not known(state["source_project"]):
             state["source_project"] = (source or {}).get("project") or found["project"]
     elif source is None:
-        raise DiagnosticError("Not a fork", f"service {found['project']}/{found['name']} was not forked from "
-                              "another service: import it as a dbaas_service")
+        raise DiagnosticError(
+            "Not a fork",
+            f"service {found['project']}/{found['name']} was not forked from "
+            "another service: import it as a dbaas_service",
+        )
     else:
-        state.update({
-            "source_service": source["service"],
-            "source_project": source.get("project") or found["project"],
-            "backup": (f"{source.get('project') or found['project']}/{source['service']}/{source['backup']}"
-                       if source.get("backup") else None),
-            "recovery_target_time": source.get("recovery_target_time"),
-        })
-    state["restored_from"] = None if not restored else {
-        "backup": restored.get("backup"), "region": restored.get("region"),
-        "recovery_time": restored.get("recovery_time")}
+        state.update(
+            {
+                "source_service": source["service"],
+                "source_project": source.get("project") or found["project"],
+                "backup": (
+                    f"{source.get('project') or found['project']}/{source['service']}/{source['backup']}"
+                    if source.get("backup")
+                    else None
+                ),
+                "recovery_target_time": source.get("recovery_target_time"),
+            }
+        )
+    state["restored_from"] = (
+        None
+        if not restored
+        else {
+            "backup": restored.get("backup"),
+            "region": restored.get("region"),
+            "recovery_time": restored.get("recovery_time"),
+        }
+    )
     return state

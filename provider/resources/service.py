@@ -28,32 +28,62 @@ SETTLED = ("RUNNING", "POWEROFF", "FAILED")  # no job of the service is running
 NAME = Matches(r"[a-z][a-z0-9-]{0,62}", "a lowercase name of letters, digits and dashes")
 
 USER_CONFIG = Attribute(
-    optional=True, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+    optional=True,
+    computed=True,
+    plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
     description="Service settings beyond the plan.",
-    nested=NestedAttributes({
-        "additional_backup_regions": Attribute(
-            type=cty.Set(cty.STRING), optional=True, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
-            description="Regions that receive a copy of every backup and its WAL; none may equal `cloud`. "
-                        "Only for `pg` and `mysql`."),
-    }),
+    nested=NestedAttributes(
+        {
+            "additional_backup_regions": Attribute(
+                type=cty.Set(cty.STRING),
+                optional=True,
+                computed=True,
+                plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
+                description="Regions that receive a copy of every backup and its WAL; none may equal `cloud`. "
+                "Only for `pg` and `mysql`.",
+            ),
+        }
+    ),
 )
 
 SERVICE_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
     "project": PROJECT,
-    "name": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,), validators=(NAME,),
-                      description="The service's name, unique in its project."),
-    "service_type": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
-                              validators=(OneOf(("pg",)),), description="`pg` (PostgreSQL)."),
-    "cloud": Attribute(type=cty.STRING, required=True,
-                       description="The region; changing it migrates the service (its backups stay where they are)."),
+    "name": Attribute(
+        type=cty.STRING,
+        required=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(NAME,),
+        description="The service's name, unique in its project.",
+    ),
+    "service_type": Attribute(
+        type=cty.STRING,
+        required=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(OneOf(("pg",)),),
+        description="`pg` (PostgreSQL).",
+    ),
+    "cloud": Attribute(
+        type=cty.STRING,
+        required=True,
+        description="The region; changing it migrates the service (its backups stay where they are).",
+    ),
     "plan": Attribute(type=cty.STRING, required=True, description="`hobbyist`, `startup-4` or `business-8`."),
-    "version": Attribute(type=cty.STRING, optional=True, computed=True,
-                         plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
-                         description="The PostgreSQL major version (`15`)."),
+    "version": Attribute(
+        type=cty.STRING,
+        optional=True,
+        computed=True,
+        plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
+        description="The PostgreSQL major version (`15`).",
+    ),
     "user_config": USER_CONFIG,
-    "termination_protection": Attribute(type=cty.BOOL, optional=True, computed=True, default=False,
-                                        description="While true, the service cannot be destroyed."),
+    "termination_protection": Attribute(
+        type=cty.BOOL,
+        optional=True,
+        computed=True,
+        default=False,
+        description="While true, the service cannot be destroyed.",
+    ),
     "state": computed(cty.STRING, "`RUNNING` once ready; `REBUILDING`, `POWEROFF`, `FAILED` otherwise."),
     "host": computed(cty.STRING, "The host to connect to."),
     "port": computed(cty.NUMBER, "The port to connect to."),
@@ -66,8 +96,13 @@ SERVICE_ATTRIBUTES: dict[str, Attribute] = {
 
 class Service(Resource):
     type_name = "dbaas_service"
-    schema = Schema(Block(attributes=SERVICE_ATTRIBUTES, blocks={"timeouts": timeouts_block(**TIMEOUTS)},
-                          description="A managed PostgreSQL service."))
+    schema = Schema(
+        Block(
+            attributes=SERVICE_ATTRIBUTES,
+            blocks={"timeouts": timeouts_block(**TIMEOUTS)},
+            description="A managed PostgreSQL service.",
+        )
+    )
 
     def modify_plan(self, request: PlanRequest) -> None:
         plan_default_project(self.provider_data, request)
@@ -84,8 +119,9 @@ class Service(Resource):
             created = self.client.create_service(project, body)
             # In state before the wait: a timeout or Ctrl-C from here on keeps the service known.
             request.state = state_of(created, planned)
-            ready = self.wait_ready(project, str(planned["name"]), timeout_for(request.config, "create",
-                                                                               TIMEOUTS["create"]), request)
+            ready = self.wait_ready(
+                project, str(planned["name"]), timeout_for(request.config, "create", TIMEOUTS["create"]), request
+            )
         request.state = state_of(ready, planned)
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
@@ -97,8 +133,11 @@ class Service(Resource):
     def update(self, request: ApplyRequest) -> None:
         prior, planned = request.prior or {}, request.planned or {}
         project = project_of(self.provider_data, prior)
-        body: dict[str, Any] = {key: planned[key] for key in ("cloud", "plan", "termination_protection")
-                                if planned.get(key) != prior.get(key) and not is_unknown(planned.get(key))}
+        body: dict[str, Any] = {
+            key: planned[key]
+            for key in ("cloud", "plan", "termination_protection")
+            if planned.get(key) != prior.get(key) and not is_unknown(planned.get(key))
+        }
         if planned.get("user_config") != prior.get("user_config") and not is_unknown(planned.get("user_config")):
             body["user_config"] = user_config_body(planned.get("user_config"))
         name = str(prior["name"])
@@ -118,14 +157,24 @@ class Service(Resource):
             try:
                 # A create, plan change or migration still running (one that timed out, say) must end first:
                 # the control plane refuses to delete a busy service.
-                self.client.wait(lambda: self.client.service(project, name), until=SETTLED, failed=(),
-                                 timeout=deadline - time.monotonic(), stop=request.stop,
-                                 what=f"service {project}/{name} to settle before its deletion")
+                self.client.wait(
+                    lambda: self.client.service(project, name),
+                    until=SETTLED,
+                    failed=(),
+                    timeout=deadline - time.monotonic(),
+                    stop=request.stop,
+                    what=f"service {project}/{name} to settle before its deletion",
+                )
                 if self.client.delete_service(project, name) is None:
                     return
-                self.client.wait(lambda: self.client.service(project, name), until=(), failed=("FAILED",),
-                                 timeout=deadline - time.monotonic(), stop=request.stop,
-                                 what=f"deletion of service {project}/{name}")
+                self.client.wait(
+                    lambda: self.client.service(project, name),
+                    until=(),
+                    failed=("FAILED",),
+                    timeout=deadline - time.monotonic(),
+                    stop=request.stop,
+                    what=f"deletion of service {project}/{name}",
+                )
             except NotFound:
                 return  # gone: what the wait was for
 
@@ -139,8 +188,13 @@ class Service(Resource):
 
     def wait_ready(self, project: str, name: str, timeout: float, request: ApplyRequest) -> dict[str, Any]:
         result: dict[str, Any] = self.client.wait(
-            lambda: self.client.service(project, name), until=("RUNNING",), failed=("FAILED",), timeout=timeout,
-            stop=request.stop, what=f"service {project}/{name}")
+            lambda: self.client.service(project, name),
+            until=("RUNNING",),
+            failed=("FAILED",),
+            timeout=timeout,
+            stop=request.stop,
+            what=f"service {project}/{name}",
+        )
         return result
 
 

@@ -40,9 +40,13 @@ class ControlPlane:
 
     def start(self, timeout: float = 60) -> ControlPlane:
         log = self.log.open("ab")
-        self.process = subprocess.Popen(self._command("serve", "--listen", f"127.0.0.1:{self.port}"),
-                                        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                        env=dict(os.environ, PYTHONPATH=str(REPO)))
+        self.process = subprocess.Popen(
+            self._command("serve", "--listen", f"127.0.0.1:{self.port}"),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -70,8 +74,14 @@ class ControlPlane:
         return (self.data_dir / "admin-token").read_text().strip()
 
     def create_token(self, project: str) -> str:
-        result = subprocess.run(self._command("token", "create", "--project", project), cwd=REPO,
-                                capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+        result = subprocess.run(
+            self._command("token", "create", "--project", project),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
         return result.stdout.strip()
 
     def client(self, token: str | None) -> httpx.Client:

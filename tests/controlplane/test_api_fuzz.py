@@ -25,14 +25,22 @@ def test_no_server_errors(control_plane: ControlPlane, token: str) -> None:
     # The operations are walked here rather than with schemathesis' pytest plugin, which does not
     # work with pytest 9. A real service exists, so that fuzzed PATCH and GET bodies reach it.
     with control_plane.client(token) as client:
-        client.post("/v1/projects/fuzz/services", json={
-            "name": "fuzzed", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist",
-            "termination_protection": True}).raise_for_status()
+        client.post(
+            "/v1/projects/fuzz/services",
+            json={
+                "name": "fuzzed",
+                "service_type": "pg",
+                "cloud": "local-east",
+                "plan": "hobbyist",
+                "termination_protection": True,
+            },
+        ).raise_for_status()
         wait_for_state(client, "/v1/projects/fuzz/services/fuzzed", {"RUNNING"})
     schema = schemathesis.openapi.from_url(f"{control_plane.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 6
     for operation in operations:
+
         @given(case=operation.as_strategy())
         @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def call(case: schemathesis.Case) -> None:

@@ -48,19 +48,23 @@ def test_a_token_never_sees_another_project(control_plane: ControlPlane, tokens:
         assert admin.get("/v1/projects/acme/services/secret-sauce").status_code == 200
 
 
-@pytest.mark.parametrize(("change", "field", "status"), [
-    ({"cloud": "mars-north"}, "cloud", 422),
-    ({"name": "Bad_Name"}, "name", 422),
-    ({"name": "x" * 64}, "name", 422),
-    ({"plan": "galactic-64"}, "plan", 422),
-    ({"service_type": "oracle"}, "service_type", 422),
-    ({"version": "9"}, "version", 422),
-    ({"user_config": {"additional_backup_regions": ["local-east"]}}, "user_config.additional_backup_regions", 422),
-    ({"user_config": {"additional_backup_regions": ["nowhere"]}}, "user_config.additional_backup_regions", 422),
-    ({"surprise": 1}, "surprise", 422),
-])
-def test_bad_input_names_the_field(control_plane: ControlPlane, tokens: dict[str, str], change: dict[str, object],
-                                   field: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("change", "field", "status"),
+    [
+        ({"cloud": "mars-north"}, "cloud", 422),
+        ({"name": "Bad_Name"}, "name", 422),
+        ({"name": "x" * 64}, "name", 422),
+        ({"plan": "galactic-64"}, "plan", 422),
+        ({"service_type": "oracle"}, "service_type", 422),
+        ({"version": "9"}, "version", 422),
+        ({"user_config": {"additional_backup_regions": ["local-east"]}}, "user_config.additional_backup_regions", 422),
+        ({"user_config": {"additional_backup_regions": ["nowhere"]}}, "user_config.additional_backup_regions", 422),
+        ({"surprise": 1}, "surprise", 422),
+    ],
+)
+def test_bad_input_names_the_field(
+    control_plane: ControlPlane, tokens: dict[str, str], change: dict[str, object], field: str, status: int
+) -> None:
     with control_plane.client(tokens["acme"]) as client:
         response = client.post("/v1/projects/acme/services", json={**VALID, **change})
     assert response.status_code == status, response.text

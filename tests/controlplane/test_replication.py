@@ -176,8 +176,13 @@ def test_commit_then_fork_at_once_in_the_backup_region(acme: httpx.Client) -> No
     backup(acme, f"{PROJECT}/services/ledger/backups", name="base")
     wait_for_replica(acme, "ledger", "base", "local-west", "Succeeded")
     sql(service, "INSERT INTO notes (body) VALUES ('just committed')")
-    body = {"name": "ledger-west", "service_type": "pg", "cloud": "local-west", "plan": "hobbyist",
-            "fork_from": {"service": "ledger"}}
+    body = {
+        "name": "ledger-west",
+        "service_type": "pg",
+        "cloud": "local-west",
+        "plan": "hobbyist",
+        "fork_from": {"service": "ledger"},
+    }
     assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
     forked = wait_for_state(acme, f"{PROJECT}/services/ledger-west", {"RUNNING"}, timeout=300)
     assert forked["restored_from"]["region"] == "local-west" and forked["state_message"] is None

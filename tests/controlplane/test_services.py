@@ -99,7 +99,8 @@ def test_cloud_change_migrates_the_data(control_plane: ControlPlane, acme: httpx
 
 
 def test_delete_stops_and_removes_and_termination_protection_refuses(
-        control_plane: ControlPlane, acme: httpx.Client) -> None:
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
     create(acme, "guarded", termination_protection=True)
     refused = acme.delete(f"{SERVICES}/guarded")
     assert refused.status_code == 409 and refused.json()["error"]["field"] == "termination_protection"
@@ -116,7 +117,8 @@ def test_list_shows_the_project_services(acme: httpx.Client) -> None:
 
 
 def test_kill_9_during_create_resumes_and_leaves_nothing_untracked(
-        control_plane: ControlPlane, acme: httpx.Client) -> None:
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
     body = {"name": "interrupted", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
     assert acme.post(SERVICES, json=body).status_code == 201
     control_plane.kill()  # the create job is under way (initdb takes about a second)

@@ -12,7 +12,9 @@ __all__ = ["dbaas"]  # the fixture, imported to be used here
 
 
 def backups(labels: str = '{ env = "test" }') -> str:
-    return service(name="shop") + f'''
+    return (
+        service(name="shop")
+        + f"""
 resource "dbaas_backup_strategy" "project" {{
   container = "tf-box"
   retention = {{ full_count = 3 }}
@@ -29,7 +31,8 @@ resource "dbaas_backup" "incr" {{
   description = "after the base"
   depends_on  = [dbaas_backup.full]
 }}
-'''
+"""
+    )
 
 
 def test_backup_lifecycle(dbaas: Workspace, control_plane: ControlPlane) -> None:
@@ -37,12 +40,24 @@ def test_backup_lifecycle(dbaas: Workspace, control_plane: ControlPlane) -> None
     dbaas.apply()
     found = dbaas.resources()
     full, incr = found["dbaas_backup.full"], found["dbaas_backup.incr"]
-    assert (full["id"], full["state"], full["type"], full["container"]) == ("acme/shop/base", "Succeeded", "full",
-                                                                            "tf-box")
-    assert (full["description"], full["labels"], full["incremental"], full["parent"]) == ("", {"env": "test"},
-                                                                                          False, None)
-    assert (incr["state"], incr["type"], incr["container"], incr["parent"]) == ("Succeeded", "incremental", "tf-box",
-                                                                                "base")
+    assert (full["id"], full["state"], full["type"], full["container"]) == (
+        "acme/shop/base",
+        "Succeeded",
+        "full",
+        "tf-box",
+    )
+    assert (full["description"], full["labels"], full["incremental"], full["parent"]) == (
+        "",
+        {"env": "test"},
+        False,
+        None,
+    )
+    assert (incr["state"], incr["type"], incr["container"], incr["parent"]) == (
+        "Succeeded",
+        "incremental",
+        "tf-box",
+        "base",
+    )
     assert re.fullmatch(r"\d{14}", str(incr["name"])), "the control plane names an unnamed backup yyyyMMddHHmmss"
     assert incr["ready_to_use"] is True and str(incr["backup_handle"]).startswith("pgbackrest:")
     assert found["dbaas_backup_strategy.project"]["id"] == "acme"
@@ -54,13 +69,15 @@ def test_backup_lifecycle(dbaas: Workspace, control_plane: ControlPlane) -> None
     dbaas.apply()
     assert dbaas.resources()["dbaas_backup.full"]["labels"] == {"env": "prod", "team": "db"}
     with control_plane.client(control_plane.create_token("acme")) as api:
-        assert api.get("/v1/projects/acme/services/shop/backups/base").json()["labels"] == {"env": "prod",
-                                                                                            "team": "db"}
+        assert api.get("/v1/projects/acme/services/shop/backups/base").json()["labels"] == {"env": "prod", "team": "db"}
     assert dbaas.plan_exit_code().returncode == 0
 
     # Import: forget the full backup, then import it back with generated configuration.
     dbaas.run("state", "rm", "dbaas_backup.full")
-    write(dbaas, backups(labels='{ env = "prod", team = "db" }').split('resource "dbaas_backup" "full"')[0] + '''
+    write(
+        dbaas,
+        backups(labels='{ env = "prod", team = "db" }').split('resource "dbaas_backup" "full"')[0]
+        + """
 import {
   to = dbaas_backup.full
   id = "acme/shop/base"
@@ -70,7 +87,8 @@ resource "dbaas_backup" "incr" {
   incremental = true
   description = "after the base"
 }
-''')  # no depends_on: a generated resource cannot be referred to before its configuration exists
+""",
+    )  # no depends_on: a generated resource cannot be referred to before its configuration exists
     plan = dbaas.run("plan", "-generate-config-out=generated.tf")
     assert "1 to import" in plan.stdout and "0 to add, 0 to change, 0 to destroy" in plan.stdout
     generated = (dbaas.path / "generated.tf").read_text()
@@ -78,9 +96,11 @@ resource "dbaas_backup" "incr" {
     dbaas.apply()
     assert dbaas.plan_exit_code().returncode == 0, "an imported backup plans no changes"
     main = (dbaas.path / "main.tf").read_text()
-    (dbaas.path / "main.tf").write_text(main.replace('description = "after the base"\n',
-                                                     'description = "after the base"\n'
-                                                     '  depends_on  = [dbaas_backup.full]\n'))
+    (dbaas.path / "main.tf").write_text(
+        main.replace(
+            'description = "after the base"\n', 'description = "after the base"\n  depends_on  = [dbaas_backup.full]\n'
+        )
+    )
     dbaas.apply()  # records the dependency again: destroy deletes the incremental before its parent
     assert dbaas.plan_exit_code().returncode == 0
 
@@ -93,13 +113,17 @@ resource "dbaas_backup" "incr" {
 
 
 def test_strategy_of_a_service_and_import(dbaas: Workspace, control_plane: ControlPlane) -> None:
-    write(dbaas, service(name="billing") + '''
+    write(
+        dbaas,
+        service(name="billing")
+        + """
 resource "dbaas_backup_strategy" "billing" {
   service   = dbaas_service.db.name
   container = "billing-box"
   schedule  = "0 3 * * *"
 }
-''')
+""",
+    )
     dbaas.apply()
     strategy = dbaas.resources()["dbaas_backup_strategy.billing"]
     assert (strategy["id"], strategy["retention"], strategy["schedule"]) == ("acme/billing", None, "0 3 * * *")

@@ -14,7 +14,7 @@ from tests.terraform_workspace import Workspace
 
 __all__ = ["dbaas"]  # the fixture, imported to be used here
 
-BACKUP = '''
+BACKUP = """
 resource "dbaas_backup" "base" {
   service = dbaas_service.db.name
   name    = "base"
@@ -29,9 +29,9 @@ data "dbaas_backups" "shop" {
 output "listed" {
   value = [for b in data.dbaas_backups.shop.backups : b.name]
 }
-'''
+"""
 
-FORK = '''
+FORK = """
 resource "dbaas_database_fork" "copy" {
   name           = "shop-copy"
   cloud          = "local-east"
@@ -43,7 +43,7 @@ output "fork_uri" {
   value     = dbaas_database_fork.copy.uri
   sensitive = true
 }
-'''
+"""
 
 
 def test_fork_from_a_backup(dbaas: Workspace, control_plane: ControlPlane) -> None:
@@ -57,7 +57,11 @@ def test_fork_from_a_backup(dbaas: Workspace, control_plane: ControlPlane) -> No
     dbaas.apply()
     fork = dbaas.resources()["dbaas_database_fork.copy"]
     assert (fork["id"], fork["state"], fork["source_service"], fork["source_project"]) == (
-        "acme/shop-copy", "RUNNING", "shop", "acme")
+        "acme/shop-copy",
+        "RUNNING",
+        "shop",
+        "acme",
+    )
     assert (fork["backup"], fork["recovery_target_time"]) == ("acme/shop/base", None)
     assert fork["restored_from"]["backup"] == "base" and fork["restored_from"]["region"] == "local-east"
     fork_uri = json.loads(dbaas.run("output", "-json", "fork_uri").stdout)
@@ -77,17 +81,21 @@ def test_fork_from_a_backup(dbaas: Workspace, control_plane: ControlPlane) -> No
 
     # Import with generated configuration plans no replacement.
     dbaas.run("state", "rm", "dbaas_database_fork.copy")
-    write(dbaas, service(name="shop") + BACKUP + '''
+    write(
+        dbaas,
+        service(name="shop")
+        + BACKUP
+        + """
 import {
   to = dbaas_database_fork.copy
   id = "acme/shop-copy"
 }
-''')
+""",
+    )
     plan = dbaas.run("plan", "-generate-config-out=generated.tf")
     assert "1 to import" in plan.stdout and "0 to add, 0 to change, 0 to destroy" in plan.stdout
     generated = (dbaas.path / "generated.tf").read_text()
-    assert re.search(r'source_service\s+= "shop"', generated) and re.search(r'backup\s+= "acme/shop/base"',
-                                                                           generated)
+    assert re.search(r'source_service\s+= "shop"', generated) and re.search(r'backup\s+= "acme/shop/base"', generated)
     dbaas.apply()
     assert dbaas.plan_exit_code().returncode == 0, "an imported fork plans no changes"
 
@@ -100,7 +108,10 @@ import {
 
 
 def test_fork_errors_point_at_attributes(dbaas: Workspace) -> None:
-    write(dbaas, service(name="shop") + '''
+    write(
+        dbaas,
+        service(name="shop")
+        + """
 resource "dbaas_database_fork" "copy" {
   name                 = "shop-copy"
   cloud                = "local-east"
@@ -109,10 +120,14 @@ resource "dbaas_database_fork" "copy" {
   backup               = "acme/other/base"
   recovery_target_time = "yesterday"
 }
-''')
+""",
+    )
     bad = dbaas.run("plan", check=False)
     assert bad.returncode == 1 and "Conflicting attributes" in bad.stderr and "RFC 3339" in bad.stderr
-    write(dbaas, service(name="shop") + '''
+    write(
+        dbaas,
+        service(name="shop")
+        + """
 resource "dbaas_database_fork" "copy" {
   name           = "shop-copy"
   cloud          = "local-east"
@@ -120,6 +135,7 @@ resource "dbaas_database_fork" "copy" {
   source_service = "shop"
   backup         = "acme/other/base"
 }
-''')
+""",
+    )
     bad = dbaas.run("plan", check=False)
     assert bad.returncode == 1 and "is not a backup of source_service 'shop'" in bad.stderr

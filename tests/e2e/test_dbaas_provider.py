@@ -15,4 +15,3 @@ def test_schema_is_served_with_sensitive_token(workspace: Workspace) -> None:
     provider = schemas["provider_schemas"]["registry.terraform.io/dbaas/dbaas"]["provider"]["block"]
     assert set(provider["attributes"]) == {"endpoint", "token", "project"}
     assert provider["attributes"]["token"]["sensitive"] is True
-

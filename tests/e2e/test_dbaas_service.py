@@ -17,16 +17,18 @@ from tests.terraform_workspace import Workspace
 @pytest.fixture
 def dbaas(workspace: Workspace, control_plane: ControlPlane) -> Iterator[Workspace]:
     """A workspace whose dbaas provider talks to the control plane with a token of project acme."""
-    workspace.env.update(DBAAS_ENDPOINT=control_plane.url, DBAAS_TOKEN=control_plane.create_token("acme"),
-                         DBAAS_PROJECT="acme")
+    workspace.env.update(
+        DBAAS_ENDPOINT=control_plane.url, DBAAS_TOKEN=control_plane.create_token("acme"), DBAAS_PROJECT="acme"
+    )
     yield workspace
     if (workspace.path / "terraform.tfstate").exists():
         workspace.run("destroy", "-auto-approve", check=False)
 
 
 def write(workspace: Workspace, body: str) -> None:
-    header = ('terraform {\n  required_providers {\n    dbaas = { source = "dbaas/dbaas" }\n  }\n}\n'
-              'provider "dbaas" {}\n')
+    header = (
+        'terraform {\n  required_providers {\n    dbaas = { source = "dbaas/dbaas" }\n  }\n}\nprovider "dbaas" {}\n'
+    )
     (workspace.path / "main.tf").write_text(header + body)
 
 
@@ -80,9 +82,13 @@ def test_service_lifecycle(dbaas: Workspace, control_plane: ControlPlane) -> Non
 
 def test_data_sources_and_import(dbaas: Workspace, control_plane: ControlPlane) -> None:
     with control_plane.client(control_plane.create_token("acme")) as api:
-        api.post("/v1/projects/acme/services", json={"name": "legacy", "service_type": "pg", "cloud": "local-west",
-                                                     "plan": "hobbyist"}).raise_for_status()
-    write(dbaas, '''
+        api.post(
+            "/v1/projects/acme/services",
+            json={"name": "legacy", "service_type": "pg", "cloud": "local-west", "plan": "hobbyist"},
+        ).raise_for_status()
+    write(
+        dbaas,
+        """
 data "dbaas_regions" "all" {}
 data "dbaas_service" "legacy" {
   name = "legacy"
@@ -97,7 +103,8 @@ import {
   to = dbaas_service.legacy
   id = "acme/legacy"
 }
-''')
+""",
+    )
     plan = dbaas.run("plan", "-generate-config-out=generated.tf")
     assert "1 to import" in plan.stdout
     generated = (dbaas.path / "generated.tf").read_text()
@@ -112,7 +119,7 @@ def test_errors_point_at_attributes(dbaas: Workspace) -> None:
     write(dbaas, service(name="Bad_Name"))
     bad = dbaas.run("plan", check=False)
     assert bad.returncode == 1 and "Invalid value for name" in bad.stderr and "main.tf line" in bad.stderr
-    write(dbaas, service(extra='termination_protection = true').replace("local-east", "mars-north"))
+    write(dbaas, service(extra="termination_protection = true").replace("local-east", "mars-north"))
     refused = dbaas.run("apply", "-auto-approve", check=False)
     assert refused.returncode == 1 and "unknown region 'mars-north'" in refused.stderr
     assert re.search(r'cloud\s+= "mars-north"', refused.stderr), "the error points at the cloud attribute"

@@ -49,8 +49,9 @@ def assert_kept_tainted(workspace: Workspace, address: str) -> dict[str, object]
     return workspace.resources()[address]
 
 
-def assert_timed_out(result: TerraformResult, workspace: Workspace, summary: str, waited_for: str,
-                     resource: str) -> None:
+def assert_timed_out(
+    result: TerraformResult, workspace: Workspace, summary: str, waited_for: str, resource: str
+) -> None:
     """The timeout diagnostic: what timed out, on what, and where in the configuration."""
     text = " ".join(result.stderr.split())  # Terraform wraps the detail
     assert f"Error: Timed out: {summary}" in text
@@ -68,8 +69,11 @@ def backup_names(api: httpx.Client, project: str, service_name: str) -> list[str
 
 
 def names_in_state(workspace: Workspace, resource_type: str) -> list[str]:
-    return sorted(str(values["name"]) for address, values in workspace.resources().items()
-                  if address.startswith(f"{resource_type}."))
+    return sorted(
+        str(values["name"])
+        for address, values in workspace.resources().items()
+        if address.startswith(f"{resource_type}.")
+    )
 
 
 def diagnostic(stderr: str, summary: str) -> str:
@@ -83,13 +87,15 @@ def diagnostic(stderr: str, summary: str) -> str:
 
 
 def test_service_create_timeout_keeps_the_service_and_the_next_apply_replaces_it(
-        dbaas: Workspace, control_plane: ControlPlane) -> None:
+    dbaas: Workspace, control_plane: ControlPlane
+) -> None:
     project = "tmo-service"
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="slow", extra=timeouts(TOO_SHORT)))
         failed = apply_failing(dbaas)
-        assert_timed_out(failed, dbaas, "create service 'slow'", f"service {project}/slow",
-                         'resource "dbaas_service" "db"')
+        assert_timed_out(
+            failed, dbaas, "create service 'slow'", f"service {project}/slow", 'resource "dbaas_service" "db"'
+        )
         first = assert_kept_tainted(dbaas, "dbaas_service.db")
         assert first["id"] == f"{project}/slow"
         assert service_names(api, project) == ["slow"], "the service Terraform kept is the control plane's"
@@ -109,7 +115,7 @@ def test_service_create_timeout_keeps_the_service_and_the_next_apply_replaces_it
 
 
 def incremental_backups(create: str) -> str:
-    return f'''
+    return f"""
 resource "dbaas_backup" "base" {{
   service = dbaas_service.db.name
   name    = "base"
@@ -121,18 +127,24 @@ resource "dbaas_backup" "incr" {{
   depends_on  = [dbaas_backup.base]
   {timeouts(create)}
 }}
-'''
+"""
 
 
 def test_backup_create_timeout_keeps_the_backup_and_the_next_apply_replaces_it(
-        dbaas: Workspace, control_plane: ControlPlane) -> None:
+    dbaas: Workspace, control_plane: ControlPlane
+) -> None:
     # An incremental times out: its replacement needs the full backup it chains on to stay.
     project = "tmo-backup"
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="timed") + incremental_backups(TOO_SHORT))
         failed = apply_failing(dbaas)
-        assert_timed_out(failed, dbaas, "create backup of service 'timed'", f"backup {project}/timed/incr",
-                         'resource "dbaas_backup" "incr"')
+        assert_timed_out(
+            failed,
+            dbaas,
+            "create backup of service 'timed'",
+            f"backup {project}/timed/incr",
+            'resource "dbaas_backup" "incr"',
+        )
         first = assert_kept_tainted(dbaas, "dbaas_backup.incr")
         assert (first["id"], first["type"], first["parent"]) == (f"{project}/timed/incr", "incremental", "base")
         assert first["state"] in ("Pending", "Running")
@@ -157,7 +169,7 @@ def test_backup_create_timeout_keeps_the_backup_and_the_next_apply_replaces_it(
 
 
 def fork(create: str) -> str:
-    return f'''
+    return f"""
 resource "dbaas_backup" "base" {{
   service = dbaas_service.db.name
   name    = "base"
@@ -170,17 +182,23 @@ resource "dbaas_database_fork" "copy" {{
   backup         = dbaas_backup.base.id
   {timeouts(create)}
 }}
-'''
+"""
 
 
 def test_fork_create_timeout_keeps_the_fork_and_the_next_apply_replaces_it(
-        dbaas: Workspace, control_plane: ControlPlane) -> None:
+    dbaas: Workspace, control_plane: ControlPlane
+) -> None:
     project = "tmo-fork"
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="origin") + fork(TOO_SHORT))
         failed = apply_failing(dbaas)
-        assert_timed_out(failed, dbaas, "fork service 'origin' into 'origin-copy'", f"service {project}/origin-copy",
-                         'resource "dbaas_database_fork" "copy"')
+        assert_timed_out(
+            failed,
+            dbaas,
+            "fork service 'origin' into 'origin-copy'",
+            f"service {project}/origin-copy",
+            'resource "dbaas_database_fork" "copy"',
+        )
         first = assert_kept_tainted(dbaas, "dbaas_database_fork.copy")
         assert (first["id"], first["backup"]) == (f"{project}/origin-copy", f"{project}/origin/base")
         assert service_names(api, project) == ["origin", "origin-copy"]
@@ -202,7 +220,7 @@ def test_fork_create_timeout_keeps_the_fork_and_the_next_apply_replaces_it(
 
 # 2. Drift: a backup or a strategy deleted behind Terraform's back is planned again.
 
-DRIFT = '''
+DRIFT = """
 resource "dbaas_backup_strategy" "project" {
   container = "drift-box"
 }
@@ -217,11 +235,12 @@ resource "dbaas_backup" "second" {
   incremental = true
   depends_on  = [dbaas_backup.first]
 }
-'''
+"""
 
 
 def test_drift_recreates_a_backup_and_a_strategy_deleted_behind_terraform(
-        dbaas: Workspace, control_plane: ControlPlane) -> None:
+    dbaas: Workspace, control_plane: ControlPlane
+) -> None:
     project = "tmo-drift"
     with use_project(dbaas, control_plane, project) as api:
         write(dbaas, service(name="drifting") + DRIFT)
@@ -251,7 +270,9 @@ def test_drift_recreates_a_backup_and_a_strategy_deleted_behind_terraform(
 def test_backup_and_strategy_errors_point_at_their_attribute(dbaas: Workspace, control_plane: ControlPlane) -> None:
     project = "tmo-invalid"
     with use_project(dbaas, control_plane, project) as api:
-        write(dbaas, '''
+        write(
+            dbaas,
+            """
 resource "dbaas_backup" "both" {
   service     = "shop"
   parent      = "base"
@@ -261,7 +282,8 @@ resource "dbaas_backup" "badly_named" {
   service = "shop"
   name    = "-not a name"
 }
-''')
+""",
+        )
         plan = dbaas.run("plan", check=False)
         assert plan.returncode == 1
         conflict = diagnostic(plan.stderr, "Conflicting attributes")
@@ -274,12 +296,15 @@ resource "dbaas_backup" "badly_named" {
         assert f"on main.tf line {line}" in invalid and f'{line}: name = "-not a name"' in invalid
 
         # A cron expression is checked by the control plane: the apply's error names `schedule` and its line.
-        write(dbaas, '''
+        write(
+            dbaas,
+            """
 resource "dbaas_backup_strategy" "nightly" {
   container = "nightly-box"
   schedule  = "every night"
 }
-''')
+""",
+        )
         failed = apply_failing(dbaas)
         bad = diagnostic(failed.stderr, f"Could not create the backup strategy of project {project}")
         line = line_of(dbaas, '"every night"')

@@ -12,15 +12,20 @@ from tests.terraform_workspace import Workspace
 
 
 def test_terraform_attaches_to_a_provider_started_with_debug(workspace: Workspace) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "tests.e2e.testing_provider", "--debug"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.testing_provider", "--debug"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(3)]
         assert lines[0].startswith("Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS")
         exported = lines[2].strip()
         assert exported.startswith("TF_REATTACH_PROVIDERS='") and exported.endswith("'")
-        reattach = json.loads(exported[len("TF_REATTACH_PROVIDERS='"):-1])
+        reattach = json.loads(exported[len("TF_REATTACH_PROVIDERS='") : -1])
         attached = reattach["registry.terraform.io/example/testing"]
         assert attached["Protocol"] == "grpc" and attached["ProtocolVersion"] == 6
         assert attached["Pid"] == process.pid and attached["Addr"]["Network"] == "unix"

@@ -51,7 +51,9 @@ def test_create_read_update_replace_delete(workspace: Workspace) -> None:
 
 
 def test_values_unknown_until_another_resource_is_applied(workspace: Workspace) -> None:
-    workspace.write(item() + '''
+    workspace.write(
+        item()
+        + """
 resource "testing_item" "b" {
   name  = "bravo"
   value = testing_item.a.id
@@ -63,9 +65,10 @@ data "testing_item" "a" {
 output "looked_up" {
   value = data.testing_item.a.value
 }
-''')
+"""
+    )
     plan = workspace.run("plan")
-    assert re.search(r'value\s+= \(known after apply\)', plan.stdout)
+    assert re.search(r"value\s+= \(known after apply\)", plan.stdout)
     workspace.apply()
     resources = workspace.resources()
     assert resources["testing_item.b"]["value"] == resources["testing_item.a"]["id"]
@@ -110,12 +113,12 @@ def test_import_block_with_generated_config_then_plans_no_changes(workspace: Wor
 
 
 def test_defaults_and_write_only_attributes(workspace: Workspace) -> None:
-    workspace.write('''
+    workspace.write("""
 resource "testing_item" "w" {
   name        = "delta"
   password_wo = "correct horse"
 }
-''')
+""")
     plan = workspace.run("plan")
     assert 'color           = "blue"' in plan.stdout or re.search(r'color\s+= "blue"', plan.stdout)
     workspace.apply()

@@ -6,13 +6,16 @@ from tests.terraform_workspace import Workspace, interrupt, wait_for
 
 
 def slow_items(count: int, delay: float, timeouts: str = "") -> str:
-    return "".join(f'''
+    return "".join(
+        f"""
 resource "testing_item" "slow{index}" {{
   name         = "slow{index}"
   create_delay = {delay}
   {timeouts}
 }}
-''' for index in range(count))
+"""
+        for index in range(count)
+    )
 
 
 def test_ten_slow_creates_overlap(workspace: Workspace) -> None:

@@ -28,20 +28,38 @@ from provider.plugin.serve import main as serve_main
 
 ITEM_ATTRIBUTES = {
     "id": Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
-    "name": Attribute(type=cty.STRING, required=True, plan_modifiers=(REQUIRES_REPLACE,),
-                      validators=(Matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name"),)),
+    "name": Attribute(
+        type=cty.STRING,
+        required=True,
+        plan_modifiers=(REQUIRES_REPLACE,),
+        validators=(Matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name"),),
+    ),
     "value": Attribute(type=cty.STRING, optional=True),
     "labels": Attribute(type=cty.Map(cty.STRING), optional=True),
     "secret": Attribute(type=cty.STRING, optional=True, sensitive=True),
-    "create_delay": Attribute(type=cty.NUMBER, optional=True, validators=(Between(0, 600),),
-                              description="Seconds the create waits after the object exists."),
-    "settings": Attribute(optional=True, computed=True, nested=NestedAttributes({
-        "size": Attribute(type=cty.NUMBER, optional=True, computed=True),
-        "tier": Attribute(type=cty.STRING, optional=True, computed=True),
-    })),
+    "create_delay": Attribute(
+        type=cty.NUMBER,
+        optional=True,
+        validators=(Between(0, 600),),
+        description="Seconds the create waits after the object exists.",
+    ),
+    "settings": Attribute(
+        optional=True,
+        computed=True,
+        nested=NestedAttributes(
+            {
+                "size": Attribute(type=cty.NUMBER, optional=True, computed=True),
+                "tier": Attribute(type=cty.STRING, optional=True, computed=True),
+            }
+        ),
+    ),
     "color": Attribute(type=cty.STRING, optional=True, computed=True, default="blue"),
-    "password_wo": Attribute(type=cty.STRING, optional=True, write_only=True,
-                             description="Never stored: only its length is, in password_length."),
+    "password_wo": Attribute(
+        type=cty.STRING,
+        optional=True,
+        write_only=True,
+        description="Never stored: only its length is, in password_length.",
+    ),
     "password_length": Attribute(type=cty.NUMBER, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
     "created_at": Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
     "revision": Attribute(type=cty.NUMBER, computed=True),
@@ -50,8 +68,7 @@ ITEM_ATTRIBUTES = {
 
 class Item(Resource):
     type_name = "testing_item"
-    schema = Schema(Block(attributes=ITEM_ATTRIBUTES, blocks={"timeouts": timeouts_block(create="1m")}),
-                    version=1)
+    schema = Schema(Block(attributes=ITEM_ATTRIBUTES, blocks={"timeouts": timeouts_block(create="1m")}), version=1)
 
     @property
     def store(self) -> Path:
@@ -62,13 +79,16 @@ class Item(Resource):
         started = time.time()
         item = {key: planned.get(key) for key in ("name", "value", "labels", "secret", "create_delay", "color")}
         password = (request.config or {}).get("password_wo")  # write-only: only the configuration has it
-        item.update(id=str(uuid.uuid4()), created_at=f"{started:.6f}", revision=1,
-                    password_length=len(password) if password else None,
-                    settings=planned.get("settings") or {"size": 1, "tier": None})
+        item.update(
+            id=str(uuid.uuid4()),
+            created_at=f"{started:.6f}",
+            revision=1,
+            password_length=len(password) if password else None,
+            settings=planned.get("settings") or {"size": 1, "tier": None},
+        )
         self._write(item)
         request.state = dict(item, timeouts=planned.get("timeouts"))
-        self._wait(request, float(planned.get("create_delay") or 0),
-                   timeout_for(request.config, "create", "1m"))
+        self._wait(request, float(planned.get("create_delay") or 0), timeout_for(request.config, "create", "1m"))
         self._write(dict(item, finished_at=f"{time.time():.6f}"))
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
@@ -123,8 +143,9 @@ class Item(Resource):
             if request.stop.wait(0.05):
                 raise DiagnosticError("Interrupted", "the create was interrupted; the item exists and is in state")
         if seconds > timeout:
-            raise DiagnosticError("Timeout", f"the item was not ready within {timeout:g}s; it is kept in state",
-                                  ("timeouts", "create"))
+            raise DiagnosticError(
+                "Timeout", f"the item was not ready within {timeout:g}s; it is kept in state", ("timeouts", "create")
+            )
 
 
 def _known(value: Any) -> Any:
@@ -138,11 +159,15 @@ def _known(value: Any) -> Any:
 
 class ItemData(DataSource):
     type_name = "testing_item"
-    schema = Schema(Block(attributes={
-        "name": Attribute(type=cty.STRING, required=True),
-        "id": Attribute(type=cty.STRING, computed=True),
-        "value": Attribute(type=cty.STRING, computed=True),
-    }))
+    schema = Schema(
+        Block(
+            attributes={
+                "name": Attribute(type=cty.STRING, required=True),
+                "id": Attribute(type=cty.STRING, computed=True),
+                "value": Attribute(type=cty.STRING, computed=True),
+            }
+        )
+    )
 
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         for path in Path(self.provider_data).glob("*.json"):
@@ -172,5 +197,6 @@ def make_servicer() -> object:
 
 
 if __name__ == "__main__":
-    sys.exit(serve_main(PluginSpec("registry.terraform.io/example/testing", make_servicer, "provider.testing"),
-                        sys.argv[1:]))
+    sys.exit(
+        serve_main(PluginSpec("registry.terraform.io/example/testing", make_servicer, "provider.testing"), sys.argv[1:])
+    )

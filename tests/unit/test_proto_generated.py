@@ -33,9 +33,7 @@ def test_committed_code_matches_proto() -> None:
     pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate provider/pb")
     gen = _load_generate()
     problems = gen.check()
-    assert not problems, (
-        "provider/pb is out of date; run `python proto/generate.py`:\n" + "\n".join(problems)
-    )
+    assert not problems, "provider/pb is out of date; run `python proto/generate.py`:\n" + "\n".join(problems)
 
 
 def test_check_cli_exit_code() -> None:
@@ -99,9 +97,7 @@ def _fields(descriptor) -> dict[str, tuple[int, str]]:  # type: ignore[no-untype
     """name -> (number, type name or scalar type id) for a message descriptor."""
     out = {}
     for f in descriptor.fields:
-        kind = f.message_type.full_name if f.message_type else (
-            f.enum_type.full_name if f.enum_type else str(f.type)
-        )
+        kind = f.message_type.full_name if f.message_type else (f.enum_type.full_name if f.enum_type else str(f.type))
         out[f.name] = (f.number, kind)
     return out
 

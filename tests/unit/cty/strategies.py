@@ -38,9 +38,7 @@ def _extend(children: st.SearchStrategy[Type]) -> st.SearchStrategy[Type]:
         st.builds(Map, children),
         st.builds(lambda ts: Tuple(tuple(ts)), st.lists(children, max_size=3)),
         st.builds(
-            lambda attrs, data: object_type(
-                attrs, data.draw(st.sets(st.sampled_from(sorted(attrs)))) if attrs else ()
-            ),
+            lambda attrs, data: object_type(attrs, data.draw(st.sets(st.sampled_from(sorted(attrs)))) if attrs else ()),
             st.dictionaries(names, children, max_size=3),
             st.data(),
         ),

@@ -145,9 +145,7 @@ def test_fuzz_refinement_payloads():
     # Random refinement maps behind a well-formed ext 12 header, for every kind of type.
     rnd = random.Random(1234)
     for _ in range(5000):
-        body = bytes([0x80 | rnd.randrange(4)]) + bytes(
-            rnd.randrange(256) for _ in range(rnd.randrange(1, 12))
-        )
+        body = bytes([0x80 | rnd.randrange(4)]) + bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 12)))
         wire = bytes([0xC7, len(body), 0x0C]) + body
         for t in (STRING, NUMBER, List(STRING), Map(BOOL), Set(NUMBER), DYNAMIC, BOOL):
             try:

@@ -31,8 +31,19 @@ def test_compressed_message_is_unimplemented() -> None:
     assert err.value.code == StatusCode.UNIMPLEMENTED
 
 
-@pytest.mark.parametrize(("header", "seconds"), [(b"30S", 30.0), (b"250m", 0.25), (b"2M", 120.0), (b"1H", 3600.0),
-                                                 (b"", None), (b"S", None), (b"12x", None), (None, None)])
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (b"30S", 30.0),
+        (b"250m", 0.25),
+        (b"2M", 120.0),
+        (b"1H", 3600.0),
+        (b"", None),
+        (b"S", None),
+        (b"12x", None),
+        (None, None),
+    ],
+)
 def test_timeouts(header: bytes | None, seconds: float | None) -> None:
     assert grpc_wire.parse_timeout(header) == seconds
 

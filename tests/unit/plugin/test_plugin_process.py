@@ -30,15 +30,18 @@ def plugin(terraform_like_client: ClientIdentity) -> Iterator[RunningPlugin]:
 
 
 def _channel(plugin: RunningPlugin, client: ClientIdentity) -> grpc.Channel:
-    credentials = grpc.ssl_channel_credentials(root_certificates=plugin.server_cert_pem,
-                                               private_key=client.key_pem, certificate_chain=client.cert_pem)
-    return grpc.secure_channel(f"unix:{plugin.socket_path}", credentials,
-                               options=[("grpc.ssl_target_name_override", "localhost")])
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
+    )
+    return grpc.secure_channel(
+        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    )
 
 
 def _call(channel: grpc.Channel, path: str, request: object, response_type: type) -> object:
-    method = channel.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
-                                 response_deserializer=response_type.FromString)
+    method = channel.unary_unary(
+        path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=response_type.FromString
+    )
     return method(request, timeout=10)
 
 
@@ -60,24 +63,37 @@ def test_handshake_line_and_private_socket_directory(plugin: RunningPlugin) -> N
 
 
 def test_terraform_certificate_is_served_and_schema_returned(
-        plugin: RunningPlugin, terraform_like_client: ClientIdentity) -> None:
+    plugin: RunningPlugin, terraform_like_client: ClientIdentity
+) -> None:
     with _channel(plugin, terraform_like_client) as channel:
-        response = _call(channel, "/tfplugin6.Provider/GetProviderSchema",
-                         tfplugin6_pb2.GetProviderSchema.Request(), tfplugin6_pb2.GetProviderSchema.Response)
+        response = _call(
+            channel,
+            "/tfplugin6.Provider/GetProviderSchema",
+            tfplugin6_pb2.GetProviderSchema.Request(),
+            tfplugin6_pb2.GetProviderSchema.Response,
+        )
         assert isinstance(response, tfplugin6_pb2.GetProviderSchema.Response)
         names = [attr.name for attr in response.provider.block.attributes]
         assert names == ["endpoint", "project", "token"]
         assert response.server_capabilities.get_provider_schema_optional
-        health = _call(channel, "/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest(service="plugin"),
-                       health_pb2.HealthCheckResponse)
+        health = _call(
+            channel,
+            "/grpc.health.v1.Health/Check",
+            health_pb2.HealthCheckRequest(service="plugin"),
+            health_pb2.HealthCheckResponse,
+        )
         assert health.status == health_pb2.HealthCheckResponse.SERVING  # type: ignore[attr-defined]
 
 
 def test_client_with_another_certificate_is_refused(plugin: RunningPlugin) -> None:
     stranger = make_client_identity("P-256")
     with _channel(plugin, stranger) as channel, pytest.raises(grpc.RpcError) as err:
-        _call(channel, "/tfplugin6.Provider/GetProviderSchema",
-              tfplugin6_pb2.GetProviderSchema.Request(), tfplugin6_pb2.GetProviderSchema.Response)
+        _call(
+            channel,
+            "/tfplugin6.Provider/GetProviderSchema",
+            tfplugin6_pb2.GetProviderSchema.Request(),
+            tfplugin6_pb2.GetProviderSchema.Response,
+        )
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
 
 
@@ -87,15 +103,18 @@ def test_client_without_certificate_is_refused(plugin: RunningPlugin) -> None:
     context.set_alpn_protocols(["h2"])
     with socket.socket(socket.AF_UNIX) as raw:
         raw.connect(plugin.socket_path)
-        with context.wrap_socket(raw, server_hostname="localhost") as tls, \
-                pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        with (
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+            pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)),
+        ):
             tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
             if tls.recv(1024) == b"":
                 raise ConnectionResetError("closed without serving")
 
 
 def test_shutdown_ends_the_process_and_removes_the_socket(
-        plugin: RunningPlugin, terraform_like_client: ClientIdentity) -> None:
+    plugin: RunningPlugin, terraform_like_client: ClientIdentity
+) -> None:
     with _channel(plugin, terraform_like_client) as channel:
         _call(channel, "/plugin.GRPCController/Shutdown", grpc_controller_pb2.Empty(), grpc_controller_pb2.Empty)
     assert plugin.process.wait(timeout=5) == 0
@@ -116,8 +135,12 @@ def test_plaintext_without_client_certificate() -> None:
     try:
         assert running.handshake[5] == ""
         with grpc.insecure_channel(f"unix:{running.socket_path}") as channel:
-            response = _call(channel, "/tfplugin6.Provider/GetMetadata", tfplugin6_pb2.GetMetadata.Request(),
-                             tfplugin6_pb2.GetMetadata.Response)
+            response = _call(
+                channel,
+                "/tfplugin6.Provider/GetMetadata",
+                tfplugin6_pb2.GetMetadata.Request(),
+                tfplugin6_pb2.GetMetadata.Response,
+            )
             assert isinstance(response, tfplugin6_pb2.GetMetadata.Response)
             _call(channel, "/plugin.GRPCController/Shutdown", grpc_controller_pb2.Empty(), grpc_controller_pb2.Empty)
         assert running.process.wait(timeout=5) == 0

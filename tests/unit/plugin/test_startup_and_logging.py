@@ -13,8 +13,9 @@ HEAVY = ("h2", "google.protobuf", "msgpack", "ssl", "provider.framework", "provi
 def test_nothing_heavy_is_imported_before_the_handshake() -> None:
     # provider.main is all that runs before the handshake line; the rest is imported after it.
     code = "import sys, provider.main; print(' '.join(sorted(sys.modules)))"
-    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert [name for name in loaded if name.startswith(HEAVY)] == []
 
 
