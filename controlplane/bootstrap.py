@@ -81,7 +81,7 @@ def build_runtime(settings: Settings) -> Runtime:
     service_jobs = ServiceJobs(settings, archiving)
     replicator = Replicator(settings, sessions, archiving)
     backup_jobs = BackupJobs(archiving, service_jobs, on_backup=replicator.wake)
-    fork_jobs = ForkJobs(archiving, service_jobs)
+    fork_jobs = ForkJobs(archiving, service_jobs, wake_replicator=replicator.wake)
     restore_tests = RestoreTests(settings, archiving)
 
     def on_failure(context: JobContext, message: str) -> None:

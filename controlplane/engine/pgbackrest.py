@@ -232,9 +232,13 @@ class PgBackRest:
 
     # -- stanza ------------------------------------------------------------------------------------
 
-    def stanza_create(self) -> None:
-        """Create the stanza in every repository of the configuration (the server must run); idempotent."""
-        self._run("stanza-create", [], timeout=_SHORT_TIMEOUT)
+    def stanza_create(self, *, online: bool = True) -> None:
+        """Create the stanza in every repository of the configuration; idempotent.
+
+        Online, the running server is asked for its identity; offline (`online=False`), pg_control in the
+        data directory is read instead, which works whether or not the server runs.
+        """
+        self._run("stanza-create", [] if online else ["--no-online"], timeout=_SHORT_TIMEOUT)
 
     def check(self) -> None:
         """Check the configuration and that WAL archiving reaches every repository (forces a WAL switch)."""

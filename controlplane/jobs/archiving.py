@@ -126,11 +126,11 @@ class Archiving:
         return backrest
 
 
-def create_stanza(backrest: PgBackRest, *, attempts: int = 60) -> None:
+def create_stanza(backrest: PgBackRest, *, online: bool = True, attempts: int = 60) -> None:
     """stanza-create, waiting out the archive lock that an asynchronous archive-push may hold."""
     for attempt in range(attempts):
         try:
-            backrest.stanza_create()
+            backrest.stanza_create(online=online)
             return
         except PgBackRestError as err:
             if "unable to acquire lock" not in str(err) or attempt == attempts - 1:

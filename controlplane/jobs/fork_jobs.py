@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -31,9 +32,12 @@ RESTORED_MARKER = ".dbaas-restored"
 
 
 class ForkJobs:
-    def __init__(self, archiving: Archiving, service_jobs: ServiceJobs) -> None:
+    def __init__(
+        self, archiving: Archiving, service_jobs: ServiceJobs, wake_replicator: Callable[[], None] = lambda: None
+    ) -> None:
         self._archiving = archiving
         self._service_jobs = service_jobs
+        self._wake_replicator = wake_replicator  # a fork in a backup region waits for the copy: copy now
 
     def handlers(self) -> dict[str, Handler]:
         return {kinds.FORK_SERVICE: self.fork}
@@ -54,6 +58,7 @@ class ForkJobs:
             shutil.rmtree(data_dir, ignore_errors=True)
             segment, unarchived = self._archive_source_wal(context, plan)
             if instructions.copy_of:
+                self._wake_replicator()
                 _wait_for_copy(context, plan, segment)
             source = self._archiving.repository_driver(instructions.stanza, Path(instructions.repo_path))
             jobs.save(context, state_message=f"restoring from {instructions.region}")
@@ -70,6 +75,8 @@ class ForkJobs:
         # The restored copy has archiving off; it archives into its own stanza from its first start.
         enable_fork_archiving(data_dir)
         backrest = jobs.configure(context, service, postgres)
+        # The fork's own stanza, from the restored pg_control: ready before the fork archives its first WAL.
+        create_stanza(backrest, online=False)
         postgres.start()
         postgres.wait_until_promoted(user=service.username, cancel=context.cancel)
         if plan.result is None:
@@ -78,7 +85,6 @@ class ForkJobs:
             jobs.save(context, fork_from=plan.dump())
         # The restored roles keep the source's passwords; the fork gets its own.
         postgres.psql(f"ALTER ROLE \"{service.username}\" PASSWORD '{service.password}'", user=service.username)
-        create_stanza(backrest)
         note = f"recovered to the end of the WAL archived: {unarchived}" if unarchived and plan.request.latest else None
         jobs.save(context, state="RUNNING", state_message=note, host=HOST)
         marker.unlink(missing_ok=True)
