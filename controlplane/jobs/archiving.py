@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,14 +47,21 @@ class Archiving:
     @contextmanager
     def copy_lock(self, stanza: str) -> Iterator[None]:
         """Held while the stanza's repositories are copied to other regions, or their copies expired."""
-        directory = self._settings.data_dir / "copy-locks"
-        directory.mkdir(mode=0o700, exist_ok=True)
-        descriptor = os.open(directory / f"{stanza}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._copy_lock_file(stanza).parent.mkdir(mode=0o700, exist_ok=True)
+        descriptor = os.open(self._copy_lock_file(stanza), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
         finally:
             os.close(descriptor)  # releases the flock
+
+    def forget_stanza(self, stanza: str) -> None:
+        """Remove the stanza's configuration and copy lock: its service and every backup of it are gone."""
+        shutil.rmtree(self.config_dir(stanza), ignore_errors=True)
+        self._copy_lock_file(stanza).unlink(missing_ok=True)
+
+    def _copy_lock_file(self, stanza: str) -> Path:
+        return self._settings.data_dir / "copy-locks" / f"{stanza}.lock"
 
     def containers(self) -> list[Path]:
         """Every container directory of every region's store."""

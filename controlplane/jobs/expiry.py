@@ -70,7 +70,7 @@ class Expiries:
                 if container_name not in needed:
                     expiries.forget_expiry(session, expiry_id=expiry_id)
         if not needed:
-            _remove(self._archiving.config_dir(stanza))
+            self._archiving.forget_stanza(stanza)
         log.info("stanza %s removed from the object stores (kept in: %s)", stanza, ", ".join(sorted(needed)) or "none")
 
 

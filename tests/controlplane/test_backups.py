@@ -329,6 +329,23 @@ def test_fork_from_a_deleted_source_still_works(acme: httpx.Client, source: dict
     assert f" to {window['end'][:19]}" in message, "the message names the window"
 
 
+def test_a_deleted_service_leaves_nothing_its_listed_backups_do_not_need(
+    control_plane: ControlPlane, acme: httpx.Client, source: dict[str, Any]
+) -> None:
+    """Its only full backup deleted first (a deferred expiry), then the service: stanza and config are gone."""
+    body = {"name": "ephemeral", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    wait_for_state(acme, f"{PROJECT}/services/ephemeral", {"RUNNING"})
+    taken = backup(acme, f"{PROJECT}/services/ephemeral/backups", name="only", container="ephemeral-box")
+    stanza = taken["backup_handle"].rsplit("#", 1)[1].split("/")[0]
+    assert acme.delete(f"{PROJECT}/services/ephemeral/backups/only").status_code == 202
+    wait_for_gone(acme, f"{PROJECT}/services/ephemeral/backups/only")
+    assert listed(taken["backup_handle"]), "pgBackRest still holds the only full backup"
+    assert acme.delete(f"{PROJECT}/services/ephemeral").status_code == 202
+    wait_for_gone(acme, f"{PROJECT}/services/ephemeral")
+    assert list(control_plane.data_dir.rglob(f"*{stanza}*")) == [], "no repository, configuration or lock is left"
+
+
 def test_kill_9_during_a_backup_never_leaves_it_running(
     control_plane: ControlPlane, acme: httpx.Client, source: dict[str, Any]
 ) -> None:
