@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.catalog import sealing, services
 from controlplane.catalog.db import make_engine, migrate, session_factory, transaction
 from controlplane.catalog.tokens import create_token
 from controlplane.jobs.archiving import Archiving
@@ -37,9 +38,17 @@ def prepare_directories(settings: Settings) -> None:
 
 
 def open_catalog(settings: Settings) -> sessionmaker[Session]:
+    """The migrated catalog, with the key that seals its secrets loaded (and passwords stored before sealing
+    existed sealed now)."""
+    sealing.load_key(settings.sealing_key)
     engine = make_engine(settings.catalog_url)
     migrate(engine)
-    return session_factory(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        resealed = services.reseal_passwords(session)
+    if resealed:
+        log.info("sealed the passwords of %d service(s) stored before sealing", resealed)
+    return sessions
 
 
 def bootstrap_admin_token(settings: Settings, sessions: sessionmaker[Session]) -> Path | None:

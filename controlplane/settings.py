@@ -13,6 +13,8 @@ regions local-east and local-west.
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
     replication_workers = 2       # files copied at once
     lag_sample_seconds = 30.0     # how often the replication lag is sampled for the report
+    sealing_key_file = "/etc/dbaas/sealing.key"  # seals service passwords; default <data dir>/sealing.key;
+                                                 # control planes sharing a catalog share this file
     [[regions]]
     name = "local-east"
     object_store = "/srv/dbaas/east/objects"    # default: <data dir>/regions/<name>/objects
@@ -58,10 +60,16 @@ class Settings:
     replication_interval: float = 1.0
     replication_workers: int = 2
     lag_sample_seconds: float = 30.0
+    sealing_key_file: Path | None = None  # default: <data dir>/sealing.key
 
     @property
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin-token"
+
+    @property
+    def sealing_key(self) -> Path:
+        """The key that seals service passwords in the catalog; control planes sharing a catalog share it."""
+        return self.sealing_key_file or self.data_dir / "sealing.key"
 
     def region(self, name: str) -> Region | None:
         return next((region for region in self.regions if region.name == name), None)
@@ -95,6 +103,7 @@ def load_settings(data_dir: Path | None = None, listen: str | None = None, confi
         replication_interval=_positive(config, "replication_interval", 1.0),
         replication_workers=int(_positive(config, "replication_workers", 2)),
         lag_sample_seconds=_positive(config, "lag_sample_seconds", 30.0),
+        sealing_key_file=Path(config["sealing_key_file"]).resolve() if "sealing_key_file" in config else None,
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from controlplane.catalog import sealing
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 
 
@@ -19,3 +21,11 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
     plane.stop()
     stop_leftover_servers(data_dir)
     remove_tree(data_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sealing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The key that seals catalog secrets, for the catalogs tests open in this process."""
+    path = tmp_path_factory.mktemp("sealing") / "sealing.key"
+    sealing.load_key(path)
+    return path

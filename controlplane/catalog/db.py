@@ -11,6 +11,7 @@ one database.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,9 +66,22 @@ def _sqlite_engine(url: URL) -> Engine:
     else:
         assert url.database is not None
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(Path(url.database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite.BUSY_TIMEOUT_S})
     sqlite.configure(engine, in_memory=in_memory)
     return engine
+
+
+def _owner_only(database: Path) -> None:
+    """The catalog holds token hashes and service credentials: readable by the control plane's user only.
+
+    SQLite gives its -wal and -shm files the database file's mode, so creating that file 0600 first covers
+    them; a catalog made before this rule is tightened here, journal files included.
+    """
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if path.exists() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def migrate(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, M
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from controlplane.catalog.columns import UTCDateTime, json_document, utcnow
+from controlplane.catalog.sealing import SealedString
 
 # Deterministic constraint names on both databases, so that later migrations can name what they
 # alter (SQLite's batch mode needs the names to rebuild a table).
@@ -87,7 +88,7 @@ class Service(Base):
     host: Mapped[str | None] = mapped_column(String)
     port: Mapped[int | None] = mapped_column(Integer)
     username: Mapped[str] = mapped_column(String)
-    password: Mapped[str] = mapped_column(String)
+    password: Mapped[str] = mapped_column(SealedString())  # sealed at rest (sealing.py)
     data_dir: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
+from controlplane.catalog import sealing
 from controlplane.catalog.clock import now
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
@@ -110,3 +112,14 @@ def delete_service(session: Session, *, service: Service) -> None:
     """Remove the service's row; its jobs remain, with service_id set to NULL by the database."""
     session.delete(service)
     session.flush()
+
+
+def reseal_passwords(session: Session) -> int:
+    """Seal the passwords stored before sealing existed; how many there were."""
+    # The stored text, not the opened value: compared as a plain string.
+    raw = select(Service.id).where(type_coerce(Service.password, String).not_like(f"{sealing.PREFIX}%"))
+    stale = list(session.scalars(raw))
+    for service in session.scalars(select(Service).where(Service.id.in_(stale))):
+        flag_modified(service, "password")
+    session.flush()
+    return len(stale)

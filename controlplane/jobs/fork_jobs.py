@@ -19,6 +19,7 @@ from controlplane.catalog.models import Service
 from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
+from controlplane.engine.scram import scram_verifier
 from controlplane.fork_plan import ForkPlan, RestoredFrom
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
@@ -84,7 +85,9 @@ class ForkJobs:
             plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, service))})
             jobs.save(context, fork_from=plan.dump())
         # The restored roles keep the source's passwords; the fork gets its own.
-        postgres.psql(f"ALTER ROLE \"{service.username}\" PASSWORD '{service.password}'", user=service.username)
+        # A verifier, not the password: the password reaches no command line, log or error message.
+        verifier = scram_verifier(service.password)
+        postgres.psql(f"ALTER ROLE \"{service.username}\" PASSWORD '{verifier}'", user=service.username)
         note = f"recovered to the end of the WAL archived: {unarchived}" if unarchived and plan.request.latest else None
         jobs.save(context, state="RUNNING", state_message=note, host=HOST)
         marker.unlink(missing_ok=True)

@@ -1,0 +1,73 @@
+"""Secrets sealed at rest: service passwords are stored encrypted with a key only the control plane reads.
+
+The key is a Fernet key (AES-128-CBC with HMAC-SHA256) in a 0600 file of the control plane's user, made at
+the first start (`load_key`); every control plane sharing a catalog reads the same file. `SealedString` is the
+column type: it seals on the way in and opens on the way out. A value stored before sealing existed (no
+`sealed:` prefix) reads as it is and is sealed again by `services.reseal_passwords` at start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+PREFIX = "sealed:"
+_sealer: Fernet | None = None
+
+
+class SealingError(Exception):
+    """No key is loaded, or a sealed value does not open with the key loaded."""
+
+
+def load_key(path: Path) -> None:
+    """Use the key in `path`, making it (0600, never through a link) when it does not exist yet."""
+    global _sealer
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(Fernet.generate_key())
+            file.flush()
+            os.fsync(file.fileno())
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as file:
+        _sealer = Fernet(file.read().strip())
+
+
+def seal(value: str) -> str:
+    return PREFIX + _key().encrypt(value.encode()).decode()
+
+
+def unseal(value: str) -> str:
+    if not value.startswith(PREFIX):
+        return value  # stored before sealing existed; resealed at start
+    try:
+        return _key().decrypt(value.removeprefix(PREFIX).encode()).decode()
+    except InvalidToken as exc:
+        raise SealingError("a sealed catalog value does not open with this control plane's key") from exc
+
+
+def _key() -> Fernet:
+    if _sealer is None:
+        raise SealingError("no sealing key is loaded (sealing.load_key)")
+    return _sealer
+
+
+class SealedString(TypeDecorator[str]):
+    """A string column stored sealed."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else unseal(value)

@@ -1,0 +1,57 @@
+"""Service passwords are sealed in the catalog file, open through the API, and old plaintext is resealed."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from controlplane.catalog import sealing
+from tests.controlplane.cp_process import ControlPlane, wait_for_state
+
+PROJECT = "/v1/projects/acme"
+
+
+@pytest.fixture(scope="module")
+def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
+    with control_plane.client(control_plane.create_token("acme")) as client:
+        yield client
+
+
+def stored_passwords(data_dir: Path) -> list[str]:
+    with sqlite3.connect(data_dir / "catalog.sqlite") as catalog:
+        return [row[0] for row in catalog.execute("SELECT password FROM services")]
+
+
+def test_the_catalog_holds_no_plaintext_password_and_only_its_owner_reads_it(
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
+    body = {"name": "vault", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    service = wait_for_state(acme, f"{PROJECT}/services/vault", {"RUNNING"})
+    [stored] = stored_passwords(control_plane.data_dir)
+    assert stored.startswith(sealing.PREFIX) and service["password"] not in stored
+    raw = (control_plane.data_dir / "catalog.sqlite").read_bytes()
+    assert service["password"].encode() not in raw
+    for name in ("catalog.sqlite", "catalog.sqlite-wal", "sealing.key", "admin-token"):
+        path = control_plane.data_dir / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+
+
+def test_a_password_stored_before_sealing_is_sealed_at_the_next_start(
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
+    service = acme.get(f"{PROJECT}/services/vault").json()
+    control_plane.stop()
+    with sqlite3.connect(control_plane.data_dir / "catalog.sqlite") as catalog:
+        catalog.execute("UPDATE services SET password = ? WHERE name = 'vault'", (service["password"],))
+    control_plane.start()
+    assert acme.get(f"{PROJECT}/services/vault").json()["password"] == service["password"]
+    [stored] = stored_passwords(control_plane.data_dir)
+    assert stored.startswith(sealing.PREFIX)
+    assert acme.delete(f"{PROJECT}/services/vault").status_code == 202
