@@ -1,29 +1,56 @@
-"""Backup handles: `pgbackrest:<repository path>#<stanza>/<label>`, and the check an import makes.
+"""Backup handles: `pgbackrest:<repository path>#<stanza>/<label>`, and the checks an import makes.
 
 An import registers a backup whose data we do not own (NuoDB import, Trove restore-from), so the
-handle is checked before anything is written: it must point into one of the regions' object stores
-and pgBackRest must really list that backup there.
+handle is checked before anything is written, in three steps that the route runs apart:
+
+1. `locate`: the handle names a container of a region's object store, and (from the catalog alone) a
+   repository and stanza of the caller's project. Anything of another project answers exactly like a
+   handle that does not exist (DESIGN §3 Isolation), before the disk is touched.
+2. `probe`: pgBackRest lists that backup there. It only reads: its configuration goes to a scratch
+   directory that is removed afterwards, and symlinks, FIFOs and the like planted in the repository
+   are refused instead of followed. It runs with no catalog transaction open (it may be slow).
+3. The route registers the backup in a transaction of its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from controlplane.api.errors import invalid
+from sqlalchemy.orm import Session
+
+from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.catalog import backups, repositories, services
 from controlplane.engine.pgbackrest import BackupInfo, PgBackRestError
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
+from controlplane.storage.repository_copy import ARCHIVE_INFO, BACKUP_INFO
 
 FIELD = "import_source.backup_handle"
 
 
 @dataclass(frozen=True)
-class FoundBackup:
+class Location:
+    """Where a handle points: a container of a region's store, a stanza there and a backup label."""
+
+    handle: str
     region: str
-    container: str
     repo_path: Path
     stanza: str
+    label: str
+
+    @property
+    def container(self) -> str:
+        return self.repo_path.name
+
+
+@dataclass(frozen=True)
+class FoundBackup:
+    location: Location
     info: BackupInfo
 
     @property
@@ -41,20 +68,80 @@ def parse_handle(handle: str) -> tuple[Path, str, str]:
     return Path(path), stanza, label
 
 
-def check_handle(settings: Settings, handle: str) -> FoundBackup:
+def locate(session: Session, settings: Settings, *, handle: str, project: str | None) -> Location:
+    """The handle's location if `project` may import it (None: the admin, who may import anything).
+
+    Decided from the settings and the catalog only. A project owns the stanzas of its services and of
+    the backups it took (those of its deleted services included), in their containers in every region.
+    What it imported grants nothing more.
+    """
     repo_path, stanza, label = parse_handle(handle)
-    resolved = repo_path.resolve()
-    for region in settings.regions:
-        if resolved.parent == region.object_store:
-            break
-    else:
+    region = next((r for r in settings.regions if repo_path.parent == r.object_store), None)
+    if region is None:
         raise invalid(FIELD, f"{repo_path} is not a container of any region's object store")
+    location = Location(handle=handle, region=region.name, repo_path=repo_path, stanza=stanza, label=label)
+    if project is not None and (location.container, stanza) not in _owned(session, project):
+        raise _missing(handle)
+    return location
+
+
+def probe(settings: Settings, location: Location) -> FoundBackup:
+    """The backup pgBackRest lists at `location`, read without writing anything; 404 when there is none."""
+    if not _unplanted(location.repo_path, location.stanza):
+        raise _missing(location.handle)
+    # Archiving keeps a stanza's pgBackRest configuration under its data directory; a scratch one
+    # keeps the probe's there, so nothing of it stays behind, not even in the stanza's own directory.
+    scratch = Path(tempfile.mkdtemp(prefix="dbaas-handle-probe-"))
     try:
-        listed = Archiving(settings).repository_driver(stanza, resolved).info(repo=1)
+        scratch.chmod(0o711)  # the database account runs pgBackRest and must reach its configuration
+        archiving = Archiving(dataclasses.replace(settings, data_dir=scratch))
+        listed = archiving.repository_driver(location.stanza, location.repo_path).info(repo=1)
     except PgBackRestError as err:
-        raise invalid(FIELD, f"cannot read stanza {stanza!r} in {repo_path}: {err}") from err
-    info = next((item for item in listed if item.label == label), None)
+        raise invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    info = next((item for item in listed if item.label == location.label), None)
     if info is None:
-        known = ", ".join(item.label for item in listed) or "none"
-        raise invalid(FIELD, f"no backup {label!r} in stanza {stanza!r} of {repo_path} (backups there: {known})")
-    return FoundBackup(region=region.name, container=resolved.name, repo_path=resolved, stanza=stanza, info=info)
+        raise _missing(location.handle)
+    return FoundBackup(location=location, info=info)
+
+
+def _owned(session: Session, project: str) -> set[tuple[str, str]]:
+    owned = backups.stanzas_of_project(session, project=project)
+    for service in services.list_services(session, project=project):
+        stanza = Archiving.stanza_name(service)
+        owned.update(
+            (repo.container, stanza) for repo in repositories.list_repositories(session, service_id=service.id)
+        )
+    return owned
+
+
+def _unplanted(repo_path: Path, stanza: str) -> bool:
+    """Whether the container and the stanza's directories are no symlinks and its info files plain files.
+
+    pgBackRest would follow a symlink out of the store, and block for ever opening a FIFO.
+    """
+    try:
+        if repo_path.resolve(strict=True) != repo_path or not repo_path.is_dir():
+            return False
+    except OSError:
+        return False
+    for kind, info_files in (("backup", BACKUP_INFO), ("archive", ARCHIVE_INFO)):
+        directory = repo_path / kind / stanza
+        if directory.parent.is_symlink() or directory.is_symlink():
+            return False
+        for name in info_files:
+            try:
+                mode = (directory / name).lstat().st_mode
+            except FileNotFoundError:
+                continue  # pgBackRest then lists no backup: a plain 404
+            except OSError:  # a file where a directory should be, an unreadable directory
+                return False
+            if not stat.S_ISREG(mode):
+                return False
+    return True
+
+
+def _missing(handle: str) -> ApiError:
+    """The one answer for a handle that does not exist and for one the caller may not see."""
+    return not_found(f"backup handle {handle!r}", FIELD)

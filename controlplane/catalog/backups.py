@@ -128,6 +128,16 @@ def backups_of_stanza(session: Session, *, stanza: str) -> list[Backup]:
     return list(session.scalars(select(Backup).where(Backup.stanza == stanza).order_by(Backup.id)))
 
 
+def stanzas_of_project(session: Session, *, project: str) -> set[tuple[str, str]]:
+    """(container, stanza) of every backup `project` took itself, its deleted services' included."""
+    rows = session.execute(
+        select(Backup.container, Backup.stanza).where(
+            Backup.project == project, Backup.owned.is_(True), Backup.stanza.is_not(None)
+        )
+    )
+    return {(container, stanza) for container, stanza in rows if stanza is not None}
+
+
 def latest_backup(
     session: Session,
     *,

@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import backup_rules
-from controlplane.api.backup_handles import check_handle
-from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
+from controlplane.api import backup_handles, backup_rules
+from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, invalid, not_found
 from controlplane.api.models.backups import (
     BackupCreate,
@@ -62,14 +61,20 @@ def create_backup(
 
 @router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
 def put_backup(
-    service: str, name: str, body: BackupCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
+    service: str,
+    name: str,
+    body: BackupCreate,
+    project: ProjectDep,
+    token: TokenDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> BackupPublic:
     """Takes a backup with this name, or registers an existing one given by `import_source`."""
     if body.name is not None and body.name != name:
         raise invalid("name", f"the body names {body.name!r} but the path names {name!r}")
     _check_name(name)
     if body.import_source is not None:
-        return _import(session, runtime, project, service, name, body)
+        return _import(session, runtime, token.project, project, service, name, body)
     return _take(session, runtime, project, service, name, body)
 
 
@@ -180,16 +185,24 @@ def _take(
 
 
 def _import(
-    session: Session, runtime: Runtime, project: str, service: str, name: str, body: BackupCreate
+    session: Session, runtime: Runtime, caller: str | None, project: str, service: str, name: str, body: BackupCreate
 ) -> BackupPublic:
-    """NuoDB import / Trove restore-from: the handle must really exist and be readable; the data is not ours."""
+    """NuoDB import / Trove restore-from of a handle of the caller's project (`caller` None: the admin).
+
+    pgBackRest's probe of the handle runs between two transactions: a slow or stuck probe must not hold
+    the catalog (on SQLite its single write lock) from every other request.
+    """
     source = body.import_source
     assert source is not None
     if source.backup_plugin != "pgbackrest":
         raise invalid(
             "import_source.backup_plugin", f"unsupported backup plugin {source.backup_plugin!r}; supported: pgbackrest"
         )
-    found = check_handle(runtime.settings, source.backup_handle)  # raises ApiError naming import_source.backup_handle
+    location = backup_handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
+    if backups.get_backup(session, project=project, service=service, name=name) is not None:
+        raise _duplicate(name, service)
+    session.commit()
+    found = backup_handles.probe(runtime.settings, location)
     backup = _create(
         session,
         project=project,
@@ -198,8 +211,8 @@ def _import(
         name=name,
         type=found.type,
         parent=None,
-        container=found.container,
-        region=found.region,
+        container=location.container,
+        region=location.region,
         description=body.description,
         labels=body.labels,
         owned=False,
@@ -209,8 +222,8 @@ def _import(
     backups.update_backup(
         session,
         backup=backup,
-        stanza=found.stanza,
-        repo_path=str(found.repo_path),
+        stanza=location.stanza,
+        repo_path=str(location.repo_path),
         label=found.info.label,
         size_bytes=found.info.size_bytes,
         repo_size_bytes=found.info.repo_size_bytes,
@@ -226,12 +239,11 @@ def _create(session: Session, **fields: object) -> Backup:
     try:
         return backups.create_backup(session, **fields)  # type: ignore[arg-type]
     except backups.DuplicateBackup as err:
-        raise ApiError(
-            409,
-            "conflict",
-            f"a backup named {fields['name']!r} already exists for service {fields['service']!r}",
-            "name",
-        ) from err
+        raise _duplicate(err.name, err.service) from err
+
+
+def _duplicate(name: str, service: str) -> ApiError:
+    return ApiError(409, "conflict", f"a backup named {name!r} already exists for service {service!r}", "name")
 
 
 def _check_name(name: str) -> None:
