@@ -8,10 +8,17 @@ cannot switch users, so programs simply run as the current user.
 
 Children get a fixed, minimal environment (nothing of ours leaks into them: no tokens, no PG* variables),
 umask 077, `/` as working directory and stdin from /dev/null.
+
+The account owns the data directories, the stanza configuration directories and the repositories, so
+whoever runs code as it (a tenant who broke out of PostgreSQL) can plant links, FIFOs and files there.
+Root must never follow them: `open_directory` and `open_beneath` walk to a directory one component at a
+time (`openat` with `O_NOFOLLOW`), and `Account.write_file` creates its temporary file with `O_EXCL`.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import pwd
 import signal
@@ -19,15 +26,18 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 # How often a cancellable command checks its cancel event, and how long a cancelled or timed-out command
 # gets between SIGTERM and SIGKILL.
 _CANCEL_POLL = 0.05
 _KILL_GRACE = 5.0
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_LINKS = 40  # as the kernel's own limit on links followed in one lookup
+logger = logging.getLogger(__name__)
 
 
 class AccountError(Exception):
@@ -74,6 +84,36 @@ class Account:
         """Give `path` to this account (a no-op when children run as ourselves)."""
         if self.switch:
             os.chown(path, self.uid, self.gid, follow_symlinks=False)
+
+    def own_descriptor(self, fd: int) -> None:
+        """Give the open file or directory `fd` to this account (a no-op when children run as ourselves)."""
+        if self.switch:
+            os.fchown(fd, self.uid, self.gid)
+
+    def write_file(self, path: Path, data: bytes, mode: int = 0o600) -> None:
+        """Replace `path` atomically with `data`, as a file of this account with `mode`.
+
+        `path`'s directory may belong to this account, which could have planted `.<name>.tmp` as a link
+        to any file: the stale name is unlinked (never followed) and the temporary file created with
+        `O_EXCL|O_NOFOLLOW`, so a link planted again in between fails the write instead of being followed.
+        """
+        directory = open_directory(path.parent)
+        temporary = f".{path.name}.tmp"
+        try:
+            try:
+                os.unlink(temporary, dir_fd=directory)
+            except FileNotFoundError:
+                pass
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(temporary, flags, mode, dir_fd=directory)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(fd)
+                self.own_descriptor(fd)
+            os.replace(temporary, path.name, src_dir_fd=directory, dst_dir_fd=directory)
+        finally:
+            os.close(directory)
 
     def own_tree(self, root: Path) -> None:
         """Give `root` and everything below it to this account (after a copy made by root)."""
@@ -183,6 +223,113 @@ class Account:
             group=self.gid if self.switch else None,
             extra_groups=list(self.groups) if self.switch else None,
         )
+
+
+def open_directory(path: Path) -> int:
+    """A descriptor of directory `path`, walked to from `/` without following a link someone else planted.
+
+    A link on the way is followed only when root (or we, when not root) owns it and no one else can
+    replace it: its directory is ours and writable by no one else, or sticky. So operators' links
+    (`/var/run`) work, and a link in a directory of the database account is refused with ELOOP.
+    """
+    fd = os.open("/", DIRECTORY_FLAGS)
+    pending = list(path.absolute().parts[1:])
+    links = 0
+    try:
+        while pending:
+            name = pending.pop(0)
+            try:
+                step = os.open(name, DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                link = _trusted_link(fd, name, exc)
+                links += 1
+                if links > _MAX_LINKS:
+                    raise OSError(errno.ELOOP, "too many links", str(path)) from None
+                if link.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", DIRECTORY_FLAGS)
+                pending[:0] = [part for part in PurePath(link).parts if part != "/"]
+                continue
+            os.close(fd)
+            fd = step
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_beneath(fd: int, parts: Iterable[str], *, create: Account | None = None) -> int:
+    """A descriptor of the directory `parts` below the open directory `fd`, following no link at all.
+
+    For trees the database account can write: a component that is a link (ENOTDIR), `..` or empty
+    (EINVAL) fails, so the walk never leaves the tree. With `create`, missing directories are made (mode 0750)
+    and given to that account, and a link where a directory belongs is removed (never followed) first.
+    """
+    current = os.dup(fd)
+    try:
+        for name in parts:
+            if name in ("", ".", "..") or "/" in name:
+                raise OSError(errno.EINVAL, "not a name of a directory entry", name)
+            try:
+                step = os.open(name, DIRECTORY_FLAGS, dir_fd=current)
+            except OSError as exc:
+                if create is None or not _replaceable(current, name, exc):
+                    raise
+                try:
+                    os.mkdir(name, 0o750, dir_fd=current)
+                    made = True
+                except FileExistsError:  # another thread made it first
+                    made = False
+                step = os.open(name, DIRECTORY_FLAGS, dir_fd=current)
+                if made:
+                    create.own_descriptor(step)
+            os.close(current)
+            current = step
+        return current
+    except BaseException:
+        os.close(current)
+        raise
+
+
+def _replaceable(directory: int, name: str, failure: OSError) -> bool:
+    """Whether `name` in `directory`, which an O_NOFOLLOW open failed with `failure`, is absent now (a link
+    there is unlinked: the account's directory is no place for links to follow, and unlinkat never does)."""
+    if failure.errno == errno.ENOENT:
+        return True
+    if failure.errno not in (errno.ELOOP, errno.ENOTDIR):
+        return False
+    try:
+        if not stat.S_ISLNK(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode):
+            return False
+        os.unlink(name, dir_fd=directory)
+    except FileNotFoundError:
+        pass
+    logger.warning("removed a link planted where a directory belongs: %s", name)
+    return True
+
+
+def _trusted_link(fd: int, name: str, failure: OSError) -> str:
+    """The target of link `name` in directory `fd` if only a trusted user can have put it there.
+
+    Re-raises `failure` (the O_NOFOLLOW open of `name`) when `name` is no link, ELOOP when it is one
+    planted by someone else.
+    """
+    try:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        raise failure from None
+    if not stat.S_ISLNK(info.st_mode):
+        raise failure
+    holder = os.fstat(fd)
+    trusted = {0, os.geteuid()}
+    others_write = holder.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if (
+        info.st_uid not in trusted
+        or holder.st_uid not in trusted
+        or (others_write and not holder.st_mode & stat.S_ISVTX)
+    ):
+        raise OSError(errno.ELOOP, "a link someone else could have planted is not followed", name)
+    return os.readlink(name, dir_fd=fd)
 
 
 def _terminate(proc: subprocess.Popen[str]) -> tuple[str, str]:

@@ -606,15 +606,8 @@ def _retarget_conf(account: Account, conf: Path, port: int, socket_dir: Path) ->
 
 
 def _write_file(account: Account, path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, as a 0600 file of the account."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    account.own(temporary)
-    temporary.replace(path)
+    """Replace `path` atomically with `text`, as a 0600 file of the account (links planted there are not followed)."""
+    account.write_file(path, text.encode())
 
 
 def _size(path: Path) -> int:

@@ -494,15 +494,8 @@ class Postgres:
             raise PostgresError(f"{what} {self._data_dir} failed: {exc}") from exc
 
     def _write_file(self, path: Path, text: str) -> None:
-        """Replace `path` atomically with `text`, as a 0600 file of the account."""
-        temporary = path.with_name(f".{path.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._account.own(temporary)
-        temporary.replace(path)
+        """Replace `path` atomically with `text`, as a 0600 file of the account; planted links are not followed."""
+        self._account.write_file(path, text.encode())
 
     def _clear_stale_locks(self) -> None:
         """Delete lock files left by a server that died (kill -9, machine crash).
