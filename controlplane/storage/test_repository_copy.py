@@ -6,6 +6,8 @@ a copy is checked with pgBackRest itself: `info` lists what `backup.info` lists,
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,13 +47,13 @@ class InterruptingAccount(Account):
     chosen moment of a real copy (the only thing not real here is when the interruption comes)."""
 
     cancel: threading.Event = field(default_factory=threading.Event)
-    owned: list[Path] = field(default_factory=list)
+    owned: list[int] = field(default_factory=list)
     files: int = 5
 
-    def own(self, path: Path) -> None:
-        super().own(path)
-        if path.is_file():
-            self.owned.append(path)
+    def own_descriptor(self, fd: int) -> None:
+        super().own_descriptor(fd)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            self.owned.append(fd)
             if len(self.owned) >= self.files:
                 self.cancel.set()
 
