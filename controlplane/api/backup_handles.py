@@ -124,7 +124,7 @@ def _unplanted(repo_path: Path, stanza: str) -> bool:
     try:
         if repo_path.resolve(strict=True) != repo_path or not repo_path.is_dir():
             return False
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return False
     for kind, info_files in (("backup", BACKUP_INFO), ("archive", ARCHIVE_INFO)):
         directory = repo_path / kind / stanza
@@ -135,7 +135,7 @@ def _unplanted(repo_path: Path, stanza: str) -> bool:
                 mode = (directory / name).lstat().st_mode
             except FileNotFoundError:
                 continue  # pgBackRest then lists no backup: a plain 404
-            except OSError:  # a file where a directory should be, an unreadable directory
+            except (OSError, ValueError):  # a file where a directory should be; a NUL byte in the stanza
                 return False
             if not stat.S_ISREG(mode):
                 return False

@@ -141,7 +141,7 @@ def test_a_wrong_label_in_the_owners_stanza_lists_nothing_and_leaves_nothing(
 def test_what_is_planted_in_a_store_is_not_followed(
     control_plane: ControlPlane, admin: httpx.Client, taken: dict[str, Any]
 ) -> None:
-    """Even the admin, who may import anything, is refused a symlinked container and a FIFO as info file."""
+    """Even the admin, who may import anything, is refused a symlinked container, a FIFO as info file and NUL bytes."""
     handle = taken["backup_handle"]
     repository = Path(handle.removeprefix("pgbackrest:").partition("#")[0])
     alias = repository.with_name("alias")
@@ -154,6 +154,8 @@ def test_what_is_planted_in_a_store_is_not_followed(
         refusal(import_handle(admin, f"{BETA}/services/x/backups/linked", through_link), through_link)
         fifo = with_stanza(handle, "planted-fifo-1")
         refusal(import_handle(admin, f"{BETA}/services/x/backups/fifo", fifo), fifo)
+        for nul in (with_stanza(handle, "nul\x00stanza"), handle.replace(str(repository), f"{repository}\x00")):
+            refusal(import_handle(admin, f"{BETA}/services/x/backups/nul", nul), nul)
     finally:
         alias.unlink()
         (planted / "backup.info").unlink()
