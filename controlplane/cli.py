@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="print a new token for a project")
     _common(create)
-    create.add_argument("--project", required=True, help="the project the token belongs to")
+    create.add_argument("--project", required=True, type=_project_name, help="the project the token belongs to")
     create.add_argument("--description", default="", help="what the token is for")
 
     stop = commands.add_parser("stop-services", help="stop the PostgreSQL servers of every service")
@@ -51,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="where the catalog, regions and services live (default ./.dbaas)")
     parser.add_argument("--config", type=Path, help="a TOML file of settings (see controlplane/settings.py)")
+
+
+def _project_name(value: str) -> str:
+    """argparse refuses what this raises with exit code 2, as for any other bad argument."""
+    from controlplane.api.models.services import NAME_RULE, is_valid_name
+
+    if not is_valid_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a project name: {NAME_RULE.lower()}")
+    return value
 
 
 def _serve(settings: Settings) -> int:

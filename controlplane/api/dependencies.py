@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from controlplane.api.errors import ApiError, not_found
+from controlplane.api.models.services import NAME_PATTERN, NAME_RULE
 from controlplane.catalog.models import Token
 from controlplane.catalog.tokens import find_token
 from controlplane.runtime import Runtime
@@ -51,7 +52,11 @@ def current_token(
 TokenDep = Annotated[Token, Depends(current_token)]
 
 
-def project_access(project: Annotated[str, Path(max_length=63)], token: TokenDep) -> str:
+# A malformed project name answers 422 naming `project`, whatever the token: the rule is public (it is in
+# the OpenAPI document), so the answer tells nothing about any project, and it is the same for the admin
+# token, for which a 404 would wrongly suggest that such a project could exist. Authentication comes first:
+# FastAPI solves the token dependency before it validates this function's own path parameter.
+def project_access(project: Annotated[str, Path(pattern=NAME_PATTERN, description=NAME_RULE)], token: TokenDep) -> str:
     """The project named in the path, if the token may see it; 404 otherwise, never 403."""
     if token.project is not None and token.project != project:
         raise not_found(f"project {project!r}", "project")

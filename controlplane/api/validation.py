@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+
+from croniter import croniter
+
 from controlplane.api.errors import invalid
 from controlplane.api.models.services import UserConfig
 from controlplane.engine.plans import PLANS
@@ -9,6 +15,12 @@ from controlplane.settings import Settings
 
 SERVICE_TYPES = {"pg": ("15",)}
 BACKUP_REGION_TYPES = {"pg", "mysql"}  # Aiven: backup to another region exists only for these
+# Every firing of a schedule is a full backup or a restore test, each minutes of a server's work: a tenant
+# may not ask for more than four an hour. croniter also reads a sixth (seconds) and a seventh (year) field;
+# classic five-field cron only, so that no expression fires more often than once a minute to begin with.
+CRON_FIELDS = 5
+MIN_SCHEDULE_MINUTES = 15
+_DAY_MINUTES = 24 * 60
 
 
 def check_service_type(service_type: str, version: str | None) -> str:
@@ -51,3 +63,39 @@ def check_user_config(settings: Settings, user_config: UserConfig, *, service_ty
             raise invalid(field, f"unknown region {region!r}")
         if region == cloud:
             raise invalid(field, f"{region!r} is the service's own cloud; backups already live there")
+
+
+def check_schedule(schedule: str, field: str = "schedule") -> None:
+    """A five-field cron expression whose times of day lie at least MIN_SCHEDULE_MINUTES apart, the last
+    of a day and the first of the next included; the error names `field`."""
+    example = '(e.g. "0 3 * * *" for 03:00 every day)'
+    if len(schedule.split()) != CRON_FIELDS or not croniter.is_valid(schedule):
+        raise invalid(
+            field, f"not a cron expression: {schedule!r}; five fields: minute hour day month weekday {example}"
+        )
+    minutes, hours = croniter.expand(schedule)[0][:2]
+    # Whichever days it fires on, a day's firings are these times of day; counting the wrap past midnight
+    # as if the next day fired too is the safe side (it refuses "5,55 0,23 1 * *" though a month lies between).
+    times = sorted(60 * hour + minute for hour in _every(hours, 24) for minute in _every(minutes, 60))
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    closest = min([*gaps, times[0] + _DAY_MINUTES - times[-1]])
+    if closest < MIN_SCHEDULE_MINUTES:
+        raise invalid(
+            field,
+            f"{schedule!r} fires {closest} minute(s) apart; firings must be at least "
+            f"{MIN_SCHEDULE_MINUTES} minutes apart {example}",
+        )
+
+
+def _every(values: Sequence[int | str], size: int) -> list[int]:
+    """A field expanded by croniter, where "*" stands for the whole range 0..size-1."""
+    return list(range(size)) if values == ["*"] else [int(value) for value in values]
+
+
+def contained_path(root: Path, *names: str, field: str) -> Path:
+    """root/names..., refused unless it resolves to exactly that path inside `root` (already resolved): no
+    name may climb out of it, and no symbolic link planted on the way may lead elsewhere."""
+    path = root.joinpath(*names)
+    if path.resolve() != path or not path.is_relative_to(root) or path == root:
+        raise invalid(field, f"{'/'.join(names)!r} does not lie inside {root}")
+    return path

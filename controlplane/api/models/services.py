@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The one rule for project and service names: both become directory names under a region's services
+# directory and parts of stanza names, so nothing else ("..", "/", upper case) may get through.
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
-ServiceName = Annotated[
-    str,
-    Field(
-        pattern=NAME_PATTERN,
-        description="Lowercase letters, digits and dashes; starts with a letter; at most 63 characters.",
-    ),
-]
+NAME_RULE = "Lowercase letters, digits and dashes; starts with a letter; at most 63 characters."
+ServiceName = Annotated[str, Field(pattern=NAME_PATTERN, description=NAME_RULE)]
+ProjectName = ServiceName
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether `name` follows the rule of project and service names (for callers outside a request model)."""
+    return re.fullmatch(NAME_PATTERN, name) is not None
+
+
 RegionName = Annotated[str, Field(min_length=1, max_length=63)]
 
 
@@ -33,7 +39,7 @@ class ForkFrom(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project: Annotated[str, Field(max_length=63)] | None = Field(default=None, description="Default: this project.")
+    project: ProjectName | None = Field(default=None, description="Default: this project.")
     service: ServiceName
     backup: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] | None = Field(
         default=None, description="Restore exactly this backup of the source."

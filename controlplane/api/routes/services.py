@@ -169,7 +169,8 @@ def delete_service(service: str, project: ProjectDep, session: SessionDep, runti
 def data_dir(runtime: Runtime, cloud: str, project: str, name: str) -> Path:
     region = runtime.settings.region(cloud)
     assert region is not None, "cloud was validated"
-    return region.services_dir / project / name
+    # The names follow the name rule; the check holds even if a directory on the way became a link.
+    return validation.contained_path(region.services_dir, project, name, field="name")
 
 
 def public(service: Service) -> ServicePublic:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
+from controlplane.api import validation
 from controlplane.api.dependencies import ProjectDep, SessionDep
-from controlplane.api.errors import invalid, not_found
+from controlplane.api.errors import not_found
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
 from controlplane.catalog import services, strategies
 from controlplane.catalog.models import BackupStrategy
@@ -53,9 +54,9 @@ def delete_service_strategy(service: str, project: ProjectDep, session: SessionD
 
 def _put(session: Session, project: str, service: str | None, body: StrategyPut) -> StrategyPublic:
     if body.schedule is not None:
-        check_schedule(body.schedule)
+        validation.check_schedule(body.schedule)
     if body.restore_test_schedule is not None:
-        check_schedule(body.restore_test_schedule, "restore_test_schedule")
+        validation.check_schedule(body.restore_test_schedule, "restore_test_schedule")
     retention = body.retention or Retention()
     strategy = strategies.put_strategy(
         session,
@@ -69,14 +70,6 @@ def _put(session: Session, project: str, service: str | None, body: StrategyPut)
     )
     session.commit()
     return public(strategy)
-
-
-def check_schedule(schedule: str, field: str = "schedule") -> None:
-    """A schedule is a cron expression; the error names `field`."""
-    from croniter import croniter
-
-    if not croniter.is_valid(schedule):
-        raise invalid(field, f'not a cron expression: {schedule!r} (e.g. "0 3 * * *" for 03:00 every day)')
 
 
 def public(strategy: BackupStrategy) -> StrategyPublic:
