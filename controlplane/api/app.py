@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controlplane.api import errors
+from controlplane.api.body_limit import BodyLimit
 from controlplane.api.routes import backups, regions, replication, restore_tests, services, strategies
 from controlplane.runtime import Runtime
 
@@ -17,6 +18,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(BodyLimit)
     app.include_router(regions.router)
     app.include_router(services.router)
     app.include_router(backups.router)
