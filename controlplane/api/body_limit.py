@@ -1,8 +1,8 @@
 """Request bodies over MAX_BODY_BYTES answer 413 before they are read into memory (DESIGN §4).
 
-A pure ASGI middleware outside everything else, authentication included: FastAPI reads a route's body
-before it solves the route's dependencies, so without it a request with no token could make the process
-hold a body of any size. A declared `Content-Length` over the cap is answered without calling the
+A pure ASGI middleware outside the routes and their dependencies, authentication included: FastAPI reads
+a route's body before it solves the route's dependencies, so without it a request with no token could make
+the process hold a body of any size. A declared `Content-Length` over the cap is answered without calling the
 application; a chunked body is counted while the application streams it in.
 
 FastAPI's own `max_body_size` is not used: it answers only once a route reads the body, and in plain
@@ -32,17 +32,19 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    """The middleware: `app.add_middleware(BodyLimit)`."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            response = JSONResponse(error_body("too_large", _MESSAGE, None), status_code=413)
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -51,13 +53,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > MAX_BODY_BYTES:
                     raise BodyTooLarge
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(error_body("too_large", _MESSAGE, None), status_code=413)
-    await response(scope, receive, send)
