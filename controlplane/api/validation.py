@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from controlplane.api.errors import invalid
 from controlplane.api.models.services import UserConfig
@@ -73,6 +74,11 @@ def check_schedule(schedule: str, field: str = "schedule") -> None:
         raise invalid(
             field, f"not a cron expression: {schedule!r}; five fields: minute hour day month weekday {example}"
         )
+    try:
+        croniter(schedule).get_next(datetime)
+    except CroniterBadDateError as err:
+        # e.g. "0 0 30 2 *": the scheduler could never say when it last fired.
+        raise invalid(field, f"{schedule!r} never fires {example}") from err
     minutes, hours = croniter.expand(schedule)[0][:2]
     # Whichever days it fires on, a day's firings are these times of day; counting the wrap past midnight
     # as if the next day fired too is the safe side (it refuses "5,55 0,23 1 * *" though a month lies between).

@@ -34,7 +34,15 @@ def anonymous(control_plane: ControlPlane) -> Iterator[httpx.Client]:
 
 @pytest.mark.parametrize("field", ["schedule", "restore_test_schedule"])
 def test_schedules_that_fire_too_often_are_refused(acme: httpx.Client, field: str) -> None:
-    for schedule in ("* * * * * *", "0 3 * * * 2030", "* * * * *", "*/14 * * * *", "5,55 0,23 * * *", "@hourly"):
+    for schedule in (
+        "* * * * * *",
+        "0 3 * * * 2030",
+        "* * * * *",
+        "*/14 * * * *",
+        "5,55 0,23 * * *",
+        "@hourly",
+        "0 0 30 2 *",
+    ):
         refused = acme.put(STRATEGY, json={"container": "box", field: schedule})
         assert refused.status_code == 422, (schedule, refused.text)
         assert refused.json()["error"]["field"] == field, schedule
