@@ -106,7 +106,7 @@ class Archiving:
                 pg_data=postgres.data_dir,
                 pg_port=postgres.port,
                 pg_socket_dir=postgres.socket_dir,
-                pg_user=service.username,
+                pg_user=postgres.peer_role(),
                 repositories=repos,
             ),
             config_dir=self.config_dir(stanza),

@@ -15,16 +15,14 @@ from pathlib import Path
 
 from controlplane.catalog import services
 from controlplane.catalog.db import transaction
-from controlplane.catalog.models import Service
 from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
-from controlplane.engine.scram import scram_verifier
 from controlplane.fork_plan import ForkPlan, RestoredFrom
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
-from controlplane.jobs.service_jobs import HOST, ServiceJobs
+from controlplane.jobs.service_jobs import HOST, ServiceJobs, create_owner
 from controlplane.jobs.wal import switch_wal, wait_for_wal, wait_until
 from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
 
@@ -79,15 +77,14 @@ class ForkJobs:
         # The fork's own stanza, from the restored pg_control: ready before the fork archives its first WAL.
         create_stanza(backrest, online=False)
         postgres.start()
-        postgres.wait_until_promoted(user=service.username, cancel=context.cancel)
+        superuser = postgres.peer_role()
+        postgres.wait_until_promoted(user=superuser, cancel=context.cancel)
         if plan.result is None:
             # Read at once: PostgreSQL forgets the last replayed commit when the server restarts.
-            plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, service))})
+            plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, superuser))})
             jobs.save(context, fork_from=plan.dump())
         # The restored roles keep the source's passwords; the fork gets its own.
-        # A verifier, not the password: the password reaches no command line, log or error message.
-        verifier = scram_verifier(service.password)
-        postgres.psql(f"ALTER ROLE \"{service.username}\" PASSWORD '{verifier}'", user=service.username)
+        create_owner(postgres, service.username, service.password)
         note = f"recovered to the end of the WAL archived: {unarchived}" if unarchived and plan.request.latest else None
         jobs.save(context, state="RUNNING", state_message=note, host=HOST)
         marker.unlink(missing_ok=True)
@@ -117,7 +114,7 @@ class ForkJobs:
             return None, f"{name} was not running"
         if not primary.is_dir():
             return None, f"the repository of {name} in its own region ({primary}) is gone"
-        segment = switch_wal(postgres, source.username, commit_first=plan.request.recovery_target_time is not None)
+        segment = switch_wal(postgres, postgres.peer_role(), commit_first=plan.request.recovery_target_time is not None)
         self._service_jobs.save(
             context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
         )
@@ -134,11 +131,11 @@ def _restored_from(plan: ForkPlan, last_commit: datetime | None) -> RestoredFrom
     )
 
 
-def _last_replayed_commit(postgres: Postgres, service: Service) -> datetime | None:
+def _last_replayed_commit(postgres: Postgres, superuser: str) -> datetime | None:
     """The commit time of the last transaction recovery replayed, as PostgreSQL reports it after promotion."""
     answer = postgres.psql(
         "SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
-        user=service.username,
+        user=superuser,
     )
     return datetime.fromisoformat(answer) if answer else None
 

@@ -10,6 +10,7 @@ server, a migration finds the data already moved).
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from controlplane.engine.pgbackrest import PgBackRest
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres, PostgresError
+from controlplane.engine.scram import scram_verifier
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.expiry import Expiries
@@ -32,6 +34,8 @@ from controlplane.storage.repository_copy import SourceChanged, StoreUnavailable
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
+# The superuser of every cluster the control plane makes: only its own OS account's peer login reaches it.
+CONTROL_ROLE = "dbaas_control"
 
 
 class ServiceJobs:
@@ -65,9 +69,12 @@ class ServiceJobs:
         if service.port is None:
             service = self.save(context, port=free_loopback_port())
         postgres = self.driver(service)
-        postgres.initdb(username=service.username, password=service.password)
+        # The superuser is the control plane's, reached only by the peer login on the private socket: its
+        # password is thrown away. The tenant gets an owner role (create_owner).
+        postgres.initdb(username=CONTROL_ROLE, password=secrets.token_urlsafe(32))
         backrest = self.configure(context, service, postgres)
         postgres.start()
+        create_owner(postgres, service.username, service.password)
         create_stanza(backrest)
         self.save(context, state="RUNNING", state_message=None, host=HOST)
 
@@ -134,7 +141,7 @@ class ServiceJobs:
             ]
             targets = copy_targets(self._settings, self._archiving, session, current)
         try:
-            segment = switch_wal(postgres, service.username, commit_first=True)
+            segment = switch_wal(postgres, postgres.peer_role(), commit_first=True)
             wait_for_wal(primaries, stanza, segment, context.cancel, timeout=120)
             account = resolve_account(self._settings.os_user)
             for target in targets:
@@ -191,6 +198,25 @@ class ServiceJobs:
             session.flush()
             session.expunge(service)
             return service
+
+
+def create_owner(postgres: Postgres, username: str, password: str) -> None:
+    """The tenant's role: it logs in, owns the `postgres` database (so it creates schemas and tables there)
+    and creates databases, but is no superuser — no programs, no server files, no untrusted languages.
+
+    No CREATEROLE: on PostgreSQL 15 it lets a role grant itself pg_execute_server_program and the like.
+    Idempotent; the password reaches the server as a SCRAM verifier only.
+    """
+    role, verifier, superuser = f'"{username}"', scram_verifier(password), postgres.peer_role()
+    if superuser == username:
+        # A cluster made before the control plane kept a superuser of its own: its tenant is that superuser,
+        # which the control plane needs; only the password changes.
+        postgres.psql(f"ALTER ROLE {role} PASSWORD '{verifier}'", user=superuser)
+        return
+    exists = postgres.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{username}'", user=superuser) == "1"
+    verb = "ALTER" if exists else "CREATE"
+    postgres.psql(f"{verb} ROLE {role} LOGIN CREATEDB NOSUPERUSER PASSWORD '{verifier}'", user=superuser)
+    postgres.psql(f"ALTER DATABASE postgres OWNER TO {role}", user=superuser)
 
 
 def _wait_for_other_jobs(context: JobContext) -> None:

@@ -87,9 +87,13 @@ SERVICE_ATTRIBUTES: dict[str, Attribute] = {
     "state": computed(cty.STRING, "`RUNNING` once ready; `REBUILDING`, `POWEROFF`, `FAILED` otherwise."),
     "host": computed(cty.STRING, "The host to connect to."),
     "port": computed(cty.NUMBER, "The port to connect to."),
-    "username": computed(cty.STRING, "The admin user."),
-    "password": computed(cty.STRING, "The admin user's password.", sensitive=True),
-    "uri": computed(cty.STRING, "A `postgres://` connection URI with the admin credentials.", sensitive=True),
+    "username": computed(
+        cty.STRING,
+        "The service's owner role: it owns the `postgres` database (schemas, tables, grants) and creates databases; "
+        "it is not a superuser (no server programs, no server files, no untrusted languages, no new roles).",
+    ),
+    "password": computed(cty.STRING, "The owner role's password.", sensitive=True),
+    "uri": computed(cty.STRING, "A `postgres://` connection URI with the owner role's credentials.", sensitive=True),
     "created_at": computed(cty.STRING, "When the service was created (RFC 3339)."),
 }
 

@@ -1,0 +1,80 @@
+"""A tenant with its service's credentials is an owner, never a superuser: no programs, no server files.
+
+Attacks replayed against a real control plane with the `uri` the API gives: COPY … TO PROGRAM, reading server
+files, granting itself the predefined roles that allow both, ALTER SYSTEM. What an owner needs still works:
+tables in its database, a database of its own. A fork of it has the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import errors
+
+from tests.controlplane.cp_process import ControlPlane, wait_for_state
+from tests.controlplane.test_backups import sql
+
+PROJECT = "/v1/projects/acme"
+ATTACKS = (
+    "COPY (SELECT 1) TO PROGRAM 'id > /tmp/owned'",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT pg_read_binary_file('global/pg_control')",
+    "SELECT pg_ls_dir('.')",
+    "GRANT pg_execute_server_program TO CURRENT_USER",
+    "GRANT pg_read_server_files TO CURRENT_USER",
+    "ALTER SYSTEM SET archive_command = 'id'",
+    "CREATE ROLE accomplice SUPERUSER LOGIN",
+    "ALTER ROLE CURRENT_USER SUPERUSER",
+)
+
+
+@pytest.fixture(scope="module")
+def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
+    with control_plane.client(control_plane.create_token("acme")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tenant(acme: httpx.Client) -> dict[str, Any]:
+    body = {"name": "tenant", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    return wait_for_state(acme, f"{PROJECT}/services/tenant", {"RUNNING"})
+
+
+def assert_owner_not_superuser(service: dict[str, Any]) -> None:
+    assert sql(service, "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user") == [(False, True)]
+    for attack in ATTACKS:
+        with psycopg.connect(str(service["uri"]), autocommit=True) as connection, pytest.raises(errors.Error) as err:
+            connection.execute(attack)
+        assert isinstance(err.value, errors.InsufficientPrivilege | errors.UndefinedObject), (attack, err.value)
+
+
+def test_the_service_user_owns_its_database_but_is_no_superuser(tenant: dict[str, Any]) -> None:
+    sql(tenant, "CREATE TABLE ledger (id int PRIMARY KEY, note text)")
+    sql(tenant, "INSERT INTO ledger VALUES (1, 'mine')")
+    sql(tenant, "CREATE DATABASE reports")
+    assert_owner_not_superuser(tenant)
+
+
+def test_a_fork_gives_its_tenant_the_same_shape(acme: httpx.Client, tenant: dict[str, Any]) -> None:
+    backups = f"{PROJECT}/services/tenant/backups"
+    assert acme.post(backups, json={"name": "base"}).status_code == 202
+    wait_for_state(acme, f"{backups}/base", {"Succeeded"})
+    body = {
+        "name": "tenant-fork",
+        "service_type": "pg",
+        "cloud": "local-east",
+        "plan": "hobbyist",
+        "fork_from": {"service": "tenant", "backup": "base"},
+    }
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    fork = wait_for_state(acme, f"{PROJECT}/services/tenant-fork", {"RUNNING"}, timeout=300)
+    assert fork["password"] != tenant["password"]
+    assert sql(fork, "SELECT note FROM ledger") == [("mine",)]
+    assert_owner_not_superuser(fork)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(str(fork["uri"]).replace(fork["password"], tenant["password"]))
