@@ -85,6 +85,10 @@ def locate(session: Session, settings: Settings, *, handle: str, project: str | 
     return location
 
 
+# A request waits for its probe: a repository that makes pgBackRest hang must not hold it for minutes.
+PROBE_TIMEOUT = 30.0
+
+
 def probe(settings: Settings, location: Location) -> FoundBackup:
     """The backup pgBackRest lists at `location`, read without writing anything; 404 when there is none."""
     if not _unplanted(location.repo_path, location.stanza):
@@ -95,7 +99,7 @@ def probe(settings: Settings, location: Location) -> FoundBackup:
     try:
         scratch.chmod(0o711)  # the database account runs pgBackRest and must reach its configuration
         archiving = Archiving(dataclasses.replace(settings, data_dir=scratch))
-        listed = archiving.repository_driver(location.stanza, location.repo_path).info(repo=1)
+        listed = archiving.repository_driver(location.stanza, location.repo_path).info(repo=1, timeout=PROBE_TIMEOUT)
     except PgBackRestError as err:
         raise invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
     finally:

@@ -297,15 +297,15 @@ class PgBackRest:
 
     # -- info --------------------------------------------------------------------------------------
 
-    def info(self, *, repo: int | None = None) -> list[BackupInfo]:
+    def info(self, *, repo: int | None = None, timeout: float = _SHORT_TIMEOUT) -> list[BackupInfo]:
         """The stanza's backups (in `repo`, else in every repository), oldest first."""
-        stanza = self._info_json(repo)
+        stanza = self._info_json(repo, timeout)
         backups = [_backup_info(item) for item in _list(stanza.get("backup"))]
         return sorted(backups, key=lambda b: (b.started_at, b.label, b.repo))
 
     def archive_range(self, *, repo: int) -> tuple[str | None, str | None]:
         """The oldest and newest WAL segment archived in `repo`, (None, None) while there is none."""
-        stanza = self._info_json(repo)
+        stanza = self._info_json(repo, _SHORT_TIMEOUT)
         mins: list[str] = []
         maxes: list[str] = []
         for archive in _list(stanza.get("archive")):
@@ -318,12 +318,12 @@ class PgBackRest:
                 maxes.append(entry["max"])
         return (min(mins) if mins else None, max(maxes) if maxes else None)
 
-    def _info_json(self, repo: int | None) -> dict[str, Any]:
+    def _info_json(self, repo: int | None, timeout: float) -> dict[str, Any]:
         options = ["--output=json"]
         if repo is not None:
             self._repository(repo)
             options.append(f"--repo={repo}")
-        result = self._run("info", options, timeout=_SHORT_TIMEOUT)
+        result = self._run("info", options, timeout=timeout)
         try:
             stanzas = json.loads(result.stdout)
         except ValueError as exc:

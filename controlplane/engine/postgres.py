@@ -373,11 +373,12 @@ class Postgres:
             *self._login(user),
             "-d",
             database,
-            "-c",
-            sql,
+            # The statement on standard input, not on the command line, where every local user reads it.
+            "-f",
+            "-",
         ]
         try:
-            return self._account.run(argv, timeout=timeout).stdout.strip()
+            return self._account.run(argv, timeout=timeout, stdin=sql).stdout.strip()
         except CommandError as exc:
             raise PostgresError(f"psql on {self._data_dir} failed: {exc}") from exc
 
