@@ -5,6 +5,10 @@ commit that claim at once, then keep renewing the lease in short transactions wh
 worker that dies (kill -9) stops renewing; once its lease has expired any worker may claim the job
 again, with attempts incremented, so interrupted work resumes. Owners must be unique per worker
 process (e.g. a uuid), so that a restarted process never mistakes an old claim for its own.
+
+Bounded work: no tenant holds every worker. A service runs one take_backup job at a time (the others
+wait in the queue), and a claim serves first the project with the fewest running jobs, so one project's
+hundred queued backups never starve another project's single fork.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, not_, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from controlplane.catalog.clock import now
 from controlplane.catalog.models import (
@@ -24,11 +28,14 @@ from controlplane.catalog.models import (
     JOB_RUNNING,
     JOB_SUCCEEDED,
     Job,
+    Service,
 )
+from controlplane.jobs.kinds import TAKE_BACKUP
 
 # The claim's UPDATE re-checks that the job is still claimable; should another transaction have
-# taken it after all (only possible if the row lock or SQLite's write lock were missing), try the
-# next candidate a few times rather than report an empty queue.
+# taken it after all (another backup of its service was claimed meanwhile, or the row lock or
+# SQLite's write lock were missing), try the next candidate a few times rather than report an empty
+# queue.
 _CLAIM_TRIES = 5
 
 
@@ -64,11 +71,13 @@ def enqueue_job(
 def claim_job(
     session: Session, *, owner: str, lease_seconds: float, kinds: Collection[str] | None = None
 ) -> Job | None:
-    """Take the oldest queued job, or one whose lease expired, for `owner`; None when there is none.
+    """Take a queued job, or one whose lease expired, for `owner`; None when there is none.
 
-    The job becomes running with a lease until now + lease_seconds and attempts + 1. Commit at once:
-    on PostgreSQL the row stays locked (other claimers skip it) until the transaction ends, and on
-    SQLite the transaction holds the database's write lock. `kinds` limits the claim to those kinds.
+    The oldest job of the project with the fewest running jobs is taken; a take_backup job waits while
+    another take_backup job of its service runs. The job becomes running with a lease until
+    now + lease_seconds and attempts + 1. Commit at once: on PostgreSQL the row stays locked (other
+    claimers skip it) until the transaction ends, and on SQLite the transaction holds the database's
+    write lock. `kinds` limits the claim to those kinds.
     """
     for _ in range(_CLAIM_TRIES):
         timestamp = now(session)
@@ -76,11 +85,22 @@ def claim_job(
         # FOR UPDATE SKIP LOCKED on PostgreSQL: concurrent claimers each lock a different row instead
         # of queueing behind one. SQLite ignores the clause; there BEGIN IMMEDIATE already excludes
         # every other writer for the whole transaction.
-        candidate = session.scalar(
-            select(Job.id).where(claimable).order_by(Job.created_at, Job.id).limit(1).with_for_update(skip_locked=True)
-        )
-        if candidate is None:
+        found = session.execute(
+            select(Job.id, Job.kind, Job.service_id)
+            .where(claimable)
+            .order_by(_running_in_project(), Job.created_at, Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if found is None:
             return None
+        candidate, kind, service_id = found
+        if kind == TAKE_BACKUP and service_id is not None:
+            # Two claimers could each see the other's backup of the service still queued (neither has
+            # committed) and both start one. Claims of a service's backups therefore queue on its row:
+            # the UPDATE below, a new statement, then sees the other's committed claim and skips.
+            # NO KEY UPDATE, so that inserting a job that references the service is not held up.
+            session.execute(select(Service.id).where(Service.id == service_id).with_for_update(key_share=True))
         result = _execute(
             session,
             update(Job)
@@ -189,13 +209,36 @@ def list_jobs(session: Session, *, service_id: int | None = None, statuses: Coll
 
 
 def _claimable(timestamp: datetime, kinds: Collection[str] | None) -> ColumnElement[bool]:
-    condition = or_(
-        Job.status == JOB_QUEUED,
-        and_(Job.status == JOB_RUNNING, Job.lease_expires_at < timestamp),
+    condition = and_(
+        or_(Job.status == JOB_QUEUED, and_(Job.status == JOB_RUNNING, Job.lease_expires_at < timestamp)),
+        not_(and_(Job.kind == TAKE_BACKUP, _service_backup_running())),
     )
     if kinds is not None:
         condition = and_(condition, Job.kind.in_(list(kinds)))
     return condition
+
+
+def _service_backup_running() -> ColumnElement[bool]:
+    """Another take_backup job of the job's service is running (an expired one too: it may still be
+    at work, and is itself claimable before any newer backup)."""
+    other = aliased(Job)
+    return exists().where(
+        other.service_id == Job.service_id,
+        other.kind == TAKE_BACKUP,
+        other.status == JOB_RUNNING,
+        other.id != Job.id,
+    )
+
+
+def _running_in_project() -> Any:
+    """How many jobs of the job's project are running: the claim's first sort key (fairness)."""
+    other = aliased(Job)
+    return (
+        select(func.count())
+        .select_from(other)
+        .where(other.project == Job.project, other.status == JOB_RUNNING)
+        .scalar_subquery()
+    )
 
 
 def _execute(session: Session, statement: Any) -> CursorResult[Any]:

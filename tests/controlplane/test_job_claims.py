@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import jobs
+from controlplane.catalog import jobs, services
+from controlplane.catalog.clock import now
 from controlplane.catalog.db import make_engine, session_factory, transaction
 from controlplane.catalog.models import JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, Job
+from controlplane.jobs.kinds import TAKE_BACKUP
 from tests.controlplane.factories import new_service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -277,3 +279,78 @@ def test_active_job_for_service(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
         assert jobs.active_job_for_service(session, service_id=service.id) is None
         assert [j.id for j in jobs.list_jobs(session, statuses=[JOB_QUEUED])] == [other.id]
+
+
+def enqueue_backups(sessions: sessionmaker[Session], *names: str) -> dict[str, list[int]]:
+    """A take_backup job of each named service (of project acme, created if new), in that order."""
+    queued: dict[str, list[int]] = {}
+    with transaction(sessions) as session:
+        for name in names:
+            service = services.get_service(session, project="acme", name=name) or new_service(session, name=name)
+            job = jobs.enqueue_job(session, kind=TAKE_BACKUP, project="acme", service_id=service.id)
+            queued.setdefault(name, []).append(job.id)
+    return queued
+
+
+def test_a_service_runs_one_backup_at_a_time(sessions: sessionmaker[Session]) -> None:
+    queued = enqueue_backups(sessions, "db1", "db1", "db1", "db2")
+    (other,) = enqueue(sessions, 1)
+    db1, db2 = queued["db1"], queued["db2"]
+
+    def claimed(owner: str = "w", **options: Any) -> int | None:
+        job = claim(sessions, owner, **options)
+        return None if job is None else job.id
+
+    # db1's second and third backups wait for its first; db2's and other work go ahead.
+    assert [claimed(), claimed(), claimed(), claimed()] == [db1[0], db2[0], other, None]
+    with transaction(sessions) as session:  # the first backup's worker died and its lease lapsed
+        session.execute(update(Job).where(Job.id == db1[0]).values(lease_expires_at=now(session)))
+    assert claimed("w2") == db1[0]  # taken again, alone
+    assert claimed("w2") is None
+    with transaction(sessions) as session:
+        jobs.finish_job(session, job_id=db1[0], owner="w2", error="pgbackrest: unable to find primary")
+    assert [claimed(), claimed()] == [db1[1], None]
+    with transaction(sessions) as session:
+        jobs.finish_job(session, job_id=db1[1], owner="w")
+    assert [claimed(), claimed()] == [db1[2], None]
+
+
+def test_concurrent_claims_never_run_two_backups_of_a_service(catalog_url: str, engine: Engine) -> None:
+    """A claim not yet committed holds the service's backups: another claimer, which still sees them
+    all queued, waits for it and then takes other work rather than the service's next backup."""
+    if not catalog_url.startswith("postgresql"):
+        pytest.skip("SQLite has one write lock: a second claimer waits for the whole first transaction")
+    sessions = session_factory(engine)
+    queued = enqueue_backups(sessions, "db1", "db1", "db2")
+    result: list[Job | None] = []
+    with transaction(sessions) as holding:
+        held = jobs.claim_job(holding, owner="slow", lease_seconds=60)
+        assert held is not None and held.id == queued["db1"][0]
+        claimer = threading.Thread(target=lambda: result.append(claim(sessions, "fast")))
+        claimer.start()
+        # Observed, not slept on: commit once the other claimer waits for a lock (on db1's row).
+        while claimer.is_alive() and not _waiting_for_a_lock(engine):
+            time.sleep(0.01)
+    claimer.join(timeout=30)
+    assert [job.id if job else None for job in result] == [queued["db2"][0]]
+    assert claim(sessions, "fast") is None
+
+
+def _waiting_for_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
+
+
+def test_claims_serve_the_project_with_the_fewest_running_jobs_first(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        busy = [jobs.enqueue_job(session, kind="noop", project="busy", service_id=None).id for _ in range(4)]
+        (quiet,) = [jobs.enqueue_job(session, kind="fork_service", project="quiet", service_id=None).id]
+        late = jobs.enqueue_job(session, kind="noop", project="late", service_id=None).id
+    order = [job.id for job in iter(lambda: claim(sessions, "w"), None)]
+    # Oldest first among the projects with as few running jobs; then by age again as they tie.
+    assert order == [busy[0], quiet, late, busy[1], busy[2], busy[3]]
