@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 BackupName = Annotated[
     str,
@@ -20,8 +21,37 @@ ContainerName = Annotated[
         description="An object-store container (a directory of the region's store).",
     ),
 ]
+# Label keys as Kubernetes names them; values of printable text. Labels end up in `GET …?label=k=v`
+# filters, logs and the provider's state, where a control character or a 1 MiB key has no business.
+LABEL_KEY = re.compile(r"[a-z0-9A-Z]([a-z0-9A-Z._/-]{0,61}[a-z0-9A-Z])?")
+LABEL_VALUE_MAX = 256
+LABELS_MAX = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels, if every key and value follows the rule; the error names the first one that does not."""
+    for key, value in labels.items():
+        if not LABEL_KEY.fullmatch(key):
+            raise ValueError(
+                f"key {key[:80]!r} is not a label key (letters and digits at both ends, '.', '_', '/', '-' "
+                "between; at most 63 characters)"
+            )
+        if len(value) > LABEL_VALUE_MAX:
+            raise ValueError(f"the value of {key!r} is longer than {LABEL_VALUE_MAX} characters")
+        if _CONTROL.search(value):
+            raise ValueError(f"the value of {key!r} holds a control character")
+    return labels
+
+
+# The whole map is checked by one validator, so that every error names the field `labels` itself.
 Labels = Annotated[
-    dict[Annotated[str, Field(max_length=63)], Annotated[str, Field(max_length=255)]], Field(max_length=64)
+    dict[str, str],
+    AfterValidator(check_labels),
+    Field(
+        max_length=LABELS_MAX,
+        description=f"At most {LABELS_MAX}; keys as Kubernetes label keys, values of at most {LABEL_VALUE_MAX}.",
+    ),
 ]
 
 
