@@ -209,10 +209,24 @@ class Client:
     def backups(
         self, project: str, service: str, *, state: str | None = None, labels: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """The service's backups, oldest first, optionally only those in `state` carrying every label given."""
+        """The service's backups, oldest first, optionally only those in `state` carrying every label given.
+
+        Every page of the list, following `next_page_token` to the last one.
+        """
         label = [f"{key}={value}" for key, value in sorted((labels or {}).items())] or None
-        answer = self.get(_backups_path(project, service), {"state": state, "label": label})
-        return _items(answer, "backups")
+        found: list[dict[str, Any]] = []
+        page_token = None
+        seen: set[str] = set()
+        while True:
+            query = {"state": state, "label": label, "page_token": page_token}
+            answer = self.get(_backups_path(project, service), query)
+            found.extend(_items(answer, "backups"))
+            page_token = _object(answer).get("next_page_token")
+            if not page_token:
+                return found
+            if page_token in seen:  # a control plane that hands out a page twice would never end the list
+                raise ApiError(200, "bad_response", "the control plane's backup list pages loop back")
+            seen.add(page_token)
 
     def backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
         return self._get_or_none(f"{_backups_path(project, service)}/{_segment(name)}")
