@@ -293,3 +293,28 @@ class ReplicationLagSample(Base):
     lag_seconds: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String)  # "ok" (caught up), "behind" or "failing"
     message: Mapped[str | None] = mapped_column(String)
+
+
+class IdempotencyKey(Base):
+    """A create request made with an `Idempotency-Key` header, and the answer it got (DESIGN §4).
+
+    `scope` is the token's project ("*" for the admin token): a key is one client's, never another
+    project's. `status` None: the first request is still being carried out. Rows expire after a day.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String)
+    key: Mapped[str] = mapped_column(String)
+    method: Mapped[str] = mapped_column(String)
+    path: Mapped[str] = mapped_column(String)
+    request_hash: Mapped[str] = mapped_column(String)  # sha256 of the method, path and canonical JSON body
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(json_document(nullable=True), nullable=True)  # the JSON body answered
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

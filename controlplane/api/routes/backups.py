@@ -7,15 +7,18 @@ Running, then Succeeded or Failed. The row and its job are committed together.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import backup_handles, backup_rules
+from controlplane.api import backup_handles, backup_rules, pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.api.idempotency import idempotent
 from controlplane.api.models.backups import (
+    LABEL_KEY,
     BackupCreate,
     BackupList,
     BackupPublic,
@@ -31,6 +34,9 @@ from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
 router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
+# A service takes one backup at a time (the job claim sees to it); this many more may wait behind it, so
+# that a tenant's burst of requests stays a short queue rather than hours of work held in the catalog.
+MAX_UNFINISHED_BACKUPS = 8
 
 
 @router.get("", response_model=BackupList)
@@ -40,16 +46,27 @@ def list_backups(
     session: SessionDep,
     state: Annotated[str | None, Query(max_length=16)] = None,
     label: Annotated[list[str] | None, Query(description="key=value; repeat to require several")] = None,
+    page_size: pagination.PageSize = pagination.PAGE_SIZE_DEFAULT,
+    page_token: pagination.PageToken = None,
 ) -> BackupList:
+    """The service's backups oldest first, a page at a time."""
     labels = dict(_label_filter(item) for item in label or [])
     found = backups.list_backups(
-        session, project=project, service=service, states=[state] if state else None, labels=labels or None
+        session,
+        project=project,
+        service=service,
+        states=[state] if state else None,
+        labels=labels or None,
+        after=pagination.after(page_token, datetime, int),
+        limit=page_size + 1,
     )
-    copies = replication.replicas_of(session, backup_ids=[backup.id for backup in found])
-    return BackupList(backups=[public(backup, copies[backup.id]) for backup in found])
+    shown, next_page_token = pagination.page(found, page_size, lambda backup: (backup.created_at, backup.id))
+    copies = replication.replicas_of(session, backup_ids=[backup.id for backup in shown])
+    return BackupList(backups=[public(backup, copies[backup.id]) for backup in shown], next_page_token=next_page_token)
 
 
 @router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+@idempotent
 def create_backup(
     service: str, body: BackupCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> BackupPublic:
@@ -60,6 +77,7 @@ def create_backup(
 
 
 @router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+@idempotent
 def put_backup(
     service: str,
     name: str,
@@ -157,6 +175,17 @@ def _take(
         raise ApiError(
             409, "conflict", f"service {service!r} is {source.state}; backups are taken of a RUNNING service", "service"
         )
+    unfinished = backups.list_backups(
+        session, project=project, service=service, states=("Pending", "Running"), limit=MAX_UNFINISHED_BACKUPS
+    )
+    if len(unfinished) >= MAX_UNFINISHED_BACKUPS:
+        raise ApiError(
+            409,
+            "conflict",
+            f"too many backups queued for service {service!r}: {len(unfinished)} are not finished yet; "
+            "try again when one has finished",
+            "service",
+        )
     container = strategies.effective_container(
         session, project=project, service=service, requested=body.container, default=backup_rules.DEFAULT_CONTAINER
     )
@@ -253,8 +282,8 @@ def _check_name(name: str) -> None:
 
 def _label_filter(item: str) -> tuple[str, str]:
     key, separator, value = item.partition("=")
-    if not separator or not key:
-        raise invalid("label", f"expected key=value, got {item!r}")
+    if not separator or not LABEL_KEY.fullmatch(key):
+        raise invalid("label", f"expected key=value with a label key, got {item[:80]!r}")
     return key, value
 
 

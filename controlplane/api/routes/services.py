@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import fork_rules, validation
+from controlplane.api import fork_rules, pagination, validation
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, not_found
+from controlplane.api.idempotency import idempotent
 from controlplane.api.models.services import (
     ForkFrom,
     RestoredFrom,
@@ -45,11 +46,22 @@ ADMIN_USER = "dbaasadmin"
 
 
 @router.get("", response_model=ServiceList)
-def list_services(project: ProjectDep, session: SessionDep) -> ServiceList:
-    return ServiceList(services=[public(s) for s in services.list_services(session, project=project)])
+def list_services(
+    project: ProjectDep,
+    session: SessionDep,
+    page_size: pagination.PageSize = pagination.PAGE_SIZE_DEFAULT,
+    page_token: pagination.PageToken = None,
+) -> ServiceList:
+    """The project's services by name, a page at a time."""
+    found = services.list_services(
+        session, project=project, after=pagination.after(page_token, str, str), limit=page_size + 1
+    )
+    shown, next_page_token = pagination.page(found, page_size, lambda service: (service.name, service.project))
+    return ServiceList(services=[public(s) for s in shown], next_page_token=next_page_token)
 
 
 @router.post("", response_model=ServicePublic, status_code=status.HTTP_201_CREATED)
+@idempotent
 def create_service(
     body: ServiceCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep, token: TokenDep
 ) -> ServicePublic:

@@ -3,17 +3,27 @@ when the newest are restore-tested."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
 from sqlalchemy.orm import Session
 
 from controlplane.api import validation
 from controlplane.api.dependencies import ProjectDep, SessionDep
-from controlplane.api.errors import not_found
+from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.api.idempotency import idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
 from controlplane.catalog import services, strategies
 from controlplane.catalog.models import BackupStrategy
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
+
+# `If-None-Match: *` makes a PUT create-only (RFC 9110 §13.1.2): a client that means to create the strategy
+# never silently takes over one that another configuration declared.
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="`*`: only create the strategy; 409 when it already exists."),
+]
 
 
 @router.get("/backup_strategy", response_model=StrategyPublic)
@@ -22,9 +32,12 @@ def get_project_strategy(project: ProjectDep, session: SessionDep) -> StrategyPu
 
 
 @router.put("/backup_strategy", response_model=StrategyPublic)
-def put_project_strategy(body: StrategyPut, project: ProjectDep, session: SessionDep) -> StrategyPublic:
+@idempotent
+def put_project_strategy(
+    body: StrategyPut, project: ProjectDep, session: SessionDep, if_none_match: IfNoneMatch = None
+) -> StrategyPublic:
     """The project's defaults for every service without a strategy of its own."""
-    return _put(session, project, None, body)
+    return _put(session, project, None, body, create_only=_create_only(if_none_match))
 
 
 @router.delete("/backup_strategy", status_code=status.HTTP_204_NO_CONTENT)
@@ -39,11 +52,14 @@ def get_service_strategy(service: str, project: ProjectDep, session: SessionDep)
 
 
 @router.put("/services/{service}/backup_strategy", response_model=StrategyPublic)
-def put_service_strategy(service: str, body: StrategyPut, project: ProjectDep, session: SessionDep) -> StrategyPublic:
+@idempotent
+def put_service_strategy(
+    service: str, body: StrategyPut, project: ProjectDep, session: SessionDep, if_none_match: IfNoneMatch = None
+) -> StrategyPublic:
     """Overrides the project's strategy for this service."""
     if services.get_service(session, project=project, name=service) is None:
         raise not_found(f"service {service!r} in project {project!r}", "service")
-    return _put(session, project, service, body)
+    return _put(session, project, service, body, create_only=_create_only(if_none_match))
 
 
 @router.delete("/services/{service}/backup_strategy", status_code=status.HTTP_204_NO_CONTENT)
@@ -52,7 +68,20 @@ def delete_service_strategy(service: str, project: ProjectDep, session: SessionD
     session.commit()
 
 
-def _put(session: Session, project: str, service: str | None, body: StrategyPut) -> StrategyPublic:
+def _create_only(if_none_match: str | None) -> bool:
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise invalid("If-None-Match", "only `*` is understood: create the strategy, never replace one")
+    return if_none_match is not None
+
+
+def _put(
+    session: Session, project: str, service: str | None, body: StrategyPut, *, create_only: bool
+) -> StrategyPublic:
+    if create_only and strategies.get_strategy(session, project=project, service=service) is not None:
+        scope = f"service {service!r}" if service else f"project {project!r}"
+        raise ApiError(
+            409, "conflict", f"the backup strategy of {scope} already exists", "service" if service else "project"
+        )
     if body.schedule is not None:
         validation.check_schedule(body.schedule)
     if body.restore_test_schedule is not None:
