@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,10 +103,12 @@ def list_backups(
     service_id: int | None = None,
     states: Collection[str] | None = None,
     labels: Mapping[str, str] | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int | None = None,
 ) -> list[Backup]:
     """Backups oldest first: only `project`'s, `service`'s (by name, or by the row's id), in `states`, with
-    every label given."""
-    query = select(Backup).order_by(Backup.created_at, Backup.id)
+    every label given; only those after the sort key `after` (created_at, id), at most `limit`."""
+    query = select(Backup).order_by(Backup.created_at, Backup.id).limit(limit)
     if project is not None:
         query = query.where(Backup.project == project)
     if service is not None:
@@ -114,13 +117,15 @@ def list_backups(
         query = query.where(Backup.service_id == service_id)
     if states is not None:
         query = query.where(Backup.state.in_(list(states)))
-    found = list(session.scalars(query))
-    if labels:
-        # Filtered here: JSON containment is spelt differently on each database, and a project's
-        # backups are few.
-        wanted = dict(labels)
-        found = [backup for backup in found if all(backup.labels.get(k) == v for k, v in wanted.items())]
-    return found
+    for key, value in (labels or {}).items():
+        # In SQL, so that a page holds `limit` matching backups: ->> on PostgreSQL, JSON_EXTRACT on SQLite.
+        query = query.where(Backup.labels[key].as_string() == value)
+    if after is not None:
+        created_at, backup_id = after
+        query = query.where(
+            or_(Backup.created_at > created_at, and_(Backup.created_at == created_at, Backup.id > backup_id))
+        )
+    return list(session.scalars(query))
 
 
 def backups_of_stanza(session: Session, *, stanza: str) -> list[Backup]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, and_, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -88,14 +88,23 @@ def get_service_by_id(session: Session, *, service_id: int) -> Service | None:
 
 
 def list_services(
-    session: Session, *, project: str | None = None, states: Collection[str] | None = None
+    session: Session,
+    *,
+    project: str | None = None,
+    states: Collection[str] | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int | None = None,
 ) -> list[Service]:
-    """Services ordered by name (then project); only `project`'s if given, only in `states` if given."""
-    query = select(Service).order_by(Service.name, Service.project)
+    """Services ordered by name (then project); only `project`'s if given, only in `states` if given; only
+    those after the sort key `after` (name, project), at most `limit`."""
+    query = select(Service).order_by(Service.name, Service.project).limit(limit)
     if project is not None:
         query = query.where(Service.project == project)
     if states is not None:
         query = query.where(Service.state.in_(list(states)))
+    if after is not None:
+        name, in_project = after
+        query = query.where(or_(Service.name > name, and_(Service.name == name, Service.project > in_project)))
     return list(session.scalars(query))
 
 

@@ -139,6 +139,7 @@ class BackupPublic(BaseModel):
 
 class BackupList(BaseModel):
     backups: list[BackupPublic]
+    next_page_token: str | None = Field(default=None, description="The token of the next page; null on the last.")
 
 
 class Retention(BaseModel):

@@ -111,3 +111,4 @@ class RegionList(BaseModel):
 
 class ServiceList(BaseModel):
     services: list[ServicePublic]
+    next_page_token: str | None = Field(default=None, description="The token of the next page; null on the last.")
