@@ -13,7 +13,9 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from provider.client.errors import (
+    AlreadyExists,
     ApiError,
     Cancelled,
     Conflict,
@@ -33,11 +36,22 @@ from provider.client.errors import (
 from provider.client.waiting import wait_for
 
 # The errors are re-exported: `from provider.client.api import Client, NotFound` is the one import callers need.
-__all__ = ["ApiError", "Cancelled", "Client", "Conflict", "Failed", "NotFound", "Timeout", "Unreachable"]
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "Cancelled",
+    "Client",
+    "Conflict",
+    "Failed",
+    "NotFound",
+    "Timeout",
+    "Unreachable",
+]
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+KEYED = frozenset({"POST", "PUT"})  # sent with an Idempotency-Key
+IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_DELAY = 30.0  # seconds: the longest pause between two attempts, Retry-After included
 
 
@@ -94,8 +108,8 @@ class Client:
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
         return self.request("POST", path, body=body)
 
-    def put(self, path: str, body: Mapping[str, Any]) -> Any:
-        return self.request("PUT", path, body=body)
+    def put(self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Any:
+        return self.request("PUT", path, body=body, headers=headers)
 
     def patch(self, path: str, body: Mapping[str, Any]) -> Any:
         return self.request("PATCH", path, body=body)
@@ -105,26 +119,35 @@ class Client:
         return self.request("DELETE", path)
 
     def request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send one request, retrying what is safe to retry, and return the decoded JSON answer (None if empty).
 
-        GET, PUT, PATCH and DELETE are idempotent: a connection failure, a timeout, a 5xx or a 429 is
-        retried up to `retries` times with exponential backoff and jitter (honouring Retry-After). A POST
-        is retried only when the connection failed before the request left: once it reached the control
-        plane the service or backup may already exist, and a second POST would create another backup or
-        answer 409 for a service this very call created. 4xx answers are final.
+        POST and PUT carry an `Idempotency-Key`, one per call, the same on every retry of it: the control
+        plane answers a retried create with the object the first attempt made (DESIGN §4), so a create
+        whose answer was lost is neither duplicated nor refused as a duplicate of itself (409). Every
+        method is therefore retried the same way: a connection failure, a timeout, a 5xx or a 429, up to
+        `retries` times with exponential backoff and jitter (honouring Retry-After). 4xx answers are final.
         """
         query = {key: value for key, value in (params or {}).items() if value is not None} or None
         payload = dict(body) if body is not None else None
+        sent = dict(headers or {})
+        if method in KEYED:
+            sent[IDEMPOTENCY_KEY] = str(uuid.uuid4())
         attempt = 0
         while True:
             attempt += 1
             started = time.monotonic()
             try:
-                response = self._http.request(method, path, params=query, json=payload)
+                response = self._http.request(method, path, params=query, json=payload, headers=sent)
             except httpx.TransportError as err:
-                if attempt <= self.retries and _may_retry_failure(method, err):
+                if attempt <= self.retries and _may_retry_failure(err):
                     self._pause(method, path, attempt, f"{type(err).__name__}: {err}", None)
                     continue
                 raise self._unreachable(method, path, err, attempt) from err
@@ -132,7 +155,7 @@ class Client:
             status = response.status_code
             if response.is_success:
                 return self._decode(method, path, response)
-            if method in IDEMPOTENT and (status == 429 or status >= 500) and attempt <= self.retries:
+            if (status == 429 or status >= 500) and attempt <= self.retries:
                 self._pause(method, path, attempt, f"HTTP {status}", response.headers.get("Retry-After"))
                 continue
             error = error_from_answer(status, response.reason_phrase, response.content, token_given=self._token_given)
@@ -191,7 +214,9 @@ class Client:
 
     def create_service(self, project: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST a service (or a fork, with `fork_from`); it answers at once in state REBUILDING."""
-        return _object(self.post(f"{_project_path(project)}/services", body))
+        resource_type = "dbaas_database_fork" if body.get("fork_from") else "dbaas_service"
+        with _already_exists("name", resource_type, f"{project}/{body.get('name')}"):
+            return _object(self.post(f"{_project_path(project)}/services", body))
 
     def update_service(self, project: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH `cloud`, `plan`, `user_config` or `termination_protection`; a plan or cloud change rebuilds."""
@@ -233,11 +258,14 @@ class Client:
 
     def create_backup(self, project: str, service: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Take a backup now (POST: the control plane names it yyyyMMddHHmmss unless the body names it)."""
-        return _object(self.post(_backups_path(project, service), body))
+        name = body.get("name")
+        with _already_exists("name", "dbaas_backup", f"{project}/{service}/{name}") if name else nullcontext():
+            return _object(self.post(_backups_path(project, service), body))
 
     def put_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Take a backup with this name, or register an existing one with `import_source`."""
-        return _object(self.put(f"{_backups_path(project, service)}/{_segment(name)}", body))
+        with _already_exists("name", "dbaas_backup", f"{project}/{service}/{name}"):
+            return _object(self.put(f"{_backups_path(project, service)}/{_segment(name)}", body))
 
     def update_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH the description and labels, the only fields that change in place."""
@@ -255,8 +283,14 @@ class Client:
     def strategy(self, project: str, service: str | None) -> dict[str, Any] | None:
         return self._get_or_none(_strategy_path(project, service))
 
-    def put_strategy(self, project: str, service: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
-        return _object(self.put(_strategy_path(project, service), body))
+    def put_strategy(
+        self, project: str, service: str | None, body: Mapping[str, Any], *, create_only: bool = False
+    ) -> dict[str, Any]:
+        """Replace the strategy, or create it; `create_only`: never replace one that exists (AlreadyExists)."""
+        if not create_only:
+            return _object(self.put(_strategy_path(project, service), body))
+        with _already_exists("service" if service else "project", "dbaas_backup_strategy", _scope_id(project, service)):
+            return _object(self.put(_strategy_path(project, service), body, {"If-None-Match": "*"}))
 
     def delete_strategy(self, project: str, service: str | None) -> None:
         """Delete the strategy; one that does not exist is no error."""
@@ -299,13 +333,24 @@ class Client:
             return None
 
 
-def _may_retry_failure(method: str, err: httpx.TransportError) -> bool:
-    if _is_tls_failure(err) or isinstance(err, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
-        return False  # a bad certificate or a malformed request fails the same way every time
-    if method in IDEMPOTENT:
-        return True
-    # Only failures before a byte was sent: no connection was made (or none was free in the pool).
-    return isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+@contextmanager
+def _already_exists(field: str, resource_type: str, import_id: str) -> Iterator[None]:
+    """A create's 409 naming `field` is the object already existing: say how to import it instead."""
+    try:
+        yield
+    except Conflict as err:
+        if err.field != field:
+            raise
+        raise AlreadyExists(err, resource_type, import_id) from err
+
+
+def _scope_id(project: str, service: str | None) -> str:
+    return f"{project}/{service}" if service else project
+
+
+def _may_retry_failure(err: httpx.TransportError) -> bool:
+    # A bad certificate or a malformed request fails the same way every time.
+    return not (_is_tls_failure(err) or isinstance(err, httpx.UnsupportedProtocol | httpx.LocalProtocolError))
 
 
 def _is_tls_failure(err: BaseException) -> bool:

@@ -1,7 +1,8 @@
 """What can go wrong talking to the control plane, as exceptions a resource turns into diagnostics.
 
 Contract: every error answer of the control plane (`{"error": {"code", "message", "field"}}`, DESIGN §4)
-becomes an `ApiError` (`NotFound` for 404, `Conflict` for 409) carrying those fields; a control plane
+becomes an `ApiError` (`NotFound` for 404, `Conflict` for 409, `AlreadyExists` for a create's name already
+taken) carrying those fields; a control plane
 that cannot be reached becomes `Unreachable` (also an `ApiError`, status 0), so one `except ApiError`
 covers every failure of a request. Waits end in `Failed`, `Timeout` or `Cancelled`. No I/O here.
 """
@@ -38,6 +39,15 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     """409: a duplicate name, a busy service, termination protection, a backup chain, …"""
+
+
+class AlreadyExists(Conflict):
+    """409 on a create: the object exists already, made elsewhere (another configuration, by hand). Terraform
+    must not take it over: the message says how to import it instead."""
+
+    def __init__(self, conflict: Conflict, resource_type: str, import_id: str) -> None:
+        message = f"{conflict.message}; import it with `terraform import {resource_type}.<name> {import_id}`"
+        super().__init__(conflict.status, conflict.code, message, conflict.field)
 
 
 class Unreachable(ApiError):

@@ -1,9 +1,10 @@
 """The REST client against the real control plane (`dbaas-cp serve`, real PostgreSQL and pgBackRest).
 
-Two faults the real control plane cannot be made to show on demand are injected instead: a dead endpoint
-is a real loopback port nobody listens on, and 5xx/429 answers come from `FaultyServer`, a tiny local HTTP
-server started here that answers a scripted list of statuses. It is used ONLY to check retries and the
-reading of non-JSON error bodies; everything else talks to the real control plane.
+Faults the real control plane cannot be made to show on demand are injected instead: a dead endpoint is a
+real loopback port nobody listens on, and 5xx/429 answers and a lost answer (the request arrived, the
+answer never came back) come from `FaultyServer`, a tiny local HTTP server started here that answers a
+scripted list of statuses. It is used ONLY to check retries, the keys they carry and the reading of
+non-JSON error bodies; everything else talks to the real control plane.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def test_service_create_read_update_delete(client: Client) -> None:
         client.create_service(PROJECT, service_body("orders"))
     assert (duplicate.value.status, duplicate.value.code, duplicate.value.field) == (409, "conflict", "name")
     assert "orders" in duplicate.value.message
+    assert "import it with `terraform import dbaas_service.<name> acme/orders`" in duplicate.value.message
 
     running = wait_running(client, "orders")
     assert running["host"] == "127.0.0.1" and isinstance(running["port"], int)
@@ -301,6 +303,9 @@ def test_dead_endpoint_is_retried_then_named(caplog: pytest.LogCaptureFixture) -
             assert len([r for r in caplog.records if "ConnectError" in r.getMessage()]) == 2
 
 
+LOST = (0, b"")  # scripted: the request is read, then the connection closes with no answer
+
+
 class FaultyServer(ThreadingHTTPServer):
     """Answers each request with the next scripted (status, body), then 200 with empty lists of regions and backups."""
 
@@ -308,6 +313,7 @@ class FaultyServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _FaultyHandler)
         self.script = script
         self.requests: list[tuple[str, str]] = []
+        self.keys: list[str | None] = []  # the Idempotency-Key of each request
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
@@ -318,7 +324,11 @@ class _FaultyHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests.append((self.command, self.path))
+        self.server.keys.append(self.headers.get("Idempotency-Key"))
         status, body = self.server.script.pop(0) if self.server.script else (200, b'{"regions": [], "backups": []}')
+        if (status, body) == LOST:
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -364,17 +374,34 @@ def test_429_is_retried_and_retry_after_honoured(faulty: FaultyServer) -> None:
     assert len(faulty.requests) == 2 and time.monotonic() - started < 1
 
 
-def test_post_is_not_retried_after_a_5xx(faulty: FaultyServer) -> None:
-    """The POST reached the server: it may have created the service, so a retry could duplicate it."""
-    faulty.script[:] = [UNAVAILABLE]
-    with Client(faulty.url, "token", backoff=0.01) as api, pytest.raises(ApiError) as unavailable:
-        api.create_service(PROJECT, service_body("orders"))
-    assert (unavailable.value.status, unavailable.value.code, unavailable.value.message) == (
-        503,
-        "unavailable",
-        "starting up",
-    )
-    assert faulty.requests == [("POST", "/v1/projects/acme/services")]
+CREATED = (201, json.dumps({"name": "orders", "state": "REBUILDING"}).encode())
+
+
+@pytest.mark.parametrize("fault", [LOST, UNAVAILABLE], ids=["lost answer", "503"])
+def test_a_create_is_retried_with_the_key_of_its_first_attempt(faulty: FaultyServer, fault: tuple[int, bytes]) -> None:
+    """The first attempt may have created the service: the retry's key, the same, makes the control plane
+    answer with that service rather than make another or refuse the name (409)."""
+    faulty.script[:] = [fault, CREATED]
+    with Client(faulty.url, "token", backoff=0.01) as api:
+        assert api.create_service(PROJECT, service_body("orders")) == json.loads(CREATED[1])
+        api.create_service(PROJECT, service_body("orders"))  # another create: another key
+    assert faulty.requests == [("POST", "/v1/projects/acme/services")] * 3
+    first, retry, other = faulty.keys
+    assert first is not None and retry == first and other not in (None, first)
+
+
+def test_a_lost_answer_to_a_backup_put_is_retried_with_its_key(faulty: FaultyServer) -> None:
+    faulty.script[:] = [LOST, (202, json.dumps({"name": "nightly", "state": "Pending"}).encode())]
+    with Client(faulty.url, "token", backoff=0.01) as api:
+        assert api.put_backup(PROJECT, "orders", "nightly", {"description": ""})["name"] == "nightly"
+    assert len(faulty.keys) == 2 and faulty.keys[0] is not None and faulty.keys[1] == faulty.keys[0]
+
+
+def test_reads_and_changes_carry_no_key(faulty: FaultyServer) -> None:
+    with Client(faulty.url, "token") as api:
+        api.regions()
+        api.patch("/v1/regions", {"plan": "hobbyist"})
+    assert faulty.keys == [None, None]
 
 
 def test_retries_give_up_with_the_last_answer(faulty: FaultyServer) -> None:

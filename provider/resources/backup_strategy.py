@@ -87,12 +87,14 @@ class BackupStrategy(Resource):
         plan_default_project(self.provider_data, request)
 
     def create(self, request: ApplyRequest) -> None:
-        self.put(request, "create")
+        # Create-only: a strategy another configuration (or someone by hand) declared is never taken over;
+        # the error says how to import it.
+        self.put(request, "create", create_only=True)
 
     def update(self, request: ApplyRequest) -> None:
-        self.put(request, "update")
+        self.put(request, "update", create_only=False)
 
-    def put(self, request: ApplyRequest, action: str) -> None:
+    def put(self, request: ApplyRequest, action: str, *, create_only: bool) -> None:
         planned = request.planned or {}
         project, service = project_of(self.provider_data, planned), planned.get("service")
         body: dict[str, Any] = {
@@ -104,7 +106,8 @@ class BackupStrategy(Resource):
         if retention is not None:
             body["retention"] = {key: _integer(retention.get(key)) for key in ("full_count", "days")}
         with api_errors(f"{action} the backup strategy of {_scope(project, service)}"):
-            request.state = state_of(self.client.put_strategy(project, service, body), planned)
+            found = self.client.put_strategy(project, service, body, create_only=create_only)
+            request.state = state_of(found, planned)
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
         project, service = project_of(self.provider_data, request.state), request.state.get("service")

@@ -18,8 +18,12 @@ class StrategyEndpoint:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.create_only: list[bool] = []
 
-    def put_strategy(self, project: str, service: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_strategy(
+        self, project: str, service: str | None, body: Mapping[str, Any], *, create_only: bool
+    ) -> dict[str, Any]:
+        self.create_only.append(create_only)
         self.bodies.append(dict(body))
         stored = {"schedule": None, "retention": None, "restore_test_schedule": None, **body}
         return {"project": project, "service": service, **stored, "created_at": "2026-11-21T00:00:00Z"}
@@ -37,6 +41,7 @@ def put(planned: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     )
     BackupStrategy(provider).create(request)
     assert request.state is not None
+    assert endpoint.create_only == [True], "a create never replaces a strategy declared elsewhere"
     return endpoint.bodies[0], request.state
 
 
