@@ -95,7 +95,8 @@ def main() -> None:
             after = ours.plan_exit_code()
             if after.returncode != 0:
                 raise SystemExit(f"plan after the label change is not empty:\n{after.stdout[-2000:]}")
-            relabelled = client.get(f"{SERVICES}/{SERVICE}/backups", params={"label": "round=2"}).json()["backups"]
+            listed = client.get(f"{SERVICES}/{SERVICE}/backups", params={"label": "round=2", "page_size": 1000})
+            relabelled = listed.json()["backups"]  # lists are paginated: the largest page holds them all
             if len(relabelled) != count:
                 raise SystemExit(f"the control plane has {len(relabelled)} backups labelled round=2, not {count}")
             print(
