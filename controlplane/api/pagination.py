@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
@@ -49,15 +49,20 @@ def after(token: str | None, *kinds: type[KeyPart]) -> tuple[Any, ...] | None:
         if not isinstance(parts, list) or len(parts) != len(kinds):
             raise ValueError("not a sort key of this list")
         return tuple(_part(part, kind) for part, kind in zip(parts, kinds, strict=True))
-    except (binascii.Error, UnicodeError, ValueError) as err:  # JSONDecodeError is a ValueError
+    except (binascii.Error, OverflowError, ValueError) as err:  # JSON's and Unicode's errors are ValueErrors
         raise invalid("page_token", "not a page token of this list; pass next_page_token as it was given") from err
 
 
 def _part(part: object, kind: type[KeyPart]) -> KeyPart:
+    # Only what the catalog can compare: an integer SQLite can bind, an instant in UTC's range, text
+    # without NUL (which PostgreSQL refuses); anything else would be a 500 instead of a 422.
     if kind is datetime and isinstance(part, str):
         parsed = datetime.fromisoformat(part)
         if parsed.tzinfo is not None:
-            return parsed
-    elif type(part) is kind:  # not isinstance: a JSON true is no integer id
+            return parsed.astimezone(UTC)
+    elif kind is int and type(part) is int:  # not isinstance: a JSON true is no integer id
+        if -(2**63) <= part < 2**63:
+            return part
+    elif kind is str and isinstance(part, str) and "\x00" not in part:
         return part
     raise ValueError(f"{part!r} is not a {kind.__name__}")

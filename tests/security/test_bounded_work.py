@@ -109,21 +109,28 @@ def test_services_come_a_page_at_a_time(quiet: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("path", "params", "field"),
     [
-        ({"page_token": "not a token"}, "page_token"),
-        ({"page_token": token([])}, "page_token"),
-        ({"page_token": token(["hog", "greedy"])}, "page_token"),  # a services token on the backups list
-        ({"page_token": token(["yesterday", 1])}, "page_token"),
-        ({"page_token": token(["2026-12-01T10:00:00", 1])}, "page_token"),  # no time zone: no instant
-        ({"page_token": token(["2026-12-01T10:00:00+00:00", True])}, "page_token"),
-        ({"page_size": 0}, "page_size"),
-        ({"page_size": 1001}, "page_size"),
-        ({"label": 'bad"key=1'}, "label"),
+        (HOG_BACKUPS, {"page_token": "not a token"}, "page_token"),
+        (HOG_BACKUPS, {"page_token": "é"}, "page_token"),
+        (HOG_BACKUPS, {"page_token": token([])}, "page_token"),
+        (HOG_BACKUPS, {"page_token": token(["hog", "greedy"])}, "page_token"),  # a services token
+        (HOG_BACKUPS, {"page_token": token(["yesterday", 1])}, "page_token"),
+        (HOG_BACKUPS, {"page_token": token(["2026-12-01T10:00:00", 1])}, "page_token"),  # no time zone
+        (HOG_BACKUPS, {"page_token": token(["0001-01-01T00:00:00+05:00", 1])}, "page_token"),  # before year 1 UTC
+        (HOG_BACKUPS, {"page_token": token(["2026-12-01T10:00:00+00:00", True])}, "page_token"),
+        (HOG_BACKUPS, {"page_token": token(["2026-12-01T10:00:00+00:00", 2**64])}, "page_token"),
+        (QUIET, {"page_token": token(["page-a\u0000", "quiet"])}, "page_token"),
+        (QUIET, {"page_token": token(["page-a", 1])}, "page_token"),
+        (HOG_BACKUPS, {"page_size": 0}, "page_size"),
+        (QUIET, {"page_size": 1001}, "page_size"),
+        (HOG_BACKUPS, {"label": 'bad"key=1'}, "label"),
     ],
 )
-def test_bad_list_parameters_are_refused(greedy: httpx.Client, params: dict[str, Any], field: str) -> None:
-    refused = greedy.get(HOG_BACKUPS, params=params)
+def test_bad_list_parameters_are_refused(
+    greedy: httpx.Client, quiet: httpx.Client, path: str, params: dict[str, Any], field: str
+) -> None:
+    refused = (quiet if path == QUIET else greedy).get(path, params=params)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["field"] == field
 
