@@ -8,11 +8,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.catalog.db import transaction
+from controlplane.catalog.idempotency import KEY_LIFETIME, claim_key, find_key
 from tests.controlplane.cp_process import ControlPlane, wait_for_state
 
 PROJECT = "/v1/projects/acme"
@@ -123,3 +127,17 @@ def test_keys_belong_to_the_token_s_project(control_plane: ControlPlane, acme: h
         answer = other.put("/v1/projects/other/backup_strategy", json={"container": "other-s"}, headers=keyed(key))
         assert answer.status_code == 200
         assert answer.json()["project"] == "other"
+
+
+def test_a_key_is_taken_for_a_day_then_free(sessions: sessionmaker[Session]) -> None:
+    request = {"scope": "acme", "key": "k", "method": "POST", "path": "/v1/projects/acme/services"}
+    with transaction(sessions) as session:
+        assert claim_key(session, **request, request_hash="first") is not None
+    with transaction(sessions) as session:
+        assert claim_key(session, **request, request_hash="second") is None, "the unique constraint decides"
+        found = find_key(session, scope="acme", key="k")
+        assert found is not None and found.request_hash == "first"
+        found.created_at -= KEY_LIFETIME + timedelta(seconds=1)
+    with transaction(sessions) as session:
+        assert find_key(session, scope="acme", key="k") is None
+        assert claim_key(session, **request, request_hash="second") is not None
