@@ -1,11 +1,12 @@
 """`Idempotency-Key` on create routes (DESIGN §4): a retried create answers what the first attempt answered.
 
 `@idempotent` goes under the route decorator. With the header, the first request claims the key (token's
-project, key → method, path, a hash of the body) in a transaction of its own before it acts, and records
-its answer after; a retry with the same key and body gets the recorded answer and does not act again,
-one with another request answers 422. A request that fails (an error answer) releases its claim: it did
-not act, so its retry may. A retry that arrives while the first is still at work waits for its answer up
-to `WAIT_SECONDS`, then answers 409.
+project, key → method, path, a hash of the body) and commits the claim before it acts, and records its
+answer after; a retry with the same key and body gets the recorded answer and does not act again, one
+with another request answers 422. A request that fails (an error answer) releases its claim: it did not
+act, so its retry may. A retry that arrives while the first is still at work waits for its answer up to
+`WAIT_SECONDS`, then answers 409. A control plane that dies between acting and recording leaves the claim
+unanswered: its retries answer 409 until the key expires, rather than act a second time.
 """
 
 from __future__ import annotations
