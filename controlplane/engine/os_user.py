@@ -120,9 +120,11 @@ class Account:
         if not self.switch:
             return
         self.own(root)
-        for directory, dirnames, filenames in os.walk(root):
+        # fwalk hands out every directory open: a directory given to the account early in the walk and
+        # then replaced by a link cannot send the rest of the walk (and its chowns) elsewhere.
+        for _, dirnames, filenames, directory in os.fwalk(root):
             for name in dirnames + filenames:
-                os.chown(os.path.join(directory, name), self.uid, self.gid, follow_symlinks=False)
+                os.chown(name, self.uid, self.gid, dir_fd=directory, follow_symlinks=False)
 
     def private_dir(self, path: Path, mode: int = 0o700) -> None:
         """Create `path` if needed as a directory of this account with `mode`; refuse someone else's.
@@ -135,11 +137,21 @@ class Account:
             self.own(path)
         except FileExistsError:
             pass
-        info = path.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != self.uid:
-            raise AccountError(f"{path} exists but is not a directory owned by {self.name}")
-        if stat.S_IMODE(info.st_mode) != mode:
-            path.chmod(mode)
+        # Checked and changed through one descriptor: a link swapped in after the check is never chmod-ed.
+        try:
+            fd = os.open(path, DIRECTORY_FLAGS)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            raise AccountError(f"{path} exists but is not a directory owned by {self.name}") from None
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != self.uid:
+                raise AccountError(f"{path} exists but is not a directory owned by {self.name}")
+            if stat.S_IMODE(info.st_mode) != mode:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
 
     def can_traverse(self, directory: Path) -> bool:
         """Whether this account may enter `directory`, judged from its owner, group and mode bits."""

@@ -288,7 +288,10 @@ class _Writer:
 
     def _write(self, relative: PurePath, fill: Callable[[int], None], *, durable: bool) -> None:
         """Create `relative` in the target through a temporary name that `fill` writes; `durable`: fsync it."""
-        directory = open_beneath(self._target, relative.parent.parts, create=self._account)
+        try:
+            directory = open_beneath(self._target, relative.parent.parts, create=self._account)
+        except OSError as exc:
+            raise StoreUnavailable(_describe(exc, self._target_path / relative.parent)) from exc
         temporary = f".{relative.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             with suppress(FileNotFoundError):
