@@ -270,6 +270,20 @@ def open_directory(path: Path) -> int:
         raise
 
 
+def read_file(path: Path, limit: int = 1 << 20) -> str:
+    """The text of regular file `path` (at most `limit` bytes), read without following a link planted in its
+    directory or as it, and without blocking on a planted FIFO."""
+    directory = open_directory(path.parent)
+    try:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+    finally:
+        os.close(directory)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return file.read(limit).decode("utf-8", "replace")
+
+
 def open_beneath(fd: int, parts: Iterable[str], *, create: Account | None = None) -> int:
     """A descriptor of the directory `parts` below the open directory `fd`, following no link at all.
 

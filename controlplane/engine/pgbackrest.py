@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account
+from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account
 from controlplane.engine.pgbackrest_output import (
     _LABEL,
     _backup_info,
@@ -566,18 +566,17 @@ class PgBackRest:
 # -- forks -----------------------------------------------------------------------------------------
 
 
-def enable_fork_archiving(data_dir: Path) -> None:
+def enable_fork_archiving(account: Account, data_dir: Path) -> None:
     """Lift the `archive_mode = 'off'` that `restore()` wrote into a fork's postgresql.auto.conf.
 
     For a fork that gets a stanza of its own: call it while the fork is stopped, then
     `Postgres.configure(extra=<the fork's PgBackRest>.archive_settings())` takes effect at the next start.
+    The data directory is the account's: read and rewritten without following what it may have planted.
     """
     auto = Path(data_dir) / "postgresql.auto.conf"
     try:
-        text = auto.read_text()
-        kept = [line for line in text.splitlines() if not re.match(r"^\s*archive_mode\s*=", line)]
-        # Rewritten in place: the file keeps the account as its owner.
-        auto.write_text("\n".join(kept) + "\n")
+        kept = [line for line in read_file(auto).splitlines() if not re.match(r"^\s*archive_mode\s*=", line)]
+        account.write_file(auto, ("\n".join(kept) + "\n").encode())
     except OSError as exc:
         raise PgBackRestError(f"enabling archiving in {data_dir} failed: {exc}") from exc
 
@@ -592,7 +591,7 @@ def _retarget_conf(account: Account, conf: Path, port: int, socket_dir: Path) ->
         return
     replaced = {"port": str(port), "unix_socket_directories": str(socket_dir)}
     lines = []
-    for line in conf.read_text().splitlines():
+    for line in read_file(conf).splitlines():
         key = line.split("=", 1)[0].strip()
         if key in replaced:
             line = f"{key} = '{replaced[key]}'"

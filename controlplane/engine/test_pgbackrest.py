@@ -22,6 +22,7 @@ from typing import LiteralString
 import psycopg
 import pytest
 
+from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import (
     DEFAULT_BIN,
     BackupInfo,
@@ -289,7 +290,7 @@ def test_fork_with_a_stanza_of_its_own_archives(source: Source, full: BackupInfo
 
     def give_it_a_stanza(pg: Postgres) -> None:
         """What a fork that becomes a service of its own does before its first start."""
-        enable_fork_archiving(pg.data_dir)
+        enable_fork_archiving(pg.account, pg.data_dir)
         stanza = Stanza("acme-fork-1", pg.data_dir, pg.port, pg.socket_dir, USERNAME, source.repos[:1])
         own.append(PgBackRest(stanza, config_dir=base_dir / "fork-stanza"))
         own[0].write_config()
@@ -506,5 +507,5 @@ def test_verify_problems_are_matched_to_a_backup() -> None:
 def test_enable_fork_archiving(tmp_path: Path) -> None:
     auto = tmp_path / "postgresql.auto.conf"
     auto.write_text("# pgBackRest\narchive_mode = 'off'\nrestore_command = 'x'\n")
-    enable_fork_archiving(tmp_path)
+    enable_fork_archiving(resolve_account("postgres" if os.geteuid() == 0 else None), tmp_path)
     assert auto.read_text() == "# pgBackRest\nrestore_command = 'x'\n"

@@ -72,7 +72,7 @@ class ForkJobs:
             )
             marker.touch()
         # The restored copy has archiving off; it archives into its own stanza from its first start.
-        enable_fork_archiving(data_dir)
+        enable_fork_archiving(postgres.account, data_dir)
         backrest = jobs.configure(context, service, postgres)
         # The fork's own stanza, from the restored pg_control: ready before the fork archives its first WAL.
         create_stanza(backrest, online=False)

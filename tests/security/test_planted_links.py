@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.engine.os_user import Account, resolve_account
-from controlplane.engine.pgbackrest import PgBackRest, Repository, Stanza
+from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza, enable_fork_archiving
 from controlplane.engine.plans import PLANS
 from controlplane.engine.postgres import CONF_NAME, Postgres
 from controlplane.settings import load_settings
@@ -210,6 +210,21 @@ def test_config_writers_replace_a_planted_tmp_link_and_leave_its_target_alone(ac
         assert SECRET not in written.read_bytes()
         assert not written.with_name(f".{written.name}.tmp").exists()
     assert "[global]" in pgbr.config_file.read_text() and "port = '5999'" in (data_dir / CONF_NAME).read_text()
+
+
+def test_a_fork_s_auto_conf_planted_as_a_link_is_neither_read_nor_written_through(
+    account: Account, scratch: Path
+) -> None:
+    victim = scratch / "secret" / "shadow"
+    data_dir = scratch / "fork"
+    account.private_dir(data_dir)
+    as_account(account, f"ln -s {victim} {data_dir}/postgresql.auto.conf")
+    with pytest.raises(PgBackRestError):
+        enable_fork_archiving(account, data_dir)
+    assert victim.read_bytes() == SECRET
+    as_account(account, f"rm {data_dir}/postgresql.auto.conf; mkfifo {data_dir}/postgresql.auto.conf")
+    with pytest.raises(PgBackRestError):
+        enable_fork_archiving(account, data_dir)  # a FIFO: refused at once, never waited on
 
 
 def test_write_file_refuses_a_directory_the_account_replaced_by_a_link(account: Account, scratch: Path) -> None:
