@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from controlplane.domain.errors import Conflict, DomainError, Invalid, NotFound
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -22,7 +24,13 @@ _CODES = {
 }
 
 
+# The answer to each kind of domain error; a kind missing here is a bug, answered as 500 by FastAPI.
+_DOMAIN_ANSWERS: dict[type[DomainError], int] = {Invalid: 422, NotFound: 404, Conflict: 409}
+
+
 class ApiError(Exception):
+    """An answer the HTTP layer gives of its own: authentication, headers, body size, idempotency, lookups."""
+
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -50,6 +58,11 @@ def install(app: FastAPI) -> None:
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
         return JSONResponse(error_body(err.code, err.message, err.field), status_code=err.status, headers=headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, err: DomainError) -> JSONResponse:
+        status = _DOMAIN_ANSWERS[type(err)]
+        return JSONResponse(error_body(_CODES[status], err.message, err.field), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, err: RequestValidationError) -> JSONResponse:

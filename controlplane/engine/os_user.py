@@ -270,18 +270,25 @@ def open_directory(path: Path) -> int:
         raise
 
 
-def read_file(path: Path, limit: int = 1 << 20) -> str:
-    """The text of regular file `path` (at most `limit` bytes), read without following a link planted in its
-    directory or as it, and without blocking on a planted FIFO."""
+def read_file(path: Path, *, offset: int = 0, limit: int = 1 << 20) -> str:
+    """The text of regular file `path` after byte `offset` (its last `limit` bytes at most), read without
+    following a link planted in its directory or as it, and without blocking on a planted FIFO."""
     directory = open_directory(path.parent)
     try:
         fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
     finally:
         os.close(directory)
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
+        file.seek(max(offset, info.st_size - limit))
         return file.read(limit).decode("utf-8", "replace")
+
+
+def tail(path: Path, offset: int, *, lines: int = 20) -> str:
+    """The last `lines` lines written to log file `path` since `offset` ("" when none), read as `read_file`."""
+    return "\n".join(read_file(path, offset=offset, limit=64 * 1024).splitlines()[-lines:])
 
 
 def open_beneath(fd: int, parts: Iterable[str], *, create: Account | None = None) -> int:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account
+from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account, tail
 from controlplane.engine.pgbackrest_output import (
     _LABEL,
     _backup_info,
@@ -611,17 +611,14 @@ def _write_file(account: Account, path: Path, text: str) -> None:
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return path.lstat().st_size
     except OSError:
         return 0
 
 
 def _tail(path: Path, offset: int) -> str:
-    """The last lines written to `path` since `offset`."""
+    """The last lines written to `path` since `offset` (the log directory is the account's: see `tail`)."""
     try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            text = handle.read().decode("utf-8", "replace")
+        return tail(path, offset, lines=_LOG_TAIL_LINES) or "(nothing logged)"
     except OSError as exc:
         return f"(no log: {exc})"
-    return "\n".join(text.splitlines()[-_LOG_TAIL_LINES:]) or "(nothing logged)"

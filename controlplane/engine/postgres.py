@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account
+from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account, tail
 from controlplane.engine.plans import Plan, plan_settings
 from controlplane.engine.postmaster import is_postgres, read_pid, wait_for_orphans
 
@@ -264,7 +264,7 @@ class Postgres:
                 self._clear_stale_locks()
                 self._account.private_dir(self.socket_dir)
                 self._account.private_dir(self.log_file.parent)
-                log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+                log_offset = self.log_file.lstat().st_size if self.log_file.exists() else 0
             except (OSError, AccountError) as exc:
                 raise PostgresError(f"start {self._data_dir} failed: {exc}") from exc
             argv = [
@@ -521,14 +521,11 @@ class Postgres:
             (self.socket_dir / f".s.PGSQL.{self._port}").unlink(missing_ok=True)
 
     def _log_tail(self, offset: int) -> str:
-        """The last lines the server logged since `offset`."""
+        """The last lines the server logged since `offset` (the data directory is the account's: see `tail`)."""
         try:
-            with self.log_file.open("rb") as handle:
-                handle.seek(offset)
-                text = handle.read().decode("utf-8", "replace")
+            return tail(self.log_file, offset, lines=_LOG_TAIL_LINES) or "(the server logged nothing)"
         except OSError as exc:
             return f"(no server log: {exc})"
-        return "\n".join(text.splitlines()[-_LOG_TAIL_LINES:]) or "(the server logged nothing)"
 
 
 def fsync_dir(directory: Path) -> None:

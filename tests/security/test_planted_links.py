@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.engine.os_user import Account, resolve_account
+from controlplane.engine.os_user import Account, resolve_account, tail
 from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza, enable_fork_archiving
 from controlplane.engine.plans import PLANS
 from controlplane.engine.postgres import CONF_NAME, Postgres
@@ -225,6 +225,19 @@ def test_a_fork_s_auto_conf_planted_as_a_link_is_neither_read_nor_written_throug
     as_account(account, f"rm {data_dir}/postgresql.auto.conf; mkfifo {data_dir}/postgresql.auto.conf")
     with pytest.raises(PgBackRestError):
         enable_fork_archiving(account, data_dir)  # a FIFO: refused at once, never waited on
+
+
+def test_a_log_planted_as_a_link_or_fifo_is_not_read_into_an_error_message(account: Account, scratch: Path) -> None:
+    """Error messages quote the tail of the server's and pgBackRest's logs, which live in the account's dirs."""
+    victim = scratch / "secret" / "shadow"
+    logs = scratch / "logs"
+    account.private_dir(logs)
+    as_account(account, f"ln -s {victim} {logs}/server.log; mkfifo {logs}/pgbackrest.log")
+    for planted in ("server.log", "pgbackrest.log"):
+        with pytest.raises(OSError):
+            tail(logs / planted, 0)
+    as_account(account, f"printf 'one\\ntwo\\nthree\\n' > {logs}/real.log")
+    assert tail(logs / "real.log", 4, lines=2) == "two\nthree"
 
 
 def test_write_file_refuses_a_directory_the_account_replaced_by_a_link(account: Account, scratch: Path) -> None:
