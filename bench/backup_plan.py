@@ -1,5 +1,5 @@
 """`terraform plan` (refresh on) of 200 unchanged `dbaas_backup` resources beside the Go null provider's plan of
-200 `null_resource` in the same run (DESIGN §7: ≤ 1.5x), then an apply that changes the labels of all 200.
+200 `null_resource` in the same run (docs/design.md, Targets: ≤ 1.5x), then an apply that changes the labels of all 200.
 
 Taking 200 real backups would cost ~2.3 s each, so one service gets one real full backup through the API and
 Terraform imports that backup's handle under 200 names (`import_source`; the control plane checks the handle

@@ -1,4 +1,4 @@
-"""Forks at the latest transaction while pgbench writes (DESIGN §7): committed transactions missing from
+"""Forks at the latest transaction while pgbench writes (docs/design.md, Targets): committed transactions missing from
 each fork (target 0) and its time from POST to first query beside pgBackRest restore + start by hand
 (target ≤ 1.2x), in local-east (the primary store) and local-west (the copy there).
 

@@ -1,4 +1,4 @@
-"""Provider launch cycle: exec → handshake → GetProviderSchema → Shutdown → exit (DESIGN §7: median ≤ 150 ms).
+"""Provider launch cycle: exec → handshake → GetProviderSchema → Shutdown → exit (target in docs/design.md: ≤ 150 ms).
 
 Runs the installed `terraform-provider-dbaas` console script as Terraform does (magic cookie, mutual
 TLS with a P-521 client certificate) and prints the median and spread of ≥15 cycles, and how long

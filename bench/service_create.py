@@ -1,4 +1,4 @@
-"""Service create → RUNNING through the API, and GET latency under 20 concurrent clients (DESIGN §7).
+"""Service create → RUNNING through the API, and GET latency under 20 concurrent clients (docs/design.md, Targets).
 
 Beside it, the same work by hand: initdb + pg_ctl start as the database user (the 1.1 s anchor).
 Prints medians; target: create → RUNNING ≤ 2 s.

@@ -1,4 +1,4 @@
-"""Idempotency keys (DESIGN §4): the first request made with a key claims it; its answer is recorded so
+"""Idempotency keys (docs/design.md): the first request made with a key claims it; its answer is recorded so
 that a retry with the same key gets that answer instead of acting again.
 
 A claim is a row with no status yet. The unique constraint on (scope, key) decides between two requests

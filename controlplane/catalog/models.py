@@ -296,7 +296,7 @@ class ReplicationLagSample(Base):
 
 
 class IdempotencyKey(Base):
-    """A create request made with an `Idempotency-Key` header, and the answer it got (DESIGN §4).
+    """A create request made with an `Idempotency-Key` header, and the answer it got (docs/design.md).
 
     `scope` is the token's project ("*" for the admin token): a key is one client's, never another
     project's. `status` None: the first request is still being carried out. Rows expire after a day.

@@ -2,7 +2,7 @@
 when the newest backups are restore-tested.
 
 A strategy belongs to a project (`service` None) or to one service of it, named; a service's strategy
-wins over its project's (DESIGN §3).
+wins over its project's (docs/design.md).
 """
 
 from __future__ import annotations

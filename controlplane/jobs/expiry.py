@@ -1,4 +1,4 @@
-"""Deleting backups always works (DESIGN §3): what pgBackRest cannot expire yet is expired later, automatically.
+"""Deleting backups always works (docs/design.md): what pgBackRest cannot expire yet is expired later, automatically.
 
 pgBackRest keeps the only full backup of a repository. A deleted backup leaves the catalog at once; when its
 data cannot be expired yet, a deferred expiry remembers it, and it is expired after the next full backup of

@@ -20,7 +20,7 @@ while we copy (an expire ran) stops the pass without touching the info files; th
 from a fresh snapshot. Codec-like: no catalog, no threads of its own beyond the copy pool.
 
 The repositories belong to the database account and the copy runs as root, so nothing below a
-repository's directory is trusted (DESIGN §3 Isolation): directories are walked to one component at a
+repository's directory is trusted (docs/design.md, Isolation): directories are walked to one component at a
 time without following links (`open_beneath`), only regular files are read (opened with `O_NOFOLLOW`,
 and `O_NONBLOCK` so that a planted FIFO cannot block us; links, FIFOs and devices are skipped and
 logged), backup labels read from `backup.info` must have pgBackRest's format, and temporary files are

@@ -1,4 +1,4 @@
-"""The control plane's REST client (DESIGN §4): `Client` and the errors it raises.
+"""The control plane's REST client (docs/design.md): `Client` and the errors it raises.
 
 Importing this package imports httpx; resources import it when they first talk to the control plane,
 not at provider start-up.

@@ -1,4 +1,4 @@
-"""The control plane's REST API (DESIGN §4) as plain method calls: JSON dicts in and out, named as the API
+"""The control plane's REST API (docs/design.md) as plain method calls: JSON dicts in and out, named as the API
 names them; errors as `provider.client.errors` exceptions.
 
 One `Client` per configured provider, shared by every resource: it holds one httpx connection pool and
@@ -130,7 +130,7 @@ class Client:
         """Send one request, retrying what is safe to retry, and return the decoded JSON answer (None if empty).
 
         POST and PUT carry an `Idempotency-Key`, one per call, the same on every retry of it: the control
-        plane answers a retried create with the object the first attempt made (DESIGN §4), so a create
+        plane answers a retried create with the object the first attempt made (docs/design.md), so a create
         whose answer was lost is neither duplicated nor refused as a duplicate of itself (409). Every
         method is therefore retried the same way: a connection failure, a timeout, a 5xx or a 429, up to
         `retries` times with exponential backoff and jitter (honouring Retry-After). 4xx answers are final.

@@ -1,6 +1,6 @@
 """What can go wrong talking to the control plane, as exceptions a resource turns into diagnostics.
 
-Contract: every error answer of the control plane (`{"error": {"code", "message", "field"}}`, DESIGN §4)
+Contract: every error answer of the control plane (`{"error": {"code", "message", "field"}}`, docs/design.md)
 becomes an `ApiError` (`NotFound` for 404, `Conflict` for 409, `AlreadyExists` for a create's name already
 taken) carrying those fields; a control plane
 that cannot be reached becomes `Unreachable` (also an `ApiError`, status 0), so one `except ApiError`
@@ -34,7 +34,7 @@ class ApiError(Exception):
 
 
 class NotFound(ApiError):
-    """404: the object does not exist, or the token may not see it (never 403, DESIGN §4)."""
+    """404: the object does not exist, or the token may not see it (never 403, docs/design.md)."""
 
 
 class Conflict(ApiError):

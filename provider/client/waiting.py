@@ -1,5 +1,5 @@
 """Polling an object of the control plane until it settles (services REBUILDING → RUNNING, backups
-Pending → Succeeded): asynchronous work is the rule there (DESIGN §3), so every waiting resource uses this.
+Pending → Succeeded): asynchronous work is the rule there (docs/design.md), so every waiting resource uses this.
 
 The poll interval starts at a fifth of `interval` and grows by half each time up to twice `interval`
 (0.2 s → 2 s by default): a service that is RUNNING in 1.5 s is seen within ~0.3 s of it, and a backup

@@ -1,4 +1,4 @@
-"""dbaas_backup: one backup of a service (DESIGN §2, §3). Import ID `project/service/name`.
+"""dbaas_backup: one backup of a service (docs/design.md). Import ID `project/service/name`.
 
 A backup is taken asynchronously (Pending → Running → Succeeded or Failed): create puts it in state as soon
 as the control plane accepted it, then waits (unless `wait_for_completion = false`). Only `description` and

@@ -1,5 +1,5 @@
 """dbaas_backup_strategy: where, when and how long backups of a project or of one service are kept, and when
-the newest are restore-tested (DESIGN §2, §3). Import ID `project` or `project/service`.
+the newest are restore-tested (docs/design.md). Import ID `project` or `project/service`.
 
 Without `service` it is the project's strategy, the default of every service without one of its own. The
 container it names applies to backups taken from now on: a backup records its container and keeps it.

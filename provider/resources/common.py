@@ -13,7 +13,7 @@ from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UN
 from provider.framework.resource import PlanRequest
 from provider.framework.schema import Attribute
 
-# API field names are the HCL attribute names (DESIGN §4), so an API error's field is an attribute path.
+# API field names are the HCL attribute names (docs/design.md), so an API error's field is an attribute path.
 ID = Attribute(
     type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,), description="The import ID of the object."
 )

@@ -1,4 +1,4 @@
-"""dbaas_database_fork: a new service restored from another service's backups (DESIGN §2, §3). Import ID
+"""dbaas_database_fork: a new service restored from another service's backups (docs/design.md). Import ID
 `project/name`.
 
 A fork is a dbaas_service created with `fork_from`: it shares the service's attributes, updates (`plan`,

@@ -1,4 +1,4 @@
-"""dbaas_service: a managed PostgreSQL service (DESIGN §2). Import ID `project/name`."""
+"""dbaas_service: a managed PostgreSQL service (docs/design.md). Import ID `project/name`."""
 
 from __future__ import annotations
 

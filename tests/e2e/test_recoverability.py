@@ -1,4 +1,4 @@
-"""Recoverability as a user meets it (DESIGN §3): real Terraform, the real control plane, PostgreSQL and
+"""Recoverability as a user meets it (docs/design.md): real Terraform, the real control plane, PostgreSQL and
 pgBackRest, rows written and read with psycopg through the services' `uri`.
 
 - A fork of the latest transaction holds every transaction committed before it was asked for, in the

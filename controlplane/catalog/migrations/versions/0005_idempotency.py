@@ -1,4 +1,4 @@
-"""Idempotency keys: a create request made with an `Idempotency-Key` and the answer it got (DESIGN §4).
+"""Idempotency keys: a create request made with an `Idempotency-Key` and the answer it got (docs/design.md).
 
 Revision ID: 0005
 Revises: 0004
