@@ -1,0 +1,33 @@
+"""The domain rules stay free of HTTP (DESIGN §6): a rule raises a domain error and the API maps it, so the
+same rule serves a route, a job or a benchmark alike."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+DOMAIN = Path(__file__).resolve().parents[2] / "controlplane" / "domain"
+FORBIDDEN = ("fastapi", "starlette", "controlplane.api")
+
+
+def _imported(source: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_domain_imports_nothing_of_http() -> None:
+    modules = sorted(DOMAIN.rglob("*.py"))
+    assert modules, f"no modules under {DOMAIN}"
+    offending = {
+        f"{module.relative_to(DOMAIN)}: {name}"
+        for module in modules
+        for name in _imported(module)
+        if any(name == prefix or name.startswith(f"{prefix}.") for prefix in FORBIDDEN)
+    }
+    assert not offending, sorted(offending)
