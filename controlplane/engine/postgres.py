@@ -45,6 +45,10 @@ _AMCHECK_TIMEOUT = 24 * 3600.0  # bounded by the data, not by us
 # The pg_ident.conf map of the peer login on the private socket: the account logs in as the superuser.
 _IDENT_MAP = "dbaas"
 _LOG_TAIL_LINES = 20
+# The tenant owns the `postgres` database and may set its search_path and create functions named like the
+# catalog's (`public.pg_switch_wal`): our superuser's sessions resolve names in pg_catalog first, whatever the
+# database's settings say (a command-line option wins over them).
+_TRUSTED_SEARCH_PATH = {"PGOPTIONS": "-c search_path=pg_catalog,pg_temp"}
 _CONF_KEY = re.compile(r"^[a-z_][a-z0-9_.]*$")
 # Plain identifiers only: the name goes unquoted into pg_ident.conf and SQL.
 _USERNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -378,7 +382,7 @@ class Postgres:
             "-",
         ]
         try:
-            return self._account.run(argv, timeout=timeout, stdin=sql).stdout.strip()
+            return self._account.run(argv, timeout=timeout, stdin=sql, env=_TRUSTED_SEARCH_PATH).stdout.strip()
         except CommandError as exc:
             raise PostgresError(f"psql on {self._data_dir} failed: {exc}") from exc
 

@@ -78,3 +78,34 @@ def test_a_fork_gives_its_tenant_the_same_shape(acme: httpx.Client, tenant: dict
     assert_owner_not_superuser(fork)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(str(fork["uri"]).replace(fork["password"], tenant["password"]))
+
+
+def test_functions_planted_under_catalog_names_never_run_as_the_control_plane(
+    acme: httpx.Client, tenant: dict[str, Any]
+) -> None:
+    """The tenant owns its database: it sets the search_path and plants public.pg_switch_wal and friends, then
+    asks for work that makes the control plane call them (a latest-transaction and a point-in-time fork)."""
+    promote = f"EXECUTE 'ALTER ROLE {tenant['username']} SUPERUSER'"
+    for name, returns, real in (
+        ("pg_switch_wal", "pg_lsn", "pg_catalog.pg_switch_wal()"),
+        ("txid_current", "bigint", "pg_catalog.txid_current()"),
+        ("pg_is_in_recovery", "boolean", "pg_catalog.pg_is_in_recovery()"),
+    ):
+        sql(
+            tenant,
+            f"CREATE FUNCTION public.{name}() RETURNS {returns} LANGUAGE plpgsql AS $$ BEGIN {promote}; "
+            f"RETURN {real}; END $$",
+        )
+    sql(tenant, "ALTER DATABASE postgres SET search_path = public, pg_catalog")
+    [(target,)] = sql(tenant, "SELECT clock_timestamp()")
+    for name, fork_from in (("trap-latest", {}), ("trap-point", {"recovery_target_time": target.isoformat()})):
+        body = {
+            "name": name,
+            "service_type": "pg",
+            "cloud": "local-east",
+            "plan": "hobbyist",
+            "fork_from": {"service": "tenant", **fork_from},
+        }
+        assert acme.post(f"{PROJECT}/services", json=body).status_code == 201, name
+        wait_for_state(acme, f"{PROJECT}/services/{name}", {"RUNNING"}, timeout=300)
+    assert_owner_not_superuser(tenant)
