@@ -18,7 +18,7 @@ from provider.framework.validators import Between, Matches
 from provider.resources.backup import CONTAINER
 from provider.resources.common import ID, PROJECT, api_errors, plan_default_project, project_of
 
-# The control plane's rule for both schedules (controlplane/api/validation.py check_schedule), stated here
+# The control plane's rule for both schedules (controlplane/domain/validation.py check_schedule), stated here
 # for the docs; the control plane checks it and names the attribute when it refuses one.
 SCHEDULE_RULE = (
     "No seconds or year field; the times of day it fires lie at least 15 minutes apart, the last of a day "

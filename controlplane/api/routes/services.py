@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import fork_rules, pagination, validation
+from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, not_found
 from controlplane.api.idempotency import idempotent
@@ -30,6 +30,7 @@ from controlplane.api.models.services import (
 from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
+from controlplane.domain import forks, validation
 from controlplane.fork_plan import ForkPlan
 from controlplane.jobs.kinds import (
     APPLY_PLAN,
@@ -71,10 +72,12 @@ def create_service(
     version = validation.check_service_type(body.service_type, body.version)
     validation.check_cloud(settings, body.cloud)
     validation.check_plan(body.plan)
-    validation.check_user_config(settings, body.user_config, service_type=body.service_type, cloud=body.cloud)
+    validation.check_backup_regions(
+        settings, body.user_config.additional_backup_regions, service_type=body.service_type, cloud=body.cloud
+    )
     fork_plan = None
     if body.fork_from is not None:
-        fork_plan = fork_rules.resolve(session, token, project, body.fork_from, body.cloud, runtime.settings)
+        fork_plan = forks.resolve(session, token, project, body.fork_from, body.cloud, runtime.settings)
     ensure_project(session, name=project)
     try:
         service = services.create_service(
@@ -120,9 +123,9 @@ def update_service(
         validation.check_plan(body.plan)
     user_config = body.user_config
     if user_config is not None or body.cloud is not None:
-        validation.check_user_config(
+        validation.check_backup_regions(
             runtime.settings,
-            user_config or UserConfig(**found.user_config),
+            (user_config or UserConfig(**found.user_config)).additional_backup_regions,
             service_type=found.service_type,
             cloud=cloud,
         )

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import validation
 from controlplane.api.dependencies import ProjectDep, SessionDep
 from controlplane.api.errors import ApiError, invalid, not_found
 from controlplane.api.idempotency import idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
 from controlplane.catalog import services, strategies
 from controlplane.catalog.models import BackupStrategy
+from controlplane.domain import validation
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
 

@@ -9,26 +9,39 @@ window, and the error names the window when it does not.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from controlplane.api.errors import invalid, not_found
-from controlplane.api.models.services import ForkFrom
 from controlplane.catalog import backups, replication, services
 from controlplane.catalog.models import Backup, Service, Token
+from controlplane.domain.errors import Invalid, NotFound
 from controlplane.fork_plan import ForkPlan, ForkRequest, RestoreInstructions
 from controlplane.settings import Settings
 
 
+class ForkSource(Protocol):
+    """What a fork asks to restore (the API's `fork_from`): read here, never changed."""
+
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def backup(self) -> str | None: ...
+    @property
+    def recovery_target_time(self) -> datetime | None: ...
+
+
 def resolve(
-    session: Session, token: Token, project: str, fork_from: ForkFrom, cloud: str, settings: Settings
+    session: Session, token: Token, project: str, fork_from: ForkSource, cloud: str, settings: Settings
 ) -> ForkPlan:
     """The fork's plan, stored on the new service and carried out by the fork job."""
     source_project = fork_from.project or project
     if token.project is not None and token.project != source_project:
-        raise not_found(f"project {source_project!r}", "fork_from.project")
+        raise NotFound(f"project {source_project!r}", "fork_from.project")
     if fork_from.backup is not None and fork_from.recovery_target_time is not None:
-        raise invalid("fork_from.recovery_target_time", "give either a backup or a recovery_target_time, not both")
+        raise Invalid("fork_from.recovery_target_time", "give either a backup or a recovery_target_time, not both")
     requested_at = datetime.now(UTC)
     target_time = fork_from.recovery_target_time.astimezone(UTC) if fork_from.recovery_target_time else None
     usable = [
@@ -40,7 +53,7 @@ def resolve(
     copies = _copy_repositories(settings, session, source, usable, cloud)
     if copies:
         if fork_from.backup is not None and _named(session, source_project, fork_from, usable).id not in copies:
-            raise invalid(
+            raise Invalid(
                 "fork_from.backup",
                 f"backup {fork_from.backup!r} has no copy in {cloud!r}; fork it in its own region ({usable[0].region})",
             )
@@ -48,7 +61,7 @@ def resolve(
     if fork_from.backup is not None:
         chosen = _named(session, source_project, fork_from, usable)
     elif not usable:
-        raise invalid(
+        raise Invalid(
             "fork_from.service",
             f"service {fork_from.service!r} of project {source_project!r} has no succeeded backup to restore from",
         )
@@ -83,17 +96,17 @@ def resolve(
     )
 
 
-def _named(session: Session, project: str, fork_from: ForkFrom, usable: list[Backup]) -> Backup:
+def _named(session: Session, project: str, fork_from: ForkSource, usable: list[Backup]) -> Backup:
     found = backups.get_backup(session, project=project, service=fork_from.service, name=str(fork_from.backup))
     if found is None:
-        raise not_found(f"backup {fork_from.backup!r} of service {fork_from.service!r}", "fork_from.backup")
+        raise NotFound(f"backup {fork_from.backup!r} of service {fork_from.service!r}", "fork_from.backup")
     if found.verify_state == "failed":
-        raise invalid(
+        raise Invalid(
             "fork_from.backup",
             f"backup {found.name!r} failed verification ({found.verify_message}); it cannot be restored",
         )
     if found not in usable:
-        raise invalid(
+        raise Invalid(
             "fork_from.backup", f"backup {found.name!r} is {found.state}; only a Succeeded backup can be restored"
         )
     return found
@@ -139,7 +152,7 @@ def _for_time(service: str, usable: list[Backup], target: datetime, end: datetim
     if start is None or end is None or not start <= target <= end:
         window = f"{start.isoformat()} to {end.isoformat()}" if start and end else "empty (no succeeded backup)"
         future = f" (it is in the future: it is {now.isoformat()} now)" if target > now else ""
-        raise invalid(
+        raise Invalid(
             "fork_from.recovery_target_time",
             f"{target.isoformat()} is outside the recoverable window of {service!r}{future}: {window}",
         )

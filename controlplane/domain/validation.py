@@ -9,8 +9,7 @@ from pathlib import Path
 
 from croniter import CroniterBadDateError, croniter
 
-from controlplane.api.errors import invalid
-from controlplane.api.models.services import UserConfig
+from controlplane.domain.errors import Invalid
 from controlplane.engine.plans import PLANS
 from controlplane.settings import Settings
 
@@ -27,7 +26,7 @@ _DAY_MINUTES = 24 * 60
 def check_service_type(service_type: str, version: str | None) -> str:
     """The effective version."""
     if service_type not in SERVICE_TYPES:
-        raise invalid(
+        raise Invalid(
             "service_type",
             f"unsupported service type {service_type!r}; supported: "
             f"{', '.join(sorted(SERVICE_TYPES))} (mysql is planned)",
@@ -36,34 +35,34 @@ def check_service_type(service_type: str, version: str | None) -> str:
     if version is None:
         return versions[-1]
     if version not in versions:
-        raise invalid("version", f"{service_type} version {version!r} is not offered; offered: {', '.join(versions)}")
+        raise Invalid("version", f"{service_type} version {version!r} is not offered; offered: {', '.join(versions)}")
     return version
 
 
 def check_cloud(settings: Settings, cloud: str) -> None:
     if settings.region(cloud) is None:
-        raise invalid("cloud", f"unknown region {cloud!r}; regions: {', '.join(r.name for r in settings.regions)}")
+        raise Invalid("cloud", f"unknown region {cloud!r}; regions: {', '.join(r.name for r in settings.regions)}")
 
 
 def check_plan(plan: str) -> None:
     if plan not in PLANS:
-        raise invalid("plan", f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
+        raise Invalid("plan", f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
 
 
-def check_user_config(settings: Settings, user_config: UserConfig, *, service_type: str, cloud: str) -> None:
-    regions = user_config.additional_backup_regions
+def check_backup_regions(settings: Settings, regions: Sequence[str], *, service_type: str, cloud: str) -> None:
+    """The `user_config.additional_backup_regions` of a service of `service_type` in `cloud`."""
     field = "user_config.additional_backup_regions"
     if not regions:
         return
     if service_type not in BACKUP_REGION_TYPES:
-        raise invalid(field, f"backups to another region are only available for pg and mysql, not {service_type}")
+        raise Invalid(field, f"backups to another region are only available for pg and mysql, not {service_type}")
     if len(set(regions)) != len(regions):
-        raise invalid(field, "a region is listed twice")
+        raise Invalid(field, "a region is listed twice")
     for region in regions:
         if settings.region(region) is None:
-            raise invalid(field, f"unknown region {region!r}")
+            raise Invalid(field, f"unknown region {region!r}")
         if region == cloud:
-            raise invalid(field, f"{region!r} is the service's own cloud; backups already live there")
+            raise Invalid(field, f"{region!r} is the service's own cloud; backups already live there")
 
 
 def check_schedule(schedule: str, field: str = "schedule") -> None:
@@ -71,14 +70,14 @@ def check_schedule(schedule: str, field: str = "schedule") -> None:
     of a day and the first of the next included; the error names `field`."""
     example = '(e.g. "0 3 * * *" for 03:00 every day)'
     if len(schedule.split()) != CRON_FIELDS or not croniter.is_valid(schedule):
-        raise invalid(
+        raise Invalid(
             field, f"not a cron expression: {schedule!r}; five fields: minute hour day month weekday {example}"
         )
     try:
         croniter(schedule).get_next(datetime)
     except CroniterBadDateError as err:
         # e.g. "0 0 30 2 *": the scheduler could never say when it last fired.
-        raise invalid(field, f"{schedule!r} never fires {example}") from err
+        raise Invalid(field, f"{schedule!r} never fires {example}") from err
     minutes, hours = croniter.expand(schedule)[0][:2]
     # Whichever days it fires on, a day's firings are these times of day; counting the wrap past midnight
     # as if the next day fired too is the safe side (it refuses "5,55 0,23 1 * *" though a month lies between).
@@ -86,7 +85,7 @@ def check_schedule(schedule: str, field: str = "schedule") -> None:
     gaps = [later - earlier for earlier, later in pairwise(times)]
     closest = min([*gaps, times[0] + _DAY_MINUTES - times[-1]])
     if closest < MIN_SCHEDULE_MINUTES:
-        raise invalid(
+        raise Invalid(
             field,
             f"{schedule!r} fires {closest} minute(s) apart; firings must be at least "
             f"{MIN_SCHEDULE_MINUTES} minutes apart {example}",
@@ -103,5 +102,5 @@ def contained_path(root: Path, *names: str, field: str) -> Path:
     name may climb out of it, and no symbolic link planted on the way may lead elsewhere."""
     path = root.joinpath(*names)
     if path.resolve() != path or not path.is_relative_to(root) or path == root:
-        raise invalid(field, f"{'/'.join(names)!r} does not lie inside {root}")
+        raise Invalid(field, f"{'/'.join(names)!r} does not lie inside {root}")
     return path
