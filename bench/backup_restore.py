@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.by_hand import as_db_user, restore_to_first_query
 from bench.harness import create_service, full_backup, pgbench_init, running_control_plane
-from controlplane.api.backup_handles import parse_handle
+from controlplane.domain.handles import parse_handle
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ from bench.harness import (
     running_control_plane,
     wait_for_copy,
 )
-from controlplane.api.backup_handles import parse_handle
+from controlplane.domain.handles import parse_handle
 from controlplane.settings import load_settings
 from tests.controlplane.cp_process import wait_for_gone
 

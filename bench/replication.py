@@ -31,7 +31,7 @@ from bench.harness import (
     running_control_plane,
     wait_for_copy,
 )
-from controlplane.api.backup_handles import parse_handle
+from controlplane.domain.handles import parse_handle
 from tests.controlplane.cp_process import remove_tree
 
 SERVICE = f"{SERVICES}/big"

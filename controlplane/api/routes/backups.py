@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import backup_handles, backup_rules, pagination
+from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError, invalid, not_found
 from controlplane.api.idempotency import idempotent
@@ -30,6 +30,8 @@ from controlplane.api.models.backups import (
 )
 from controlplane.catalog import backups, jobs, replication, services, strategies
 from controlplane.catalog.models import Backup, BackupReplica
+from controlplane.domain import handles
+from controlplane.domain.backups import DEFAULT_CONTAINER, chain, generated_name
 from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
@@ -73,7 +75,7 @@ def create_backup(
     """Takes a backup now: full by default, incremental with `parent` or `incremental`."""
     if body.import_source is not None:
         raise invalid("import_source", "an import names its backup: use PUT …/backups/{name}")
-    return _take(session, runtime, project, service, body.name or backup_rules.generated_name(), body)
+    return _take(session, runtime, project, service, body.name or generated_name(), body)
 
 
 @router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
@@ -187,9 +189,9 @@ def _take(
             "service",
         )
     container = strategies.effective_container(
-        session, project=project, service=service, requested=body.container, default=backup_rules.DEFAULT_CONTAINER
+        session, project=project, service=service, requested=body.container, default=DEFAULT_CONTAINER
     )
-    backup_type, parent = backup_rules.chain(
+    backup_type, parent = chain(
         session, project=project, service=service, container=container, parent=body.parent, incremental=body.incremental
     )
     backup = _create(
@@ -227,11 +229,11 @@ def _import(
         raise invalid(
             "import_source.backup_plugin", f"unsupported backup plugin {source.backup_plugin!r}; supported: pgbackrest"
         )
-    location = backup_handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
+    location = handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
     if backups.get_backup(session, project=project, service=service, name=name) is not None:
         raise _duplicate(name, service)
     session.commit()
-    found = backup_handles.probe(runtime.settings, location)
+    found = handles.probe(runtime.settings, location)
     backup = _create(
         session,
         project=project,

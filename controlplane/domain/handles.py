@@ -23,8 +23,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from controlplane.api.errors import ApiError, invalid, not_found
 from controlplane.catalog import backups, repositories, services
+from controlplane.domain.errors import Invalid, NotFound
 from controlplane.engine.pgbackrest import BackupInfo, PgBackRestError
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
@@ -59,12 +59,12 @@ class FoundBackup:
 
 
 def parse_handle(handle: str) -> tuple[Path, str, str]:
-    """(repository path, stanza, label) of a handle, or a 422 naming the field."""
+    """(repository path, stanza, label) of a handle, or an Invalid error naming the field."""
     scheme, _, rest = handle.partition(":")
     path, _, backup = rest.rpartition("#")
     stanza, _, label = backup.partition("/")
     if scheme != "pgbackrest" or not path or not stanza or not label:
-        raise invalid(FIELD, f"expected pgbackrest:<repository path>#<stanza>/<label>, got {handle!r}")
+        raise Invalid(FIELD, f"expected pgbackrest:<repository path>#<stanza>/<label>, got {handle!r}")
     return Path(path), stanza, label
 
 
@@ -78,7 +78,7 @@ def locate(session: Session, settings: Settings, *, handle: str, project: str | 
     repo_path, stanza, label = parse_handle(handle)
     region = next((r for r in settings.regions if repo_path.parent == r.object_store), None)
     if region is None:
-        raise invalid(FIELD, f"{repo_path} is not a container of any region's object store")
+        raise Invalid(FIELD, f"{repo_path} is not a container of any region's object store")
     location = Location(handle=handle, region=region.name, repo_path=repo_path, stanza=stanza, label=label)
     if project is not None and (location.container, stanza) not in _owned(session, project):
         raise _missing(handle)
@@ -90,7 +90,7 @@ PROBE_TIMEOUT = 30.0
 
 
 def probe(settings: Settings, location: Location) -> FoundBackup:
-    """The backup pgBackRest lists at `location`, read without writing anything; 404 when there is none."""
+    """The backup pgBackRest lists at `location`, read without writing anything; NotFound when there is none."""
     if not _unplanted(location.repo_path, location.stanza):
         raise _missing(location.handle)
     # Archiving keeps a stanza's pgBackRest configuration under its data directory; a scratch one
@@ -101,7 +101,7 @@ def probe(settings: Settings, location: Location) -> FoundBackup:
         archiving = Archiving(dataclasses.replace(settings, data_dir=scratch))
         listed = archiving.repository_driver(location.stanza, location.repo_path).info(repo=1, timeout=PROBE_TIMEOUT)
     except PgBackRestError as err:
-        raise invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
+        raise Invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     info = next((item for item in listed if item.label == location.label), None)
@@ -138,7 +138,7 @@ def _unplanted(repo_path: Path, stanza: str) -> bool:
             try:
                 mode = (directory / name).lstat().st_mode
             except FileNotFoundError:
-                continue  # pgBackRest then lists no backup: a plain 404
+                continue  # pgBackRest then lists no backup: a plain NotFound
             except (OSError, ValueError):  # a file where a directory should be; a NUL byte in the stanza
                 return False
             if not stat.S_ISREG(mode):
@@ -146,6 +146,6 @@ def _unplanted(repo_path: Path, stanza: str) -> bool:
     return True
 
 
-def _missing(handle: str) -> ApiError:
+def _missing(handle: str) -> NotFound:
     """The one answer for a handle that does not exist and for one the caller may not see."""
-    return not_found(f"backup handle {handle!r}", FIELD)
+    return NotFound(f"backup handle {handle!r}", FIELD)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from controlplane.api.errors import ApiError, invalid
 from controlplane.catalog import backups
 from controlplane.catalog.models import Backup
+from controlplane.domain.errors import Conflict, Invalid
 
 DEFAULT_CONTAINER = "default"
 
@@ -27,7 +27,7 @@ def chain(
     the latest backup of the container; otherwise the error names the one that can be used.
     """
     if parent is not None and incremental:
-        raise invalid("incremental", "give either parent (a named backup) or incremental = true, not both")
+        raise Invalid("incremental", "give either parent (a named backup) or incremental = true, not both")
     if parent is None and not incremental:
         return "full", None
     latest = backups.latest_backup(
@@ -35,15 +35,13 @@ def chain(
     )
     field = "parent" if parent is not None else "incremental"
     if latest is None:
-        raise invalid(
+        raise Invalid(
             field,
             f"there is no backup of {service!r} in container {container!r} to chain an "
             "incremental on: take a full backup first",
         )
     if latest.state != "Succeeded":
-        raise ApiError(
-            409,
-            "conflict",
+        raise Conflict(
             f"backup {latest.name!r} of {service!r} is still {latest.state}; "
             "an incremental can chain on it once it has succeeded",
             field,
@@ -51,8 +49,8 @@ def chain(
     if parent is not None and parent != latest.name:
         found = backups.get_backup(session, project=project, service=service, name=parent)
         if found is None:
-            raise invalid("parent", f"no backup named {parent!r} exists for {service!r}")
-        raise invalid(
+            raise Invalid("parent", f"no backup named {parent!r} exists for {service!r}")
+        raise Invalid(
             "parent",
             f"an incremental can only chain on the latest backup of container {container!r}, "
             f"which is {latest.name!r}, not {parent!r}; use parent = {latest.name!r} or take a full backup",
@@ -63,7 +61,7 @@ def chain(
 
 def _check_chain_intact(latest: Backup) -> None:
     if latest.verify_state == "failed":
-        raise invalid(
+        raise Invalid(
             "parent",
             f"backup {latest.name!r} failed verification ({latest.verify_message}); its data "
             "cannot be chained on: take a full backup",
