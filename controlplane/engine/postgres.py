@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from controlplane.engine.os_user import Account, AccountError, CommandError, resolve_account, tail
+from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account, tail
 from controlplane.engine.plans import Plan, plan_settings
 from controlplane.engine.postmaster import is_postgres, read_pid, wait_for_orphans
 
@@ -153,8 +153,9 @@ class Postgres:
                 self._account.private_dir(staging)
                 self._run_initdb(staging, username, password, cancel)
                 self._write_access_files(staging, username)
-                with (staging / "postgresql.conf").open("a") as conf:
-                    conf.write(f"\n# dbaas: our settings, written by configure()\ninclude_if_exists = '{CONF_NAME}'\n")
+                conf = staging / "postgresql.conf"
+                include = f"\n# dbaas: our settings, written by configure()\ninclude_if_exists = '{CONF_NAME}'\n"
+                self._account.write_file(conf, (read_file(conf) + include).encode())
                 self._account.private_dir(staging / LOG_PATH.parent)
                 staging.rename(self._data_dir)
                 fsync_dir(self._data_dir.parent)
@@ -396,7 +397,7 @@ class Postgres:
         Read from pg_ident.conf, so it also names the source's superuser in a restored copy.
         """
         try:
-            text = (self._data_dir / "pg_ident.conf").read_text()
+            text = read_file(self._data_dir / "pg_ident.conf")
         except OSError as exc:
             raise PostgresError(f"reading pg_ident.conf of {self._data_dir} failed: {exc}") from exc
         for line in text.splitlines():
@@ -479,7 +480,7 @@ class Postgres:
     def _configured_port(self) -> int:
         """The port in dbaas.conf: the server listens there whatever this driver was built with."""
         try:
-            text = (self._data_dir / CONF_NAME).read_text()
+            text = read_file(self._data_dir / CONF_NAME)
         except FileNotFoundError:
             raise PostgresError(
                 f"start {self._data_dir}: the cluster is not configured (run configure first)"

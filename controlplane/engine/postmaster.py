@@ -10,13 +10,17 @@ import os
 import time
 from pathlib import Path
 
+from controlplane.engine.os_user import read_file
+
 logger = logging.getLogger(__name__)
+# The data directory is the database account's: its files are read without following a planted link or
+# blocking on a planted FIFO (os_user.read_file).
 
 
 def read_pid(path: Path) -> int | None:
     """The pid on the first line of a PostgreSQL lock file, or None when absent or unreadable."""
     try:
-        first = path.read_text(errors="replace").split("\n", 1)[0].strip()
+        first = read_file(path, limit=4096).split("\n", 1)[0].strip()
         pid = int(first)
     except (OSError, ValueError):
         return None
@@ -26,7 +30,7 @@ def read_pid(path: Path) -> int | None:
 def postmaster_port(data_dir: Path) -> int | None:
     """The port in `data_dir`'s postmaster.pid (its fourth line): where a server of it listens, or listened."""
     try:
-        return int((Path(data_dir) / "postmaster.pid").read_text(errors="replace").split("\n")[3])
+        return int(read_file(Path(data_dir) / "postmaster.pid", limit=4096).split("\n")[3])
     except (OSError, ValueError, IndexError):
         return None
 

@@ -51,6 +51,10 @@ class ForkJobs:
         postgres = jobs.driver(service)
         data_dir = Path(service.data_dir)
         marker = data_dir.parent / f".{data_dir.name}{RESTORED_MARKER}"
+        if service.state == "RUNNING":
+            # Done before an interruption ended the job: the fork may already hold the tenant's writes.
+            marker.unlink(missing_ok=True)
+            return
         unarchived: str | None = None  # why commits of the source may be missing from a latest fork
         if not marker.exists():
             postgres.stop(mode="immediate")
