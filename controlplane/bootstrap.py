@@ -39,12 +39,19 @@ def prepare_directories(settings: Settings) -> None:
 
 def open_catalog(settings: Settings) -> sessionmaker[Session]:
     """The migrated catalog, with the key that seals its secrets loaded (and passwords stored before sealing
-    existed sealed now)."""
-    sealing.load_key(settings.sealing_key)
+    existed sealed now). A key made now for a catalog that already holds sealed passwords is refused: those
+    were sealed with another control plane's key, whose file `sealing_key_file` must name."""
+    made = sealing.load_key(settings.sealing_key)
     engine = make_engine(settings.catalog_url)
     migrate(engine)
     sessions = session_factory(engine)
     with transaction(sessions) as session:
+        if made and services.sealed_passwords_exist(session):
+            sealing.forget_key(settings.sealing_key)
+            raise sealing.SealingError(
+                f"the catalog holds passwords sealed with a key that is not at {settings.sealing_key}: set "
+                "sealing_key_file to the key file of the control planes that share this catalog"
+            )
         resealed = services.reseal_passwords(session)
     if resealed:
         log.info("sealed the passwords of %d service(s) stored before sealing", resealed)

@@ -38,14 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.data_dir, getattr(args, "listen", None), args.config)
     except SettingsError as err:
         parser.error(str(err))
-    if args.command == "serve":
-        return _serve(settings)
-    if args.command == "stop-services":
-        from controlplane.bootstrap import stop_service_servers
+    from controlplane.catalog.sealing import SealingError
 
-        print(f"stopped {stop_service_servers(settings)} PostgreSQL server(s)")
-        return 0
-    return _create_token(settings, args.project, args.description)
+    try:
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command == "stop-services":
+            from controlplane.bootstrap import stop_service_servers
+
+            print(f"stopped {stop_service_servers(settings)} PostgreSQL server(s)")
+            return 0
+        return _create_token(settings, args.project, args.description)
+    except SealingError as err:
+        print(f"dbaas-cp: error: {err}", file=sys.stderr)
+        return 1
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ column type: it seals on the way in and opens on the way out. A value stored bef
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,21 +25,42 @@ class SealingError(Exception):
     """No key is loaded, or a sealed value does not open with the key loaded."""
 
 
-def load_key(path: Path) -> None:
-    """Use the key in `path`, making it (0600, never through a link) when it does not exist yet."""
+def load_key(path: Path) -> bool:
+    """Use the key in `path`, making it (0600, never through a link) when it does not exist; True if made.
+
+    A new key is written whole under a temporary name and linked into place, so a crash or a second control
+    plane starting at the same moment never sees a partial key: the loser of the race reads the winner's.
+    """
     global _sealer
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(Fernet.generate_key())
-            file.flush()
-            os.fsync(file.fileno())
+    made = False
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(Fernet.generate_key())
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(temporary, path)
+            made = True
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(descriptor, "rb") as file:
-        _sealer = Fernet(file.read().strip())
+        try:
+            _sealer = Fernet(file.read().strip())
+        except ValueError as exc:
+            raise SealingError(f"{path} holds no Fernet key: {exc}") from exc
+    return made
+
+
+def forget_key(path: Path) -> None:
+    """Remove a key `load_key` just made and unload it (it turned out to be the wrong one)."""
+    global _sealer
+    path.unlink(missing_ok=True)
+    _sealer = None
 
 
 def seal(value: str) -> str:

@@ -132,3 +132,9 @@ def reseal_passwords(session: Session) -> int:
         flag_modified(service, "password")
     session.flush()
     return len(stale)
+
+
+def sealed_passwords_exist(session: Session) -> bool:
+    """Whether the catalog holds passwords sealed with some key."""
+    sealed = select(Service.id).where(type_coerce(Service.password, String).like(f"{sealing.PREFIX}%")).limit(1)
+    return session.scalar(sealed) is not None

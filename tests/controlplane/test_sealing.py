@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +57,27 @@ def test_a_password_stored_before_sealing_is_sealed_at_the_next_start(
     [stored] = stored_passwords(control_plane.data_dir)
     assert stored.startswith(sealing.PREFIX)
     assert acme.delete(f"{PROJECT}/services/vault").status_code == 202
+
+
+def test_a_control_plane_without_the_catalog_s_key_refuses_to_start_and_keeps_no_key(
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
+    body = {"name": "keyed", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    wait_for_state(acme, f"{PROJECT}/services/keyed", {"RUNNING"})
+    control_plane.stop()
+    key = control_plane.data_dir / "sealing.key"
+    kept = key.read_bytes()
+    key.unlink()  # as on a second host sharing the catalog, with no sealing_key_file
+    refused = subprocess.run(
+        [sys.executable, "-m", "controlplane.cli", "token", "create", "--project", "acme",
+         "--data-dir", str(control_plane.data_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "sealing_key_file" in refused.stderr, refused.stderr
+    assert not key.exists(), "the wrong key is not left behind"
+    key.write_bytes(kept)
+    key.chmod(0o600)
+    control_plane.start()
+    assert acme.get(f"{PROJECT}/services/keyed").json()["state"] == "RUNNING"
+    assert acme.delete(f"{PROJECT}/services/keyed").status_code == 202
