@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, M
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from controlplane.catalog.columns import UTCDateTime, json_document, utcnow
-from controlplane.catalog.sealing import SealedString
+from controlplane.catalog.sealing import SealedJSON, SealedString
 
 # Deterministic constraint names on both databases, so that later migrations can name what they
 # alter (SQLite's batch mode needs the names to rebuild a table).
@@ -316,5 +316,6 @@ class IdempotencyKey(Base):
     path: Mapped[str] = mapped_column(String)
     request_hash: Mapped[str] = mapped_column(String)  # sha256 of the method, path and canonical JSON body
     status: Mapped[int | None] = mapped_column(Integer)
-    response: Mapped[Any] = mapped_column(json_document(nullable=True), nullable=True)  # the JSON body answered
+    # The JSON body answered, sealed: a service's answer carries its password.
+    response: Mapped[Any] = mapped_column(SealedJSON(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

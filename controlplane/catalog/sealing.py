@@ -8,9 +8,11 @@ column type: it seals on the way in and opens on the way out. A value stored bef
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import String
@@ -93,3 +95,16 @@ class SealedString(TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else unseal(value)
+
+
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON document stored as sealed text."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else seal(json.dumps(value, separators=(",", ":")))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(unseal(value))

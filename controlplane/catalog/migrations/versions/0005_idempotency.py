@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -20,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 # Plain types, not the application's (see 0001).
 TIMESTAMP = sa.DateTime(timezone=True)
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -33,7 +31,8 @@ def upgrade() -> None:
         sa.Column("path", sa.String(), nullable=False),
         sa.Column("request_hash", sa.String(), nullable=False),
         sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("response", JSON, nullable=True),
+        # Sealed JSON text (the answer of a service create carries its password): see catalog/sealing.py.
+        sa.Column("response", sa.String(), nullable=True),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_idempotency_keys"),
         sa.UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),
