@@ -7,7 +7,6 @@ together, so a crash never leaves a service the catalog does not know or a job w
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
 from controlplane.domain import forks, validation
+from controlplane.domain.services import check_deletable, check_idle
 from controlplane.fork_plan import ForkPlan
 from controlplane.jobs.kinds import (
     APPLY_PLAN,
@@ -132,7 +132,7 @@ def update_service(
     moving = body.cloud is not None and body.cloud != found.cloud
     replanning = body.plan is not None and body.plan != found.plan
     if moving or replanning:
-        _refuse_if_busy(session, found)
+        check_idle(session, found)
     changes: dict[str, object] = {}
     if user_config is not None:
         changes["user_config"] = user_config.model_dump()
@@ -164,16 +164,10 @@ def update_service(
 def delete_service(service: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> ServicePublic:
     """Stops the server and removes its data; refused while termination_protection is on."""
     found = _find(session, project, service)
-    if found.termination_protection:
-        raise ApiError(
-            409,
-            "conflict",
-            f"service {service!r} has termination_protection on; turn it off first",
-            "termination_protection",
-        )
+    check_deletable(found)
     if found.state != "DELETING":
         # Backup jobs of the service need not end first: the deletion waits for them.
-        _refuse_if_busy(session, found, kinds=SERVICE_KINDS)
+        check_idle(session, found, kinds=SERVICE_KINDS)
         services.update_service(session, service=found, state="DELETING", state_message=None)
         jobs.enqueue_job(session, kind=DELETE_SERVICE, project=project, service_id=found.id)
         session.commit()
@@ -237,14 +231,3 @@ def _find(session: Session, project: str, name: str) -> Service:
     if service is None:
         raise not_found(f"service {name!r} in project {project!r}", "service")
     return service
-
-
-def _refuse_if_busy(session: Session, service: Service, kinds: Collection[str] | None = None) -> None:
-    active = jobs.active_job_for_service(session, service_id=service.id, kinds=kinds)
-    if active is not None:
-        raise ApiError(
-            409,
-            "conflict",
-            f"service {service.name!r} is busy ({active.kind} in progress); try again when it is RUNNING",
-            "service",
-        )
