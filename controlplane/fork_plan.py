@@ -1,8 +1,8 @@
 """A fork's plan, stored on the new service (`services.fork_from`): what was asked, how to do it, what came of it.
 
 Three parts kept apart, each written once: the `request` by the API as the user gave it (times in UTC), the
-`instructions` by the API's fork rules (which repository, stanza and backup the job restores), and the
-`result` by the fork job once the fork runs (what it actually recovered to). Datetimes stay aware UTC
+`instructions` by the fork rules in domain/forks.py (which repository, stanza and backup the job restores),
+and the `result` by the fork job once the fork runs (what it actually recovered to). Datetimes stay aware UTC
 datetimes all the way down; the JSON document is only their storage.
 """
 

@@ -16,6 +16,10 @@ from controlplane.catalog.models import BackupStrategy
 from controlplane.catalog.projects import ensure_project
 
 
+class StrategyExists(Exception):
+    """A create-only put found the strategy already there."""
+
+
 def put_strategy(
     session: Session,
     *,
@@ -26,9 +30,13 @@ def put_strategy(
     retention_full_count: int | None = None,
     retention_days: int | None = None,
     restore_test_schedule: str | None = None,
+    create_only: bool = False,
 ) -> BackupStrategy:
-    """Create the strategy of `project` (service None) or of its `service`, or replace every field of it."""
+    """Create the strategy of `project` (service None) or of its `service`, or replace every field of it;
+    with `create_only`, raise StrategyExists instead of replacing one (also one made meanwhile)."""
     strategy = get_strategy(session, project=project, service=service)
+    if strategy is not None and create_only:
+        raise StrategyExists(project, service)
     if strategy is None:
         ensure_project(session, name=project)
         timestamp = now(session)
@@ -45,7 +53,8 @@ def put_strategy(
         )
         try:
             # Another transaction may create the same strategy meanwhile: the unique constraint (or,
-            # for the project's, the partial unique index) decides, and the loser replaces it instead.
+            # for the project's, the partial unique index) decides, and the loser replaces it instead
+            # (or, create-only, fails).
             with session.begin_nested():
                 session.add(strategy)
             return strategy
@@ -53,6 +62,8 @@ def put_strategy(
             found = get_strategy(session, project=project, service=service)
             if found is None:
                 raise
+            if create_only:
+                raise StrategyExists(project, service) from None
             strategy = found
     strategy.container = container
     strategy.schedule = schedule

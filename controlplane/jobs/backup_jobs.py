@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from controlplane.catalog import backups, expiries, jobs, repositories, services, strategies
+from controlplane.catalog import backups, jobs, repositories, services, strategies
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup
 from controlplane.jobs import kinds
@@ -147,31 +147,25 @@ class BackupJobs:
                 session.expunge(backup)
         root = targets[-1] if targets and targets[-1].id == ids[-1] else None
         owned = root is not None and root.owned and root.label and root.repo_path and root.stanza
-        deferred = False
+        waiting: list[Path] = []
         if root is not None and owned:
-            deferred = not self._expiries.expire(
+            waiting = self._expiries.expire(
                 stanza=str(root.stanza),
                 repo_path=Path(str(root.repo_path)),
                 container=root.container,
                 label=str(root.label),
             )
         with transaction(context.sessions) as session:
-            if root is not None and deferred:
-                expiries.defer_expiry(
+            if root is not None and waiting:
+                self._expiries.defer(
                     session,
+                    waiting,
                     service_id=root.service_id,
                     project=root.project,
                     stanza=str(root.stanza),
-                    repo_path=str(root.repo_path),
-                    container=root.container,
                     label=str(root.label),
                 )
-                log.info(
-                    "backup %s of %s/%s: expiry deferred until a newer full backup",
-                    root.name,
-                    root.project,
-                    root.service,
-                )
+                log.info("backup %s of %s/%s: expiry deferred in %s", root.name, root.project, root.service, waiting)
             for backup in targets:
                 found = backups.get_backup_by_id(session, backup_id=backup.id)
                 if found is not None:

@@ -28,30 +28,64 @@ class Expiries:
     def __init__(self, archiving: Archiving) -> None:
         self._archiving = archiving
 
-    def expire(self, *, stanza: str, repo_path: Path, container: str, label: str) -> bool:
-        """Expire backup `label` and what depends on it from the repository and its copies; False, with
-        nothing done, while pgBackRest must keep it (the only full backup of the repository)."""
+    def expire(self, *, stanza: str, repo_path: Path, container: str, label: str) -> list[Path]:
+        """Expire backup `label` and what depends on it from the repository and its copies in other regions;
+        the repositories where pgBackRest must keep it for now (their only full backup), nothing done there.
+
+        While the repository itself must keep it, its copies are left alone too: a copy pass would bring them
+        back from it.
+        """
         with self._archiving.copy_lock(stanza):
             primary = self._archiving.repository_driver(stanza, repo_path)
             if not primary.expirable(repo=1, label=label):
-                return False
+                return [repo_path]
+            waiting = []
             for copy in self._archiving.container_paths(container):
-                if copy != repo_path and label in listed_backups(copy, stanza):
-                    self._archiving.repository_driver(stanza, copy).expire(repo=1, label=label)
+                if copy == repo_path or label not in listed_backups(copy, stanza):
+                    continue
+                driver = self._archiving.repository_driver(stanza, copy)
+                if driver.expirable(repo=1, label=label):
+                    driver.expire(repo=1, label=label)
+                else:  # the copy lacks the newer full backup yet
+                    waiting.append(copy)
             primary.expire(repo=1, label=label)
-        return True
+        return waiting
 
     def settle(self, sessions: sessionmaker[Session], stanza: str) -> None:
         """Carry out the stanza's deferred expiries that pgBackRest can do now (a newer full backup exists)."""
         with transaction(sessions) as session:
-            owed = [
-                (e.id, e.repo_path, e.container, e.label) for e in expiries.deferred_expiries(session, stanza=stanza)
-            ]
-        for expiry_id, repo_path, container, label in owed:
-            if self.expire(stanza=stanza, repo_path=Path(repo_path), container=container, label=label):
-                log.info("deferred expiry of %s in %s done", label, repo_path)
-                with transaction(sessions) as session:
-                    expiries.forget_expiry(session, expiry_id=expiry_id)
+            owed = expiries.deferred_expiries(session, stanza=stanza)
+            rows = [(e.id, e.service_id, e.project, e.repo_path, e.container, e.label) for e in owed]
+        for expiry_id, service_id, project, repo_path, container, label in rows:
+            waiting = self.expire(stanza=stanza, repo_path=Path(repo_path), container=container, label=label)
+            if Path(repo_path) in waiting:
+                continue
+            log.info("deferred expiry of %s in %s done", label, repo_path)
+            with transaction(sessions) as session:
+                expiries.forget_expiry(session, expiry_id=expiry_id)
+                self.defer(session, waiting, service_id=service_id, project=project, stanza=stanza, label=label)
+
+    @staticmethod
+    def defer(
+        session: Session,
+        repositories: list[Path],
+        *,
+        service_id: int | None,
+        project: str,
+        stanza: str,
+        label: str,
+    ) -> None:
+        """Remember that `label` must still be expired from each of `repositories` (see `settle`)."""
+        for repository in repositories:
+            expiries.defer_expiry(
+                session,
+                service_id=service_id,
+                project=project,
+                stanza=stanza,
+                repo_path=str(repository),
+                container=repository.name,
+                label=label,
+            )
 
     def purge(self, sessions: sessionmaker[Session], stanza: str) -> None:
         """The stanza's service is gone: remove the stanza from every container (in every region) that no

@@ -77,26 +77,28 @@ def _create_only(if_none_match: str | None) -> bool:
 def _put(
     session: Session, project: str, service: str | None, body: StrategyPut, *, create_only: bool
 ) -> StrategyPublic:
-    if create_only and strategies.get_strategy(session, project=project, service=service) is not None:
-        scope = f"service {service!r}" if service else f"project {project!r}"
-        raise ApiError(
-            409, "conflict", f"the backup strategy of {scope} already exists", "service" if service else "project"
-        )
     if body.schedule is not None:
         validation.check_schedule(body.schedule)
     if body.restore_test_schedule is not None:
         validation.check_schedule(body.restore_test_schedule, "restore_test_schedule")
     retention = body.retention or Retention()
-    strategy = strategies.put_strategy(
-        session,
-        project=project,
-        service=service,
-        container=body.container,
-        schedule=body.schedule,
-        retention_full_count=retention.full_count,
-        retention_days=retention.days,
-        restore_test_schedule=body.restore_test_schedule,
-    )
+    try:
+        strategy = strategies.put_strategy(
+            session,
+            project=project,
+            service=service,
+            container=body.container,
+            schedule=body.schedule,
+            retention_full_count=retention.full_count,
+            retention_days=retention.days,
+            restore_test_schedule=body.restore_test_schedule,
+            create_only=create_only,
+        )
+    except strategies.StrategyExists as err:
+        scope = f"service {service!r}" if service else f"project {project!r}"
+        raise ApiError(
+            409, "conflict", f"the backup strategy of {scope} already exists", "service" if service else "project"
+        ) from err
     session.commit()
     return public(strategy)
 
