@@ -118,6 +118,8 @@ class ForkJobs:
             return None, f"{name} was not running"
         if not primary.is_dir():
             return None, f"the repository of {name} in its own region ({primary}) is gone"
+        if self._archiving.repository_path(source.cloud, primary.name) != primary:
+            return None, f"{name} moved to {source.cloud}: its WAL since is archived there, not in {primary}"
         segment = switch_wal(postgres, postgres.peer_role(), commit_first=plan.request.recovery_target_time is not None)
         self._service_jobs.save(
             context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
