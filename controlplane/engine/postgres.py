@@ -193,6 +193,18 @@ class Postgres:
         finally:
             pwfile.unlink(missing_ok=True)
 
+    def map_peer_login(self, role: str) -> None:
+        """Make the account's peer login on the private socket log in as `role` from now on (the server
+        runs; it reloads its configuration)."""
+        if not _USERNAME.match(role):
+            raise PostgresError(f"{self._data_dir}: role {role!r} must match {_USERNAME.pattern}")
+        current = self.peer_role()
+        try:
+            self._write_access_files(self._data_dir, role)
+        except (OSError, AccountError) as exc:
+            raise PostgresError(f"rewriting the access files of {self._data_dir} failed: {exc}") from exc
+        self.psql("SELECT pg_reload_conf()", user=current)
+
     def _write_access_files(self, target: Path, username: str) -> None:
         # Peer logins on the private socket map the OS account to the superuser; everything else is a
         # SCRAM password login over loopback (replication too, for pg_basebackup and standbys).

@@ -88,7 +88,8 @@ class ForkJobs:
             plan = plan.model_copy(update={"result": _restored_from(plan, _last_replayed_commit(postgres, superuser))})
             jobs.save(context, fork_from=plan.dump())
         # The restored roles keep the source's passwords; the fork gets its own.
-        create_owner(postgres, service.username, service.password)
+        if create_owner(postgres, service.username, service.password):
+            jobs.configure(context, service, postgres)  # pgBackRest now logs in as the new superuser
         note = f"recovered to the end of the WAL archived: {unarchived}" if unarchived and plan.request.latest else None
         jobs.save(context, state="RUNNING", state_message=note, host=HOST)
         marker.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""After a restart (even `kill -9`): services that were RUNNING run again, interrupted jobs resume."""
+"""After a restart (even `kill -9`): services that were RUNNING run again, interrupted jobs resume, and the
+tenants of clusters made before the control plane kept a superuser of its own lose that superuser."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import jobs, services
 from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Service
+from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.jobs import kinds
 from controlplane.jobs.service_jobs import ServiceJobs
 
@@ -39,4 +42,19 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                 )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
                 started += 1
+            elif service.port is not None and _tenant_is_superuser(service_jobs.driver(service), service):
+                log.warning(
+                    "service %s/%s: its user is the cluster's superuser; taking that away",
+                    service.project,
+                    service.name,
+                )
+                jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
     return started
+
+
+def _tenant_is_superuser(postgres: Postgres, service: Service) -> bool:
+    """A cluster made before the control plane kept a superuser of its own (the start job fixes it)."""
+    try:
+        return postgres.peer_role() == service.username
+    except PostgresError:
+        return False

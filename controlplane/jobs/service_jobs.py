@@ -102,11 +102,14 @@ class ServiceJobs:
         self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def start(self, context: JobContext) -> None:
-        """Brings back a service that was RUNNING before the control plane or the machine restarted."""
+        """Brings back a service that was RUNNING before the control plane or the machine restarted (or
+        whose tenant still is its cluster's superuser: see `create_owner`)."""
         service = self.load(context)
         postgres = self.driver(service)
         self.configure(context, service, postgres)
         postgres.start()
+        if create_owner(postgres, service.username, service.password):
+            self.configure(context, service, postgres)
         self.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def delete(self, context: JobContext) -> None:
@@ -200,23 +203,27 @@ class ServiceJobs:
             return service
 
 
-def create_owner(postgres: Postgres, username: str, password: str) -> None:
+def create_owner(postgres: Postgres, username: str, password: str) -> bool:
     """The tenant's role: it logs in, owns the `postgres` database (so it creates schemas and tables there)
     and creates databases, but is no superuser — no programs, no server files, no untrusted languages.
 
     No CREATEROLE: on PostgreSQL 15 it lets a role grant itself pg_execute_server_program and the like.
-    Idempotent; the password reaches the server as a SCRAM verifier only.
+    A cluster made before the control plane kept a superuser of its own (its tenant was the superuser, also
+    in forks of its backups) gets `CONTROL_ROLE` first; True then: pgBackRest's configuration, which names
+    the superuser, must be written again. Idempotent; the password reaches the server as a SCRAM verifier.
     """
     role, verifier, superuser = f'"{username}"', scram_verifier(password), postgres.peer_role()
-    if superuser == username:
-        # A cluster made before the control plane kept a superuser of its own: its tenant is that superuser,
-        # which the control plane needs; only the password changes.
-        postgres.psql(f"ALTER ROLE {role} PASSWORD '{verifier}'", user=superuser)
-        return
+    upgraded = superuser == username
+    if upgraded:
+        exists = postgres.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{CONTROL_ROLE}'", user=superuser) == "1"
+        postgres.psql(f'{"ALTER" if exists else "CREATE"} ROLE "{CONTROL_ROLE}" SUPERUSER LOGIN', user=superuser)
+        postgres.map_peer_login(CONTROL_ROLE)
+        superuser = CONTROL_ROLE
     exists = postgres.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{username}'", user=superuser) == "1"
     verb = "ALTER" if exists else "CREATE"
     postgres.psql(f"{verb} ROLE {role} LOGIN CREATEDB NOSUPERUSER PASSWORD '{verifier}'", user=superuser)
     postgres.psql(f"ALTER DATABASE postgres OWNER TO {role}", user=superuser)
+    return upgraded
 
 
 def _wait_for_other_jobs(context: JobContext) -> None:

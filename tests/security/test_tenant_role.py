@@ -7,6 +7,7 @@ tables in its database, a database of its own. A fork of it has the same shape.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +16,10 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from controlplane.engine.postgres import Postgres
+from controlplane.settings import load_settings
 from tests.controlplane.cp_process import ControlPlane, wait_for_state
-from tests.controlplane.test_backups import sql
+from tests.controlplane.test_backups import backup, sql
 
 PROJECT = "/v1/projects/acme"
 ATTACKS = (
@@ -109,3 +112,32 @@ def test_functions_planted_under_catalog_names_never_run_as_the_control_plane(
         assert acme.post(f"{PROJECT}/services", json=body).status_code == 201, name
         wait_for_state(acme, f"{PROJECT}/services/{name}", {"RUNNING"}, timeout=300)
     assert_owner_not_superuser(tenant)
+
+
+def test_a_service_whose_user_was_the_superuser_loses_it_at_the_next_start(
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
+    """Clusters made before the control plane kept a superuser of its own: the tenant was that superuser."""
+    body = {"name": "legacy", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
+    assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
+    legacy = wait_for_state(acme, f"{PROJECT}/services/legacy", {"RUNNING"})
+    settings = load_settings(control_plane.data_dir, None, control_plane.config)
+    east = settings.region("local-east")
+    assert east is not None
+    driver = Postgres(
+        east.services_dir / "acme" / "legacy", port=legacy["port"], bin_dir=settings.postgres_bin, os_user="postgres"
+    )
+    control_plane.stop()
+    # As that older control plane left it: the tenant is the superuser its peer login maps to.
+    driver.psql(f'ALTER ROLE "{legacy["username"]}" SUPERUSER', user=driver.peer_role())
+    driver.map_peer_login(legacy["username"])
+    assert sql(legacy, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [(True,)]
+    control_plane.start()
+    deadline = time.monotonic() + 60
+    while driver.peer_role() == legacy["username"]:
+        assert time.monotonic() < deadline, "the start job did not take the superuser away"
+        time.sleep(0.2)
+    wait_for_state(acme, f"{PROJECT}/services/legacy", {"RUNNING"})
+    assert_owner_not_superuser(legacy)
+    # pgBackRest logs in as the new superuser: backups still work.
+    assert backup(acme, f"{PROJECT}/services/legacy/backups", name="after")["state"] == "Succeeded"
