@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from controlplane.catalog import sealing
@@ -21,6 +22,13 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
     plane.stop()
     stop_leftover_servers(data_dir)
     remove_tree(data_dir)
+
+
+@pytest.fixture(scope="module")
+def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
+    """A client of the module's control plane with a token of project acme."""
+    with control_plane.client(control_plane.create_token("acme")) as client:
+        yield client
 
 
 @pytest.fixture(scope="session", autouse=True)

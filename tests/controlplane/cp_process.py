@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 
 from controlplane.engine.ports import free_loopback_port
+from controlplane.engine.postgres import Postgres
+from controlplane.settings import load_settings
 from tests.plugin_process import REPO
 
 
@@ -122,3 +124,13 @@ def stop_leftover_servers(data_dir: Path, config: Path | None = None) -> None:
     from controlplane.settings import load_settings
 
     stop_service_servers(load_settings(data_dir, None, config), mode="immediate")
+
+
+def operator_driver(plane: ControlPlane, service: dict[str, Any]) -> Postgres:
+    """The engine's driver of a service's server, for a test acting as the operator (peer login as its
+    superuser), where no tenant may: switching WAL, turning back the clock on a cluster's roles."""
+    settings = load_settings(plane.data_dir, None, plane.config)
+    region = settings.region(service["cloud"])
+    assert region is not None
+    data_dir = region.services_dir / service["project"] / service["name"]
+    return Postgres(data_dir, port=service["port"], bin_dir=settings.postgres_bin, os_user=settings.os_user)

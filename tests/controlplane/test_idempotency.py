@@ -6,7 +6,6 @@ A retry is the same request sent again with the same key, as a client does when 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -22,12 +21,6 @@ from tests.controlplane.cp_process import ControlPlane, wait_for_state
 PROJECT = "/v1/projects/acme"
 SERVICES = f"{PROJECT}/services"
 STRATEGY = f"{PROJECT}/backup_strategy"
-
-
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

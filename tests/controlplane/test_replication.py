@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.engine.postgres import Postgres
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings, load_settings
 from controlplane.storage.repository_copy import plan_copy
 from tests.controlplane.cp_process import (
     ControlPlane,
+    operator_driver,
     remove_tree,
     stop_leftover_servers,
     unprivileged_reachable_dir,
@@ -112,16 +112,9 @@ def wait_for_replica(client: httpx.Client, service: str, name: str, region: str,
     return result
 
 
-def archive_now(settings: Settings, service: dict[str, Any]) -> None:
+def archive_now(plane: ControlPlane, service: dict[str, Any]) -> None:
     """As the operator (tenants may not): close the current WAL segment and wait until it is archived."""
-    east = settings.region("local-east")
-    assert east is not None
-    driver = Postgres(
-        east.services_dir / "acme" / service["name"],
-        port=service["port"],
-        bin_dir=settings.postgres_bin,
-        os_user="postgres",
-    )
+    driver = operator_driver(plane, service)
     before = sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0]
     driver.psql("SELECT pg_switch_wal()", user=driver.peer_role())
     wait_until(lambda: sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0] > before, "WAL archived")
@@ -156,7 +149,7 @@ def test_copy_is_restorable_after_the_primary_store_is_gone(
     assert copy["replicated_at"] is not None and copy["state_message"] is None
 
     sql(service, "INSERT INTO notes (body) VALUES ('after backup')")
-    archive_now(settings, service)
+    archive_now(plane, service)
     stanza = stanza_of(plane, "orders")
     primary, secondary = repositories(settings, "btar", "local-west")
     wait_until(lambda: plan_copy(primary, secondary, stanza).up_to_date, "the WAL after the backup to be copied")

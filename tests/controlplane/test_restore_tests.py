@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,6 @@ from tests.controlplane.test_backups import backup, sql, wait_for_backup
 PROJECT = "/v1/projects/acme"
 SOURCE = f"{PROJECT}/services/source"
 BACKUPS = f"{SOURCE}/backups"
-
-
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -6,22 +6,14 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from controlplane.catalog import sealing
 from tests.controlplane.cp_process import ControlPlane, wait_for_state
 
 PROJECT = "/v1/projects/acme"
-
-
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
 
 
 def stored_passwords(data_dir: Path) -> list[str]:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import psycopg
-import pytest
 
 from tests.controlplane.cp_process import (
     ControlPlane,
@@ -16,12 +13,6 @@ from tests.controlplane.cp_process import (
 )
 
 SERVICES = "/v1/projects/acme/services"
-
-
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
 
 
 def create(client: httpx.Client, name: str, **fields: object) -> dict[str, object]:

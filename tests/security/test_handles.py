@@ -28,12 +28,6 @@ MADE_UP_LABEL = "20000101-000000F"
 
 
 @pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def beta(control_plane: ControlPlane) -> Iterator[httpx.Client]:
     with control_plane.client(control_plane.create_token("beta")) as client:
         yield client

@@ -21,12 +21,6 @@ TOO_LARGE = {"code": "too_large", "message": "request body larger than 1048576 b
 
 
 @pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def anonymous(control_plane: ControlPlane) -> Iterator[httpx.Client]:
     with control_plane.client(None) as client:
         yield client

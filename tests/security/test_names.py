@@ -30,12 +30,6 @@ def admin(control_plane: ControlPlane) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
-
-
 def directories(root: Path) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_dir()}
 

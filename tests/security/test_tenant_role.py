@@ -8,7 +8,6 @@ tables in its database, a database of its own. A fork of it has the same shape.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,9 +15,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from controlplane.engine.postgres import Postgres
-from controlplane.settings import load_settings
-from tests.controlplane.cp_process import ControlPlane, wait_for_state
+from tests.controlplane.cp_process import ControlPlane, operator_driver, wait_for_state
 from tests.controlplane.test_backups import backup, sql
 
 PROJECT = "/v1/projects/acme"
@@ -33,12 +30,6 @@ ATTACKS = (
     "CREATE ROLE accomplice SUPERUSER LOGIN",
     "ALTER ROLE CURRENT_USER SUPERUSER",
 )
-
-
-@pytest.fixture(scope="module")
-def acme(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with control_plane.client(control_plane.create_token("acme")) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -121,12 +112,7 @@ def test_a_service_whose_user_was_the_superuser_loses_it_at_the_next_start(
     body = {"name": "legacy", "service_type": "pg", "cloud": "local-east", "plan": "hobbyist"}
     assert acme.post(f"{PROJECT}/services", json=body).status_code == 201
     legacy = wait_for_state(acme, f"{PROJECT}/services/legacy", {"RUNNING"})
-    settings = load_settings(control_plane.data_dir, None, control_plane.config)
-    east = settings.region("local-east")
-    assert east is not None
-    driver = Postgres(
-        east.services_dir / "acme" / "legacy", port=legacy["port"], bin_dir=settings.postgres_bin, os_user="postgres"
-    )
+    driver = operator_driver(control_plane, legacy)
     control_plane.stop()
     # As that older control plane left it: the tenant is the superuser its peer login maps to.
     driver.psql(f'ALTER ROLE "{legacy["username"]}" SUPERUSER', user=driver.peer_role())
