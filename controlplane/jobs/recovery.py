@@ -48,6 +48,13 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                     service.project,
                     service.name,
                 )
+                # Not RUNNING until done: its backups need pgBackRest reconfigured for the new superuser.
+                services.update_service(
+                    session,
+                    service=service,
+                    state="REBUILDING",
+                    state_message="securing: the service's user stops being the cluster's superuser",
+                )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
     return started
 
