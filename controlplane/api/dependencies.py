@@ -9,10 +9,11 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from controlplane.api.errors import ApiError, not_found
+from controlplane.api.errors import ApiError
 from controlplane.api.models.services import NAME_PATTERN, NAME_RULE
 from controlplane.catalog.models import Token
 from controlplane.catalog.tokens import find_token
+from controlplane.domain.errors import NotFound
 from controlplane.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="A project token from `dbaas-cp token create`.")
@@ -59,7 +60,7 @@ TokenDep = Annotated[Token, Depends(current_token)]
 def project_access(project: Annotated[str, Path(pattern=NAME_PATTERN, description=NAME_RULE)], token: TokenDep) -> str:
     """The project named in the path, if the token may see it; 404 otherwise, never 403."""
     if token.project is not None and token.project != project:
-        raise not_found(f"project {project!r}", "project")
+        raise NotFound(f"project {project!r}", "project")
     return project
 
 

@@ -39,14 +39,6 @@ class ApiError(Exception):
         self.field = field
 
 
-def not_found(what: str, field: str | None = None) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found", field)
-
-
-def invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "invalid", f"{field}: {message}", field)
-
-
 def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 

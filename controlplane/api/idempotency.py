@@ -26,8 +26,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from controlplane.api.dependencies import SessionDep, TokenDep
-from controlplane.api.errors import ApiError, invalid
+from controlplane.api.errors import ApiError
 from controlplane.catalog import idempotency as keys
+from controlplane.domain.errors import Invalid
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 128
@@ -68,7 +69,7 @@ async def keyed_request(
     if key is None:
         return None
     if not 0 < len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
-        raise invalid(HEADER, f"expected 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+        raise Invalid(HEADER, f"expected 1 to {MAX_KEY_LENGTH} printable ASCII characters")
     body = await request.body()  # FastAPI has read it already: this is its cached copy
     try:
         # The same JSON document however it is spelled: key order and spacing do not make another request.

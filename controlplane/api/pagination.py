@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
-from controlplane.api.errors import invalid
+from controlplane.domain.errors import Invalid
 
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
@@ -50,7 +50,7 @@ def after(token: str | None, *kinds: type[KeyPart]) -> tuple[Any, ...] | None:
             raise ValueError("not a sort key of this list")
         return tuple(_part(part, kind) for part, kind in zip(parts, kinds, strict=True))
     except (binascii.Error, OverflowError, ValueError) as err:  # JSON's and Unicode's errors are ValueErrors
-        raise invalid("page_token", "not a page token of this list; pass next_page_token as it was given") from err
+        raise Invalid("page_token", "not a page token of this list; pass next_page_token as it was given") from err
 
 
 def _part(part: object, kind: type[KeyPart]) -> KeyPart:

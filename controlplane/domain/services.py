@@ -1,4 +1,5 @@
-"""When a service may be changed or deleted: termination protection, and one service job at a time."""
+"""Which service a request names, and when it may be changed or deleted: termination protection, one service
+job at a time."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ from collections.abc import Collection
 
 from sqlalchemy.orm import Session
 
-from controlplane.catalog import jobs
+from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
-from controlplane.domain.errors import Conflict
+from controlplane.domain.errors import Conflict, NotFound
+
+
+def existing_service(session: Session, *, project: str, name: str) -> Service:
+    """The service `name` of `project`; NotFound (field `service`) when there is none."""
+    found = services.get_service(session, project=project, name=name)
+    if found is None:
+        raise NotFound(f"service {name!r} in project {project!r}", "service")
+    return found
 
 
 def check_deletable(service: Service) -> None:

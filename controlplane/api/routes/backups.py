@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
-from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import idempotent
 from controlplane.api.models.backups import (
     LABEL_KEY,
@@ -28,10 +28,12 @@ from controlplane.api.models.backups import (
     Replica,
     RestoreTest,
 )
-from controlplane.catalog import backups, jobs, replication, services, strategies
+from controlplane.catalog import backups, jobs, replication, strategies
 from controlplane.catalog.models import Backup, BackupReplica
 from controlplane.domain import handles
 from controlplane.domain.backups import DEFAULT_CONTAINER, chain, generated_name
+from controlplane.domain.errors import Invalid, NotFound
+from controlplane.domain.services import existing_service
 from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
@@ -74,7 +76,7 @@ def create_backup(
 ) -> BackupPublic:
     """Takes a backup now: full by default, incremental with `parent` or `incremental`."""
     if body.import_source is not None:
-        raise invalid("import_source", "an import names its backup: use PUT …/backups/{name}")
+        raise Invalid("import_source", "an import names its backup: use PUT …/backups/{name}")
     return _take(session, runtime, project, service, body.name or generated_name(), body)
 
 
@@ -91,7 +93,7 @@ def put_backup(
 ) -> BackupPublic:
     """Takes a backup with this name, or registers an existing one given by `import_source`."""
     if body.name is not None and body.name != name:
-        raise invalid("name", f"the body names {body.name!r} but the path names {name!r}")
+        raise Invalid("name", f"the body names {body.name!r} but the path names {name!r}")
     _check_name(name)
     if body.import_source is not None:
         return _import(session, runtime, token.project, project, service, name, body)
@@ -170,9 +172,7 @@ def verify_backup(
 def _take(
     session: Session, runtime: Runtime, project: str, service: str, name: str, body: BackupCreate
 ) -> BackupPublic:
-    source = services.get_service(session, project=project, name=service)
-    if source is None:
-        raise not_found(f"service {service!r} in project {project!r}", "service")
+    source = existing_service(session, project=project, name=service)
     if source.state != "RUNNING":
         raise ApiError(
             409, "conflict", f"service {service!r} is {source.state}; backups are taken of a RUNNING service", "service"
@@ -226,7 +226,7 @@ def _import(
     source = body.import_source
     assert source is not None
     if source.backup_plugin != "pgbackrest":
-        raise invalid(
+        raise Invalid(
             "import_source.backup_plugin", f"unsupported backup plugin {source.backup_plugin!r}; supported: pgbackrest"
         )
     location = handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
@@ -279,20 +279,20 @@ def _duplicate(name: str, service: str) -> ApiError:
 
 def _check_name(name: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
-        raise invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
+        raise Invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
 
 
 def _label_filter(item: str) -> tuple[str, str]:
     key, separator, value = item.partition("=")
     if not separator or not LABEL_KEY.fullmatch(key):
-        raise invalid("label", f"expected key=value with a label key, got {item[:80]!r}")
+        raise Invalid("label", f"expected key=value with a label key, got {item[:80]!r}")
     return key, value
 
 
 def _find(session: Session, project: str, service: str, name: str) -> Backup:
     backup = backups.get_backup(session, project=project, service=service, name=name)
     if backup is None:
-        raise not_found(f"backup {name!r} of service {service!r}", "name")
+        raise NotFound(f"backup {name!r} of service {service!r}", "name")
     return backup
 
 

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
-from controlplane.api.errors import not_found
 from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
-from controlplane.catalog import replication, services
+from controlplane.catalog import replication
+from controlplane.domain.services import existing_service
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.replicator import copy_targets
 from controlplane.storage.repository_copy import plan_copy
@@ -45,9 +45,7 @@ def report(
 
     The buckets run from the one that holds the start of the period to the current one, on the clock.
     """
-    found = services.get_service(session, project=project, name=service)
-    if found is None:
-        raise not_found(f"service {service!r} in project {project!r}", "service")
+    found = existing_service(session, project=project, name=service)
     length, bucket = PERIODS[body.period]
     until = int(now)
     targets = copy_targets(runtime.settings, Archiving(runtime.settings), session, found)

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, status
-from sqlalchemy.orm import Session
 
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
-from controlplane.api.errors import ApiError, not_found
+from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import idempotent
 from controlplane.api.models.services import (
     ForkFrom,
@@ -30,7 +29,7 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
 from controlplane.domain import forks, validation
-from controlplane.domain.services import check_deletable, check_idle
+from controlplane.domain.services import check_deletable, check_idle, existing_service
 from controlplane.fork_plan import ForkPlan
 from controlplane.jobs.kinds import (
     APPLY_PLAN,
@@ -107,7 +106,7 @@ def create_service(
 
 @router.get("/{service}", response_model=ServicePublic)
 def get_service(service: str, project: ProjectDep, session: SessionDep) -> ServicePublic:
-    return public(_find(session, project, service))
+    return public(existing_service(session, project=project, name=service))
 
 
 @router.patch("/{service}", response_model=ServicePublic)
@@ -115,7 +114,7 @@ def update_service(
     service: str, body: ServiceUpdate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> ServicePublic:
     """Plan changes restart the server with the plan's settings; a cloud change migrates it, data kept."""
-    found = _find(session, project, service)
+    found = existing_service(session, project=project, name=service)
     cloud = body.cloud if body.cloud is not None else found.cloud
     if body.cloud is not None:
         validation.check_cloud(runtime.settings, body.cloud)
@@ -163,7 +162,7 @@ def update_service(
 @router.delete("/{service}", status_code=status.HTTP_202_ACCEPTED, response_model=ServicePublic)
 def delete_service(service: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> ServicePublic:
     """Stops the server and removes its data; refused while termination_protection is on."""
-    found = _find(session, project, service)
+    found = existing_service(session, project=project, name=service)
     check_deletable(found)
     if found.state != "DELETING":
         # Backup jobs of the service need not end first: the deletion waits for them.
@@ -224,10 +223,3 @@ def _fork_fields(document: dict[str, Any] | None) -> dict[str, Any]:
         ),
         "restored_from": RestoredFrom(**result.model_dump()) if result else None,
     }
-
-
-def _find(session: Session, project: str, name: str) -> Service:
-    service = services.get_service(session, project=project, name=name)
-    if service is None:
-        raise not_found(f"service {name!r} in project {project!r}", "service")
-    return service

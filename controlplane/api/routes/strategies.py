@@ -9,12 +9,14 @@ from fastapi import APIRouter, Header, status
 from sqlalchemy.orm import Session
 
 from controlplane.api.dependencies import ProjectDep, SessionDep
-from controlplane.api.errors import ApiError, invalid, not_found
+from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
-from controlplane.catalog import services, strategies
+from controlplane.catalog import strategies
 from controlplane.catalog.models import BackupStrategy
 from controlplane.domain import validation
+from controlplane.domain.errors import Invalid, NotFound
+from controlplane.domain.services import existing_service
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
 
@@ -57,8 +59,7 @@ def put_service_strategy(
     service: str, body: StrategyPut, project: ProjectDep, session: SessionDep, if_none_match: IfNoneMatch = None
 ) -> StrategyPublic:
     """Overrides the project's strategy for this service."""
-    if services.get_service(session, project=project, name=service) is None:
-        raise not_found(f"service {service!r} in project {project!r}", "service")
+    existing_service(session, project=project, name=service)
     return _put(session, project, service, body, create_only=_create_only(if_none_match))
 
 
@@ -70,7 +71,7 @@ def delete_service_strategy(service: str, project: ProjectDep, session: SessionD
 
 def _create_only(if_none_match: str | None) -> bool:
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise invalid("If-None-Match", "only `*` is understood: create the strategy, never replace one")
+        raise Invalid("If-None-Match", "only `*` is understood: create the strategy, never replace one")
     return if_none_match is not None
 
 
@@ -123,5 +124,5 @@ def _find(session: Session, project: str, service: str | None) -> BackupStrategy
     strategy = strategies.get_strategy(session, project=project, service=service)
     if strategy is None:
         scope = f"service {service!r}" if service else f"project {project!r}"
-        raise not_found(f"backup strategy of {scope}", "service" if service else "project")
+        raise NotFound(f"backup strategy of {scope}", "service" if service else "project")
     return strategy
