@@ -216,13 +216,13 @@ class BackupJobs:
 
 def _wait_until_finished(context: JobContext, backup_id: int) -> None:
     """A backup still being taken is deleted once its job has finished (its take job was queued first)."""
-    while True:
+
+    def finished() -> bool:
         with transaction(context.sessions) as session:
             found = backups.get_backup_by_id(session, backup_id=backup_id)
-            if found is None or found.state not in ("Pending", "Running"):
-                return
-        if context.cancel.wait(0.5):
-            raise TimeoutError(f"backup {backup_id} was still being taken when the control plane stopped")
+            return found is None or found.state not in ("Pending", "Running")
+
+    context.wait_until(finished, f"backup {backup_id} was still being taken", interval=0.5)
 
 
 def handle(repo_path: str | Path, stanza: str, label: str) -> str:

@@ -23,7 +23,7 @@ from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs, create_owner
-from controlplane.jobs.wal import switch_wal, wait_for_wal, wait_until
+from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class ForkJobs:
         self._service_jobs.save(
             context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
         )
-        wait_for_wal([primary], plan.instructions.stanza, segment, context.cancel)
+        wait_for_wal([primary], plan.instructions.stanza, segment, context)
         return segment, None
 
 
@@ -162,9 +162,9 @@ def _wait_for_copy(context: JobContext, plan: ForkPlan, segment: str | None) -> 
             return holds_wal(copy, stanza, segment)
         return plan_copy(primary, copy, stanza).up_to_date
 
-    wait_until(
+    context.wait_until(
         caught_up,
-        context.cancel,
         f"the copy in {instructions.region} ({copy}) did not catch up with {primary}; "
         "see the source's backup_to_another_region report",
+        timeout=600,
     )

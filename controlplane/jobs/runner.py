@@ -8,7 +8,9 @@ is claimed again and resumed by whoever comes next. Handlers are therefore idemp
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +35,18 @@ class JobContext:
     attempt: int
     sessions: sessionmaker[Session]
     cancel: threading.Event  # set when the runner stops or the lease is lost
+
+    def wait_until(
+        self, done: Callable[[], bool], failure: str, *, timeout: float = math.inf, interval: float = 0.1
+    ) -> None:
+        """Poll `done` until it is true; TimeoutError naming `failure` after `timeout` seconds, or at once when
+        the job is cancelled (the control plane stops, the lease was lost)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{failure} within {timeout:.0f} s")
+            if self.cancel.wait(interval):
+                raise TimeoutError(f"{failure}: the job was cancelled")
 
 
 Handler = Callable[[JobContext], None]

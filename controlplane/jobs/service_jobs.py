@@ -145,7 +145,7 @@ class ServiceJobs:
             targets = copy_targets(self._settings, self._archiving, session, current)
         try:
             segment = switch_wal(postgres, postgres.peer_role(), commit_first=True)
-            wait_for_wal(primaries, stanza, segment, context.cancel, timeout=120)
+            wait_for_wal(primaries, stanza, segment, context, timeout=120)
             account = resolve_account(self._settings.os_user)
             for target in targets:
                 with self._archiving.copy_lock(stanza):
@@ -228,15 +228,14 @@ def create_owner(postgres: Postgres, username: str, password: str) -> bool:
 
 def _wait_for_other_jobs(context: JobContext) -> None:
     """Jobs queued earlier were claimed earlier: they are running, and waiting for them cannot deadlock."""
-    assert context.service_id is not None
-    while True:
+    service_id = context.service_id
+    assert service_id is not None
+
+    def others_done() -> bool:
         with transaction(context.sessions) as session:
-            active = jobs.active_job_for_service(session, service_id=context.service_id, queued_before=context.job_id)
-            if active is None:
-                return
-            kind = active.kind
-        if context.cancel.wait(0.5):
-            raise TimeoutError(f"a {kind} job of the service was still running when the control plane stopped")
+            return jobs.active_job_for_service(session, service_id=service_id, queued_before=context.job_id) is None
+
+    context.wait_until(others_done, "the service's jobs queued before its deletion did not end", interval=0.5)
 
 
 def _port(service: Service) -> int:

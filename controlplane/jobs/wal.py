@@ -7,12 +7,11 @@ need it archived now: the current segment is switched out, then we wait until th
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from controlplane.engine.postgres import Postgres
+from controlplane.jobs.runner import JobContext
 from controlplane.storage.repository_copy import holds_wal
 
 
@@ -30,22 +29,12 @@ def switch_wal(postgres: Postgres, user: str, *, commit_first: bool) -> str:
 
 
 def wait_for_wal(
-    repositories: Iterable[Path], stanza: str, segment: str, cancel: threading.Event, timeout: float = 600
+    repositories: Iterable[Path], stanza: str, segment: str, context: JobContext, timeout: float = 600
 ) -> None:
     """Wait until every repository's archive of the stanza holds `segment`."""
     paths = list(repositories)
-    wait_until(
+    context.wait_until(
         lambda: all(holds_wal(path, stanza, segment) for path in paths),
-        cancel,
         f"WAL segment {segment} of {stanza} did not reach {', '.join(map(str, paths))}",
-        timeout,
+        timeout=timeout,
     )
-
-
-def wait_until(done: Callable[[], bool], cancel: threading.Event, failure: str, timeout: float = 600) -> None:
-    """Poll `done` until it is true; TimeoutError naming `failure` after `timeout` or when cancelled."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if cancel.is_set() or time.monotonic() > deadline:
-            raise TimeoutError(f"{failure} within {timeout:.0f} s")
-        time.sleep(0.1)
