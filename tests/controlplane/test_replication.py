@@ -23,7 +23,6 @@ from controlplane.settings import Settings, load_settings
 from controlplane.storage.repository_copy import plan_copy
 from tests.controlplane.cp_process import (
     ControlPlane,
-    operator_driver,
     remove_tree,
     stop_leftover_servers,
     unprivileged_reachable_dir,
@@ -112,14 +111,6 @@ def wait_for_replica(client: httpx.Client, service: str, name: str, region: str,
     return result
 
 
-def archive_now(plane: ControlPlane, service: dict[str, Any]) -> None:
-    """As the operator (tenants may not): close the current WAL segment and wait until it is archived."""
-    driver = operator_driver(plane, service)
-    before = sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0]
-    driver.psql("SELECT pg_switch_wal()", user=driver.peer_role())
-    wait_until(lambda: sql(service, "SELECT archived_count FROM pg_stat_archiver")[0][0] > before, "WAL archived")
-
-
 def repositories(settings: Settings, container: str, region: str) -> tuple[Path, Path]:
     """The primary (local-east) and the copy's repository of a container."""
     east, copy = settings.region("local-east"), settings.region(region)
@@ -149,7 +140,9 @@ def test_copy_is_restorable_after_the_primary_store_is_gone(
     assert copy["replicated_at"] is not None and copy["state_message"] is None
 
     sql(service, "INSERT INTO notes (body) VALUES ('after backup')")
-    archive_now(plane, service)
+    # A user's next backup: its WAL, with the row, reaches the archive and then the copy.
+    backup(acme, f"{PROJECT}/services/orders/backups", name="after", incremental=True)
+    wait_for_replica(acme, "orders", "after", "local-west", "Succeeded")
     stanza = stanza_of(plane, "orders")
     primary, secondary = repositories(settings, "btar", "local-west")
     wait_until(lambda: plan_copy(primary, secondary, stanza).up_to_date, "the WAL after the backup to be copied")
