@@ -1,9 +1,9 @@
-"""A small gRPC server: HTTP/2 from the h2 library, TLS from Python's ssl, calls on worker threads.
+"""A small gRPC server: HTTP/2 from provider.plugin.http2, TLS from Python's ssl, calls on worker threads.
 
 Terraform is the only client. It keeps one HTTP/2 connection per provider process and runs up to
 `-parallelism` calls on it at once, so calls run on a pool of worker threads (grown when all are
 busy, never shrunk: Terraform bounds the concurrency) while a reader thread per connection feeds
-h2. Unary calls and "held" streams (go-plugin's stdio and broker streams, which Terraform opens and
+the HTTP/2 parser. Unary calls and "held" streams (go-plugin's stdio and broker streams, which Terraform opens and
 keeps open without needing messages from us) are all a provider needs.
 """
 
@@ -20,12 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-
-from provider.plugin import grpc_wire
+from provider.plugin import grpc_wire, http2
 from provider.plugin.grpc_wire import GrpcError, StatusCode
 from provider.plugin.transport import PlainTransport, TLSTransport, Transport
 
@@ -84,6 +79,10 @@ class WorkerPool:
                 self._idle += 1
 
 
+_RESPONSE_HEADERS = http2.encode_headers(grpc_wire.response_headers())
+_OK_TRAILERS = http2.encode_headers(grpc_wire.status_trailers(StatusCode.OK))
+
+
 class Connection:
     """One client connection; `serve()` reads until the peer goes away."""
 
@@ -95,18 +94,7 @@ class Connection:
         self._lock = threading.Condition()
         self._closed = False
         self._calls: dict[int, _Call] = {}
-        # Header validation and normalisation are most of h2's cost per call; the peer is Terraform's
-        # grpc-go and our own headers are constants, so both are skipped.
-        config = h2.config.H2Configuration(
-            client_side=False,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,
-            normalize_inbound_headers=False,
-        )
-        self._h2 = h2.connection.H2Connection(config=config)
-        self._h2.initiate_connection()
+        self._h2 = http2.ServerConnection()
 
     def serve(self) -> None:
         try:
@@ -123,8 +111,10 @@ class Connection:
         except ssl.SSLError as err:
             self._send_tls_alert()
             log.warning("refused a connection that did not present Terraform's client certificate: %s", err)
-        except (OSError, h2.exceptions.ProtocolError) as err:
+        except (OSError, http2.Http2Error) as err:
             log.debug("connection ended: %s", err)
+            with self._lock:
+                self._flush_quietly()
         finally:
             self.close()
 
@@ -148,46 +138,43 @@ class Connection:
     def _receive(self, raw: bytes) -> list[tuple[int, _Call]]:
         plaintext = self._transport.receive(raw)
         started: list[tuple[int, _Call]] = []
-        for event in self._h2.receive_data(plaintext) if plaintext else ():
-            if isinstance(event, h2.events.RequestReceived):
-                self._open_call(event.stream_id, dict(event.headers or ()))
-            elif isinstance(event, h2.events.DataReceived):
-                self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        for event in self._h2.receive(plaintext) if plaintext else ():
+            if isinstance(event, http2.DataReceived):
                 call = self._calls.get(event.stream_id)
                 if call is not None and call.method is not None and call.method.kind == "unary":
-                    call.body += event.data or b""
-            elif isinstance(event, h2.events.StreamEnded):
-                call = self._calls.get(event.stream_id)
-                if call is not None and call.method is not None and call.method.kind == "unary":
+                    call.body += event.data
+                    if event.ended:
+                        started.append((event.stream_id, call))
+            elif isinstance(event, http2.RequestStarted):
+                call = self._open_call(event.stream_id, event.headers)
+                if event.ended and call is not None and call.method is not None and call.method.kind == "unary":
                     started.append((event.stream_id, call))
-            elif isinstance(event, h2.events.StreamReset):
+            elif isinstance(event, http2.StreamReset):
                 call = self._calls.pop(event.stream_id, None)
                 if call is not None:
                     call.context.cancelled.set()
-            elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            elif isinstance(event, http2.WindowOpened):
                 self._lock.notify_all()
-            elif isinstance(event, h2.events.ConnectionTerminated):
+            elif isinstance(event, http2.ConnectionEnded):
                 self._closed = True
         self._flush()
         return started
 
-    def _open_call(self, stream_id: int, headers: dict[bytes, bytes]) -> None:
+    def _open_call(self, stream_id: int, headers: dict[bytes, bytes]) -> _Call | None:
         path = headers.get(b":path", b"").decode("utf-8", "replace")
         timeout = grpc_wire.parse_timeout(headers.get(b"grpc-timeout"))
         deadline = None if timeout is None else time.monotonic() + timeout
         method = self._methods.get(path)
-        self._calls[stream_id] = _Call(CallContext(method=path, deadline=deadline), method)
         if method is None:
             log.warning("no such gRPC method %s", path)
-            self._calls.pop(stream_id)
-            self._h2.send_headers(
-                stream_id,
-                grpc_wire.response_headers()
-                + grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}"),
-                end_stream=True,
-            )
-        elif method.kind == "held":
-            self._h2.send_headers(stream_id, grpc_wire.response_headers())
+            self._h2.respond_headers(stream_id, _RESPONSE_HEADERS)
+            trailers = grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}")
+            self._h2.respond_headers(stream_id, http2.encode_headers(trailers), end_stream=True)
+            return None
+        call = self._calls[stream_id] = _Call(CallContext(method=path, deadline=deadline), method)
+        if method.kind == "held":
+            self._h2.respond_headers(stream_id, _RESPONSE_HEADERS)
+        return call
 
     def _run(self, stream_id: int, call: _Call) -> None:
         assert call.method is not None
@@ -201,39 +188,40 @@ class Connection:
             except Exception as err:  # protobuf's DecodeError, kept off the import path
                 raise GrpcError(StatusCode.INVALID_ARGUMENT, f"malformed request: {err}") from err
             response = method.handler(request, call.context)
-            self._reply(stream_id, grpc_wire.frame(response.SerializeToString()), StatusCode.OK, "")
+            self._reply(stream_id, grpc_wire.frame(response.SerializeToString()), _OK_TRAILERS)
         except GrpcError as err:
-            self._reply(stream_id, b"", err.code, err.message)
+            self._reply(stream_id, b"", http2.encode_headers(grpc_wire.status_trailers(err.code, err.message)))
         except Exception as err:
             log.exception("%s failed", method.path)
-            self._reply(stream_id, b"", StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+            trailers = grpc_wire.status_trailers(StatusCode.INTERNAL, f"{type(err).__name__}: {err}")
+            self._reply(stream_id, b"", http2.encode_headers(trailers))
         if method.after_reply is not None:
             method.after_reply()
 
-    def _reply(self, stream_id: int, body: bytes, code: StatusCode, message: str) -> None:
+    def _reply(self, stream_id: int, body: bytes, trailers: bytes) -> None:
         with self._lock:
             self._calls.pop(stream_id, None)
+            if self._closed or not self._h2.is_open(stream_id):
+                log.debug("stream %d ended before its answer", stream_id)
+                return
             try:
-                self._h2.send_headers(stream_id, grpc_wire.response_headers())
+                self._h2.respond_headers(stream_id, _RESPONSE_HEADERS)
                 self._send_body(stream_id, body)
-                self._h2.send_headers(stream_id, grpc_wire.status_trailers(code, message), end_stream=True)
+                self._h2.respond_headers(stream_id, trailers, end_stream=True)
                 self._flush()  # once per response: headers, data and trailers in one write
-            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, OSError) as err:
+            except OSError as err:
                 log.debug("could not answer stream %d: %s", stream_id, err)
 
     def _send_body(self, stream_id: int, body: bytes) -> None:
         # Called with the lock held; waits (releasing it) while the client's flow-control window is shut.
-        offset = 0
-        while offset < len(body):
-            window = min(self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size)
-            if window <= 0:
-                if self._closed:
-                    raise OSError("connection closed while sending")
+        remaining = memoryview(body)
+        while remaining:
+            remaining = remaining[self._h2.send_data(stream_id, remaining) :]
+            if remaining:
+                if self._closed or not self._h2.is_open(stream_id):
+                    raise OSError("stream closed while sending")
                 self._flush()
                 self._lock.wait(1.0)
-                continue
-            self._h2.send_data(stream_id, body[offset : offset + window])
-            offset += window
 
     def _flush(self) -> None:
         data = self._h2.data_to_send()
@@ -242,6 +230,12 @@ class Connection:
         out = self._transport.outgoing()
         if out:
             self._sock.sendall(out)
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except OSError:
+            pass
 
 
 class GrpcServer:

@@ -66,7 +66,6 @@ def configure(environ: Mapping[str, str], module: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level_from_environment(environ))
     logging.getLogger("hpack").setLevel(logging.WARNING)  # per-header chatter, even at TRACE
-    logging.getLogger("h2").setLevel(logging.INFO)
 
 
 def _level_name(levelno: int) -> str:

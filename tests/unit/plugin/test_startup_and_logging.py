@@ -7,7 +7,7 @@ from datetime import datetime
 from provider.plugin.hclog import HclogFormatter, level_from_environment
 from tests.plugin_process import REPO
 
-HEAVY = ("h2", "google.protobuf", "msgpack", "ssl", "provider.framework", "provider.cty", "provider.pb")
+HEAVY = ("hpack", "google.protobuf", "msgpack", "ssl", "provider.framework", "provider.cty", "provider.pb")
 
 
 def test_nothing_heavy_is_imported_before_the_handshake() -> None:
