@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install bytecode test unit e2e bench lint proto docs quickstart
+.PHONY: install bytecode test unit e2e bench lint proto docs quickstart package
 
 install: $(BIN)/terraform-provider-dbaas
 
@@ -35,9 +35,15 @@ bench: bytecode
 	$(BIN)/python bench/fork_latest.py
 
 lint: install
-	$(BIN)/ruff check provider controlplane tests bench proto
-	$(BIN)/ruff format --check provider controlplane tests bench proto
+	$(BIN)/ruff check provider controlplane tests bench proto packaging
+	$(BIN)/ruff format --check provider controlplane tests bench proto packaging
 	$(BIN)/mypy
+
+# The release in dist/: terraform-provider-dbaas_<version>_linux_amd64.zip, its SHA256SUMS and registry manifest
+# (packaging/build_package.py). PACKAGE_PYTHONS: more interpreters to byte-compile for, e.g. python3.12.
+PACKAGE_PYTHONS ?=
+package: install
+	$(BIN)/python packaging/build_package.py --dist dist $(addprefix --python ,$(PACKAGE_PYTHONS))
 
 proto: install
 	$(BIN)/python proto/generate.py
