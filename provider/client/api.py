@@ -2,8 +2,9 @@
 names them; errors as `provider.client.errors` exceptions.
 
 One `Client` per configured provider, shared by every resource: it holds one httpx connection pool and
-no other mutable state, so Terraform's parallel operations (up to 10 at once) use it from their own
-threads. Transient failures are retried here (see `Client.request`), so resources never retry.
+the lists that serve a whole plan (`refreshed_backup`, `known_regions`), both safe to share, so Terraform's
+parallel operations (up to 10 at once) use it from their own threads. Transient failures are retried
+here (see `Client.request`), so resources never retry.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from provider.client.errors import (
     Unreachable,
     error_from_answer,
 )
+from provider.client.once import OncePerKey
 from provider.client.waiting import wait_for
 
 # The errors are re-exported: `from provider.client.api import Client, NotFound` is the one import callers need.
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 KEYED = frozenset({"POST", "PUT"})  # sent with an Idempotency-Key
 IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_DELAY = 30.0  # seconds: the longest pause between two attempts, Retry-After included
+LIST_PAGE_SIZE = 1000  # the control plane's largest page: a list costs as few requests as it can
 
 
 class Client:
@@ -87,6 +90,8 @@ class Client:
             # httpx's default context loads a CA bundle (50-100 ms, on every plan): plain HTTP needs none.
             verify=True if self.endpoint.startswith("https://") else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
         )
+        self._backup_lists: OncePerKey[tuple[str, str], dict[str, dict[str, Any]]] = OncePerKey()
+        self._region_list: OncePerKey[None, list[dict[str, Any]]] = OncePerKey()
 
     def close(self) -> None:
         """Close the pooled connections; the client is unusable afterwards."""
@@ -208,6 +213,10 @@ class Client:
         """Every region services can run in and back up to: `[{"name", "description"}, …]`."""
         return _items(self.get("/v1/regions"), "regions")
 
+    def known_regions(self) -> list[dict[str, Any]]:
+        """`regions()` as this client first listed them: a plan checks every region against one list."""
+        return self._region_list.get(None, self.regions)
+
     def service(self, project: str, name: str) -> dict[str, Any] | None:
         """The service, or None when it does not exist (or the token may not see it)."""
         return self._get_or_none(_service_path(project, name))
@@ -243,7 +252,7 @@ class Client:
         page_token = None
         seen: set[str] = set()
         while True:
-            query = {"state": state, "label": label, "page_token": page_token}
+            query = {"state": state, "label": label, "page_size": LIST_PAGE_SIZE, "page_token": page_token}
             answer = self.get(_backups_path(project, service), query)
             found.extend(_items(answer, "backups"))
             page_token = _object(answer).get("next_page_token")
@@ -254,7 +263,17 @@ class Client:
             seen.add(page_token)
 
     def backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+        """The backup as it is now, or None when it does not exist (or the token may not see it)."""
         return self._get_or_none(f"{_backups_path(project, service)}/{_segment(name)}")
+
+    def refreshed_backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+        """The backup as its service's list showed it when this client first refreshed a backup of that
+        service (one list per service for a whole plan's refresh), or None when it does not exist: the list
+        and a GET filter the catalog alike."""
+        listed = self._backup_lists.get(
+            (project, service), lambda: {backup["name"]: backup for backup in self.backups(project, service)}
+        )
+        return listed.get(name)
 
     def create_backup(self, project: str, service: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Take a backup now (POST: the control plane names it yyyyMMddHHmmss unless the body names it)."""

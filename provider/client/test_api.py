@@ -435,6 +435,6 @@ def test_paths_and_queries_are_escaped(faulty: FaultyServer) -> None:
         api.backups(PROJECT, "a/b", state="Succeeded", labels={"team": "a&b", "env": "prod"})
         api.delete_backup(PROJECT, "..", "n")
     assert [path for _, path in faulty.requests[1:]] == [
-        "/v1/projects/acme/services/a%2Fb/backups?state=Succeeded&label=env%3Dprod&label=team%3Da%26b",
+        "/v1/projects/acme/services/a%2Fb/backups?state=Succeeded&label=env%3Dprod&label=team%3Da%26b&page_size=1000",
         "/v1/projects/acme/services/%2E%2E/backups/n",
     ]
