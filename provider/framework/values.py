@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +32,41 @@ def load_state_json(data: bytes) -> Any:
 def conform(value: Any, value_type: cty.Type) -> Any:
     """Shape a provider-built value to its type: objects get every attribute (missing ones null) and
     lose attributes the type does not have (a state written by an older schema)."""
-    if value is None:
-        return None
-    if isinstance(value_type, cty.Object) and isinstance(value, dict):
-        return {name: conform(value.get(name), attr_type) for name, attr_type in value_type.attributes}
-    if isinstance(value_type, (cty.List, cty.Set)) and isinstance(value, list):
-        return [conform(item, value_type.element) for item in value]
-    if isinstance(value_type, cty.Map) and isinstance(value, dict):
-        return {key: conform(item, value_type.element) for key, item in value.items()}
-    return value
+    shape = _shaper(value_type)
+    return value if shape is None else shape(value)
+
+
+Shaper = Callable[[Any], Any]
+_SHAPERS: dict[cty.Type, Shaper | None] = {}
+
+
+def _shaper(value_type: cty.Type) -> Shaper | None:
+    """conform for one type, built once per type; None where nothing needs shaping (no object inside)."""
+    try:
+        return _SHAPERS[value_type]
+    except KeyError:
+        shape = _SHAPERS[value_type] = _build_shaper(value_type)
+        return shape
+
+
+def _build_shaper(value_type: cty.Type) -> Shaper | None:
+    if isinstance(value_type, cty.Object):
+        attributes = [(name, _shaper(attr_type)) for name, attr_type in value_type.attributes]
+
+        def shape_object(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value  # null, unknown
+            get = value.get
+            return {name: get(name) if shape is None else shape(get(name)) for name, shape in attributes}
+
+        return shape_object
+    if isinstance(value_type, (cty.List, cty.Set, cty.Map)):
+        element = _shaper(value_type.element)
+        if element is None:
+            return None
+        if isinstance(value_type, cty.Map):
+            return lambda value: (
+                {key: element(item) for key, item in value.items()} if isinstance(value, dict) else value
+            )
+        return lambda value: [element(item) for item in value] if isinstance(value, list) else value
+    return None

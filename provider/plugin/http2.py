@@ -35,6 +35,7 @@ _MAX_FRAME = 16384  # what we accept: the default, never raised
 # We advertise a large receive window and top it up once half is used: request bodies are whole
 # resource states, and a window update per DATA frame would cost a frame per frame.
 _RECEIVE_WINDOW = 1 << 24
+_DECODED_BLOCKS = 256  # header blocks remembered: one or two per RPC method Terraform calls
 
 
 class Http2Error(Exception):
@@ -105,6 +106,7 @@ class ServerConnection:
 
     def __init__(self) -> None:
         self._decoder = hpack.Decoder()
+        self._decoded: dict[bytes, dict[bytes, bytes]] = {}  # header blocks decoded against the current table
         self._inbox = bytearray()
         self._outbox = bytearray()
         self._preface_seen = False
@@ -220,10 +222,7 @@ class ServerConnection:
         assert self._headers_in_progress is not None
         stream_id, flags, block = self._headers_in_progress
         self._headers_in_progress = None
-        try:
-            headers = dict(self._decoder.decode(bytes(block), raw=True))
-        except hpack.exceptions.HPACKError as err:
-            raise self._fail(COMPRESSION_ERROR, f"an undecodable header block: {err}") from err
+        headers = self._decode_headers(bytes(block))
         ended = bool(flags & END_STREAM)
         if stream_id <= self._last_stream_id:
             # Trailers of a request (gRPC clients send none) or a stream that is already over.
@@ -237,6 +236,25 @@ class ServerConnection:
         if not ended:
             self._unacknowledged[stream_id] = 0
         events.append(RequestStarted(stream_id, headers, ended))
+
+    def _decode_headers(self, block: bytes) -> dict[bytes, bytes]:
+        # grpc-go indexes every header it sends, so once its table is warm each call of a method
+        # sends the same bytes; a block that left the table as it was decodes the same next time.
+        cached = self._decoded.get(block)
+        if cached is not None:
+            return cached
+        entries = self._decoder.header_table.dynamic_entries
+        before = (entries[0] if entries else None, len(entries), self._decoder.header_table.maxsize)
+        try:
+            headers = dict(self._decoder.decode(block, raw=True))
+        except hpack.exceptions.HPACKError as err:
+            raise self._fail(COMPRESSION_ERROR, f"an undecodable header block: {err}") from err
+        after = (entries[0] if entries else None, len(entries), self._decoder.header_table.maxsize)
+        if after[0] is not before[0] or after[1:] != before[1:]:
+            self._decoded.clear()  # the table changed: what was remembered may now decode otherwise
+        elif len(self._decoded) < _DECODED_BLOCKS:
+            self._decoded[block] = headers
+        return headers
 
     def _on_settings(self, flags: int, stream_id: int, payload: bytes, events: list[Event]) -> None:
         if stream_id or len(payload) % 6:

@@ -187,3 +187,22 @@ def test_arbitrary_frames_raise_only_the_codec_error(frames: list[tuple[int, int
         connection.receive(PREFACE + b"".join(frame(kind, flags, sid, payload) for kind, flags, sid, payload in frames))
     except Http2Error:
         pass
+
+
+def test_remembered_header_blocks_decode_as_a_fresh_decoder_would() -> None:
+    # The same bytes decode otherwise once the dynamic table has changed: new entries shift indices.
+    encoder = hpack.Encoder()
+    first = encoder.encode(REQUEST)  # literals that enter the table
+    repeated = encoder.encode(REQUEST)  # indexed only
+    other = encoder.encode([*REQUEST[:2], (b":path", b"/plugin.GRPCController/Shutdown"), *REQUEST[3:]])
+    blocks = [first, repeated, repeated, other, repeated, repeated]
+    reference = hpack.Decoder()
+    expected = [dict(reference.decode(block, raw=True)) for block in blocks]
+    connection = connected()
+    got = []
+    for stream_id, block in zip(range(1, 2 * len(blocks), 2), blocks, strict=True):
+        [event] = connection.receive(frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, stream_id, block))
+        assert isinstance(event, RequestStarted)
+        got.append(event.headers)
+    assert got == expected
+    assert got[4] != got[1]  # after `other`, the repeated bytes name other table entries
