@@ -1,15 +1,21 @@
 """The control plane's one settings object: where data lives, where to listen, which regions exist.
 
-Read from command-line flags and an optional TOML file; everything has a default so that
-`dbaas-cp serve` with no arguments runs the embedded default in ./.dbaas on 127.0.0.1:8750 with
-regions local-east and local-west.
+Each setting is taken from the first of these that gives it: command-line flags (`--data-dir`, `--listen`,
+`--log-format`), `DBAAS_CP_<SETTING>` environment variables (`DBAAS_CP_LISTEN=0.0.0.0:8750`; `DBAAS_CP_REGIONS`
+as JSON), the TOML file of `--config`, the defaults. With nothing given, `dbaas-cp serve` runs the embedded
+default in ./.dbaas on 127.0.0.1:8750 with regions local-east and local-west. An unknown setting (in the file
+or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a message naming it, as
+`listen: ...` or `regions[1].name: ...`.
 
     # dbaas-cp.toml
+    data_dir = "/var/lib/dbaas"   # default: ./.dbaas
     listen = "127.0.0.1:8750"
+    log_format = "text"           # or "json": one JSON object per line
     catalog_url = "postgresql+psycopg://dbaas:secret@10.0.0.5/dbaas"   # default: SQLite in the data dir
     postgres_bin = "/usr/lib/postgresql/15/bin"
     os_user = "postgres"          # runs the database processes when we are root
     job_workers = 4
+    lease_seconds = 30.0          # how long a claimed job stays claimed without a renewal
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
     replication_workers = 2       # files copied at once
     lag_sample_seconds = 30.0     # how often the replication lag is sampled for the report
@@ -25,14 +31,27 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_DATA_DIR = Path(".dbaas")
 DEFAULT_LISTEN = "127.0.0.1:8750"
 DEFAULT_REGIONS = ("local-east", "local-west")
 DEFAULT_POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+ENV_PREFIX = "DBAAS_CP_"
+# A region's name is a directory name under the data directory: no separators, no dot-dot.
+REGION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+
+LogFormat = Literal["text", "json"]
 
 
 class SettingsError(Exception):
@@ -48,6 +67,8 @@ class Region:
 
 @dataclass(frozen=True)
 class Settings:
+    """The settings a control plane runs with: every default filled in, every path absolute."""
+
     data_dir: Path
     host: str
     port: int
@@ -55,12 +76,13 @@ class Settings:
     regions: tuple[Region, ...]
     postgres_bin: Path
     os_user: str | None
-    job_workers: int = 4
-    lease_seconds: float = 30.0
-    replication_interval: float = 1.0
-    replication_workers: int = 2
-    lag_sample_seconds: float = 30.0
-    sealing_key_file: Path | None = None  # default: <data dir>/sealing.key
+    job_workers: int
+    lease_seconds: float
+    replication_interval: float
+    replication_workers: int
+    lag_sample_seconds: float
+    sealing_key_file: Path | None  # None: <data dir>/sealing.key
+    log_format: LogFormat = "text"
 
     @property
     def admin_token_file(self) -> Path:
@@ -75,59 +97,165 @@ class Settings:
         return next((region for region in self.regions if region.name == name), None)
 
 
-def load_settings(data_dir: Path | None = None, listen: str | None = None, config_file: Path | None = None) -> Settings:
-    """Flags win over the file, the file over the defaults."""
-    config: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            config = tomllib.loads(config_file.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise SettingsError(f"cannot read --config {config_file}: {err}") from err
-    base = (data_dir or Path(config.get("data_dir", DEFAULT_DATA_DIR))).resolve()
-    host, port = _parse_listen(listen or config.get("listen", DEFAULT_LISTEN))
-    regions = tuple(_region(base, entry) for entry in config.get("regions", [{"name": n} for n in DEFAULT_REGIONS]))
-    if not regions:
-        raise SettingsError("regions: at least one region is needed")
-    if len({region.name for region in regions}) != len(regions):
-        raise SettingsError("regions: region names must be unique")
-    return Settings(
-        data_dir=base,
-        host=host,
-        port=port,
-        catalog_url=config.get("catalog_url") or f"sqlite:///{base / 'catalog.sqlite'}",
-        regions=regions,
-        postgres_bin=Path(config.get("postgres_bin", DEFAULT_POSTGRES_BIN)),
-        os_user=config.get("os_user", "postgres") if os.geteuid() == 0 else None,
-        job_workers=int(config.get("job_workers", 4)),
-        lease_seconds=float(config.get("lease_seconds", 30.0)),
-        replication_interval=_positive(config, "replication_interval", 1.0),
-        replication_workers=int(_positive(config, "replication_workers", 2)),
-        lag_sample_seconds=_positive(config, "lag_sample_seconds", 30.0),
-        sealing_key_file=Path(config["sealing_key_file"]).resolve() if "sealing_key_file" in config else None,
-    )
+def load_settings(
+    data_dir: Path | None = None,
+    listen: str | None = None,
+    config_file: Path | None = None,
+    *,
+    log_format: LogFormat | None = None,
+) -> Settings:
+    """Flags (the arguments) win over `DBAAS_CP_*` variables, those over the TOML file, that over the defaults."""
+    _refuse_unknown_variables()
+    flags: dict[str, Any] = {"data_dir": data_dir, "listen": listen, "log_format": log_format}
+    try:
+        with _reading(config_file):
+            given = _Given(**{name: value for name, value in flags.items() if value is not None})
+    except ValidationError as err:
+        raise SettingsError("; ".join(_describe(error) for error in err.errors())) from None
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise SettingsError(f"cannot read --config {config_file}: {err}") from None
+    except SourceError as err:  # a DBAAS_CP_* variable that should be JSON (regions) and is not
+        raise SettingsError(f"{err}: {err.__cause__}") from None
+    return given.resolve()
 
 
-def _positive(config: dict[str, Any], key: str, default: float) -> float:
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise SettingsError(f"{key}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _parse_listen(listen: str) -> tuple[str, int]:
+def split_listen(listen: str) -> tuple[str, int]:
+    """HOST:PORT (HOST may be a bracketed IPv6 address) as (host, port)."""
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SettingsError(f"listen: expected HOST:PORT, got {listen!r}")
+        raise ValueError(f"expected HOST:PORT, got {listen!r}")
     return host.strip("[]"), int(port)
 
 
-def _region(base: Path, entry: dict[str, Any]) -> Region:
-    name = entry.get("name")
-    if not isinstance(name, str) or not name:
-        raise SettingsError(f"regions: every region needs a name, got {entry!r}")
-    root = base / "regions" / name
-    return Region(
-        name=name,
-        object_store=Path(entry.get("object_store", root / "objects")).resolve(),
-        services_dir=Path(entry.get("services_dir", root / "services")).resolve(),
-    )
+def _no_bool(value: Any) -> Any:
+    """TOML's true is no number, though pydantic would take it as 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a positive number, got {value!r}")
+    return value
+
+
+PositiveInt = Annotated[int, BeforeValidator(_no_bool), Field(gt=0)]
+PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
+
+
+class _GivenRegion(BaseModel):
+    """A `[[regions]]` table as written: its directories default to ones in the data directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=REGION_NAME_PATTERN)
+    object_store: Path | None = None
+    services_dir: Path | None = None
+
+    def resolve(self, data_dir: Path) -> Region:
+        root = data_dir / "regions" / self.name
+        return Region(
+            name=self.name,
+            object_store=(self.object_store or root / "objects").resolve(),
+            services_dir=(self.services_dir or root / "services").resolve(),
+        )
+
+
+# The TOML file of the load under way: pydantic-settings takes its sources from a class method, so the file
+# chosen at run time reaches it here.
+_config_file: ContextVar[Path | None] = ContextVar("dbaas_cp_config_file", default=None)
+
+
+@contextmanager
+def _reading(config_file: Path | None) -> Iterator[None]:
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"no such file: {config_file}")
+    reset = _config_file.set(config_file)
+    try:
+        yield
+    finally:
+        _config_file.reset(reset)
+
+
+class _Given(BaseSettings):
+    """The settings as given by flags, environment, TOML file and defaults, checked; `resolve` fills in the rest."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    listen: str = DEFAULT_LISTEN
+    log_format: LogFormat = "text"
+    catalog_url: str = ""  # "": SQLite in the data directory
+    regions: tuple[_GivenRegion, ...] = tuple(_GivenRegion(name=name) for name in DEFAULT_REGIONS)
+    postgres_bin: Path = DEFAULT_POSTGRES_BIN
+    os_user: str = "postgres"
+    job_workers: PositiveInt = 4
+    lease_seconds: PositiveFloat = 30.0
+    replication_interval: PositiveFloat = 1.0
+    replication_workers: PositiveInt = 2
+    lag_sample_seconds: PositiveFloat = 30.0
+    sealing_key_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags, then the environment, then the file; no .env file, no secrets directory.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, listen: str) -> str:
+        split_listen(listen)
+        return listen
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_are_named_once(cls, regions: tuple[_GivenRegion, ...]) -> tuple[_GivenRegion, ...]:
+        if not regions:
+            raise ValueError("at least one region is needed")
+        names = [region.name for region in regions]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"region names must be unique: {', '.join(repeated)} given more than once")
+        return regions
+
+    def resolve(self) -> Settings:
+        data_dir = self.data_dir.resolve()
+        host, port = split_listen(self.listen)
+        return Settings(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            catalog_url=self.catalog_url or f"sqlite:///{data_dir / 'catalog.sqlite'}",
+            regions=tuple(region.resolve(data_dir) for region in self.regions),
+            postgres_bin=self.postgres_bin,
+            # Only root can run the databases as another account; anyone else runs them as themselves.
+            os_user=self.os_user if os.geteuid() == 0 else None,
+            job_workers=self.job_workers,
+            lease_seconds=self.lease_seconds,
+            replication_interval=self.replication_interval,
+            replication_workers=self.replication_workers,
+            lag_sample_seconds=self.lag_sample_seconds,
+            sealing_key_file=self.sealing_key_file.resolve() if self.sealing_key_file else None,
+            log_format=self.log_format,
+        )
+
+
+def _refuse_unknown_variables() -> None:
+    """pydantic-settings reads only the variables it knows: a misspelt one would be ignored without a word."""
+    for variable in sorted(os.environ):
+        name = variable.lower().removeprefix(ENV_PREFIX.lower())
+        if variable.upper().startswith(ENV_PREFIX) and name not in _Given.model_fields:
+            raise SettingsError(f"{variable}: unknown setting (known: {', '.join(_Given.model_fields)})")
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One error as `regions[1].name: what is wrong`."""
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown setting"
+    if error["type"] == "value_error":
+        return f"{where}: {error.get('ctx', {}).get('error', error['msg'])}"
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    return f"{where}: {message}, got {error['input']!r}"
