@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from controlplane.api import errors
 from controlplane.api.body_limit import BodyLimit
+from controlplane.api.request_id import RequestId
 from controlplane.api.routes import backups, regions, replication, restore_tests, services, strategies
 from controlplane.runtime import Runtime
 
@@ -19,6 +20,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestId)  # the last added runs first: a 413 from BodyLimit gets an id too
     app.include_router(regions.router)
     app.include_router(services.router)
     app.include_router(backups.router)
