@@ -6,6 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import sealing, services
@@ -35,6 +37,33 @@ def prepare_directories(settings: Settings) -> None:
     for directory in [settings.data_dir] + [p for r in settings.regions for p in (r.object_store, r.services_dir)]:
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o711)
+
+
+class NoCatalog(Exception):
+    """A command that must find a catalog found none; the message names where it looked."""
+
+
+def require_catalog(settings: Settings) -> None:
+    """NoCatalog unless the catalog was made before: a one-shot command run from the wrong directory (the
+    data directory defaults to ./.dbaas) must not quietly start a new, empty one."""
+    url = make_url(settings.catalog_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and not Path(url.database).is_file():
+            raise NoCatalog(
+                f"no catalog in {settings.data_dir} ({Path(url.database).name} not found): give the data directory "
+                "of `dbaas-cp serve` with --data-dir"
+            )
+        return
+    engine = make_engine(settings.catalog_url)
+    try:
+        made = inspect(engine).has_table("alembic_version")
+    finally:
+        engine.dispose()
+    if not made:
+        raise NoCatalog(
+            f"no catalog in the database {url.render_as_string(hide_password=True)}: give the catalog_url of "
+            "`dbaas-cp serve`"
+        )
 
 
 def open_catalog(settings: Settings) -> sessionmaker[Session]:

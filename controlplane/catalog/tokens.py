@@ -40,3 +40,22 @@ def create_token(session: Session, *, project: str | None, description: str = ""
 def find_token(session: Session, *, token: str) -> Token | None:
     """The stored token whose plain text is `token`, or None."""
     return session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+
+
+def list_tokens(session: Session) -> list[Token]:
+    """Every token, oldest first (their hashes are no secret, but never show them)."""
+    return list(session.scalars(select(Token).order_by(Token.id)))
+
+
+def revoke_token(session: Session, *, token_id: int) -> bool:
+    """Delete the token `token_id`; False when there is none.
+
+    Requests look their token up in the catalog each time (api/dependencies.py), so a revoked token is
+    refused from the next request on, by every control plane sharing the catalog.
+    """
+    token = session.get(Token, token_id)
+    if token is None:
+        return False
+    session.delete(token)
+    session.flush()
+    return True

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ def unprivileged_reachable_dir(prefix: str) -> Path:
 
 
 class ControlPlane:
-    def __init__(self, data_dir: Path, config: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, config: Path | None = None, serve_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.config = config
+        self.serve_args = serve_args
         self.port = free_loopback_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -43,7 +45,7 @@ class ControlPlane:
     def start(self, timeout: float = 60) -> ControlPlane:
         log = self.log.open("ab")
         self.process = subprocess.Popen(
-            self._command("serve", "--listen", f"127.0.0.1:{self.port}"),
+            self._command("serve", "--listen", f"127.0.0.1:{self.port}", *self.serve_args),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -75,15 +77,21 @@ class ControlPlane:
     def admin_token(self) -> str:
         return (self.data_dir / "admin-token").read_text().strip()
 
-    def create_token(self, project: str) -> str:
-        result = subprocess.run(
-            self._command("token", "create", "--project", project),
+    def run(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """A `dbaas-cp` command on this control plane's data directory (and config), as an operator runs it."""
+        return subprocess.run(
+            self._command(*args),
             cwd=REPO,
             capture_output=True,
             text=True,
-            check=True,
-            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
         )
+
+    def create_token(self, project: str, description: str = "") -> str:
+        result = self.run("token", "create", "--project", project, "--description", description)
+        if result.returncode != 0:
+            raise RuntimeError(f"token create failed: {result.stderr}")
         return result.stdout.strip()
 
     def client(self, token: str | None) -> httpx.Client:
