@@ -16,12 +16,12 @@ explicitly by the control plane's retention.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controlplane.engine import marks
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account, tail
 from controlplane.engine.pgbackrest_output import (
     _LABEL,
@@ -436,11 +437,13 @@ class PgBackRest:
         started = time.monotonic()
         try:
             self._account.make_reachable_parent(target)
+            marks.mark(target)
             self._account.private_dir(target)
             self._run("restore", options, timeout=timeout, cancel=cancel)
             _retarget_conf(self._account, target / CONF_NAME, port, socket_dir)
         except BaseException as exc:
-            shutil.rmtree(target, ignore_errors=True)
+            with contextlib.suppress(OSError, marks.UnmarkedError):
+                marks.remove_marked(target)
             if isinstance(exc, (OSError, AccountError)):
                 raise PgBackRestError(f"restore of {self._stanza.name} into {target} failed: {exc}") from exc
             raise

@@ -15,6 +15,7 @@ built later for the same directory finds it again through `postmaster.pid`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -26,6 +27,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from controlplane.engine import marks
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account, tail
 from controlplane.engine.plans import Plan, plan_settings
 from controlplane.engine.postmaster import is_postgres, read_pid, wait_for_orphans
@@ -145,11 +147,13 @@ class Postgres:
             started = time.monotonic()
             staging = self._staging_dir()
             try:
-                if self._data_dir.exists():
+                if os.path.lexists(self._data_dir):
                     logger.warning("initdb %s: wiping an incomplete cluster", self._data_dir)
-                    shutil.rmtree(self._data_dir)
-                shutil.rmtree(staging, ignore_errors=True)
+                    marks.remove_marked(self._data_dir)
                 self._account.make_reachable_parent(self._data_dir)
+                marks.remove_marked(staging)
+                marks.mark(staging)
+                marks.mark(self._data_dir)
                 self._account.private_dir(staging)
                 self._run_initdb(staging, username, password, cancel)
                 self._write_access_files(staging, username)
@@ -159,10 +163,11 @@ class Postgres:
                 self._account.private_dir(staging / LOG_PATH.parent)
                 staging.rename(self._data_dir)
                 fsync_dir(self._data_dir.parent)
-            except (OSError, AccountError) as exc:
+            except (OSError, AccountError, marks.UnmarkedError) as exc:
                 raise PostgresError(f"initdb {self._data_dir} failed: {exc}") from exc
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                with contextlib.suppress(OSError, marks.UnmarkedError):
+                    marks.remove_marked(staging)
             logger.info("initdb %s: done in %.2f s", self._data_dir, time.monotonic() - started)
 
     def _run_initdb(self, target: Path, username: str, password: str, cancel: threading.Event | None) -> None:
@@ -447,12 +452,10 @@ class Postgres:
         with self._lock:
             self.stop()
             try:
-                shutil.rmtree(self._data_dir, ignore_errors=False)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
+                marks.remove_marked(self._data_dir)
+                marks.remove_marked(self._staging_dir())
+            except (OSError, marks.UnmarkedError) as exc:
                 raise PostgresError(f"removing {self._data_dir} failed: {exc}") from exc
-            shutil.rmtree(self._staging_dir(), ignore_errors=True)
             try:
                 self.socket_dir.rmdir()  # only when empty: another cluster may use the port now
             except OSError:
@@ -473,7 +476,9 @@ class Postgres:
             self.stop()
             try:
                 self._account.make_reachable_parent(target)
+                marks.mark(target)
                 shutil.move(self._data_dir, target)
+                marks.mark_path(self._data_dir).unlink(missing_ok=True)
                 # A copy between filesystems is made by us: give the files back to the account.
                 if (target / "PG_VERSION").stat().st_uid != self._account.uid:
                     self._account.own_tree(target)

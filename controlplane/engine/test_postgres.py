@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from controlplane.engine import marks
 from controlplane.engine.plans import PLANS, plan_settings
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import DEFAULT_BIN_DIR, Postgres, PostgresError
@@ -205,7 +206,9 @@ def test_cancelled_start_leaves_no_server(server: Postgres) -> None:
 
 def test_initdb_wipes_a_partial_directory_and_keeps_a_complete_one(base_dir: Path, bin_dir: Path) -> None:
     data_dir = base_dir / "partial" / "data"
-    data_dir.mkdir(parents=True)
+    data_dir.parent.mkdir()
+    marks.mark(data_dir)  # a crash of ours after the mark, before the cluster was complete
+    data_dir.mkdir()
     (data_dir / "stray").write_text("left by a crash")
     pg = Postgres(data_dir, port=free_loopback_port(), bin_dir=bin_dir)
     assert pg.status() == "missing"
@@ -219,6 +222,19 @@ def test_initdb_wipes_a_partial_directory_and_keeps_a_complete_one(base_dir: Pat
     assert (data_dir / "global" / "pg_control").stat().st_mtime_ns == control.st_mtime_ns
     pg.remove()
     assert pg.status() == "missing" and not data_dir.exists()
+
+
+def test_initdb_keeps_what_the_control_plane_did_not_make(base_dir: Path, bin_dir: Path) -> None:
+    data_dir = base_dir / "someone-elses"
+    data_dir.mkdir()
+    (data_dir / "precious").write_text("not ours")
+    pg = Postgres(data_dir, port=free_loopback_port(), bin_dir=bin_dir)
+
+    with pytest.raises(PostgresError, match="no mark of the control plane"):
+        pg.initdb(username=USERNAME, password=PASSWORD)
+    with pytest.raises(PostgresError, match="no mark of the control plane"):
+        pg.remove()
+    assert (data_dir / "precious").read_text() == "not ours"
 
 
 def test_parallel_clusters_move_and_remove(base_dir: Path, bin_dir: Path) -> None:

@@ -8,13 +8,13 @@ promoted). Idempotent: a restore that did not finish is wiped and done again.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from controlplane.catalog import services
 from controlplane.catalog.db import transaction
+from controlplane.engine import marks
 from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
@@ -58,7 +58,7 @@ class ForkJobs:
         unarchived: str | None = None  # why commits of the source may be missing from a latest fork
         if not marker.exists():
             postgres.stop(mode="immediate")
-            shutil.rmtree(data_dir, ignore_errors=True)
+            marks.remove_marked(data_dir)  # a restore cut short
             segment, unarchived = self._archive_source_wal(context, plan)
             if instructions.copy_of:
                 self._wake_replicator()

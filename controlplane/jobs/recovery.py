@@ -1,15 +1,18 @@
 """After a restart (even `kill -9`): services that were RUNNING run again, interrupted jobs resume, and the
-tenants of clusters made before the control plane kept a superuser of its own lose that superuser."""
+clusters made by an older control plane are brought up to date: their tenants lose the cluster's superuser,
+and their data directories get the mark without which nothing is removed (controlplane/engine/marks.py)."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import jobs, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
+from controlplane.engine import marks
 from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.jobs import kinds
 from controlplane.jobs.service_jobs import ServiceJobs
@@ -25,6 +28,9 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
     """
     started = 0
     with transaction(sessions) as session:
+        for service in services.list_services(session):
+            if service.port is not None:  # a service without a port has no cluster yet
+                _mark_legacy_cluster(service_jobs.driver(service), Path(service.data_dir))
         if single_process:
             released = jobs.release_all_leases(session)
             if released:
@@ -57,6 +63,13 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                 )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
     return started
+
+
+def _mark_legacy_cluster(postgres: Postgres, data_dir: Path) -> None:
+    """The catalog says we made this cluster: an older control plane wrote no mark beside it."""
+    if postgres.status() != "missing" and not marks.is_marked(data_dir):
+        log.warning("%s: marking the cluster as the control plane's (made before marks existed)", data_dir)
+        marks.mark(data_dir)
 
 
 def _tenant_is_superuser(postgres: Postgres, service: Service) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import signal
 import time
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 from controlplane.catalog import backups, jobs
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import RESTORE_TEST_STATES, Backup
+from controlplane.engine import marks
 from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
 from controlplane.engine.ports import free_loopback_port
@@ -157,7 +157,7 @@ class RestoreTests:
         _kill_stragglers(scratch, resolve_account(self._settings.os_user).uid)
         if server is not None:
             server.remove()  # with its socket directory
-        shutil.rmtree(scratch, ignore_errors=True)
+        marks.remove_marked(scratch)  # when the server was not started: its restore cut short
 
     def _driver(self, scratch: Path, port: int) -> Postgres:
         return Postgres(scratch, port=port, bin_dir=self._settings.postgres_bin, os_user=self._settings.os_user)

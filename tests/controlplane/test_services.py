@@ -117,5 +117,18 @@ def test_kill_9_during_create_resumes_and_leaves_nothing_untracked(
     service = wait_for_state(acme, f"{SERVICES}/interrupted", {"RUNNING"})
     write_rows(str(service["uri"]), ["resumed"])
     tracked = {s["name"] for s in acme.get(SERVICES).json()["services"]}
-    on_disk = {path.name for path in control_plane.data_dir.glob("regions/*/services/acme/*")}
+    on_disk = {path.name for path in control_plane.data_dir.glob("regions/*/services/acme/*") if path.is_dir()}
     assert on_disk <= tracked, f"data directories no service owns: {on_disk - tracked}"
+
+
+def test_a_cluster_made_before_marks_is_marked_at_start_and_deleted(
+    control_plane: ControlPlane, acme: httpx.Client
+) -> None:
+    create(acme, "older")
+    data_dir = control_plane.data_dir / "regions/local-east/services/acme/older"
+    control_plane.stop()
+    (data_dir.parent / ".older.dbaas-mark").unlink()  # as an older control plane left it: no mark
+    control_plane.start()
+    assert acme.delete(f"{SERVICES}/older").status_code == 202
+    wait_for_gone(acme, f"{SERVICES}/older")
+    assert not data_dir.exists()
