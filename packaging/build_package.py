@@ -22,6 +22,7 @@ import argparse
 import ast
 import hashlib
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -167,10 +168,12 @@ def copy_provider(lib: Path) -> None:
 
 
 def byte_compile(lib: Path, interpreters: list[str]) -> None:
+    """Bytecode that is the same at every build: file names relative to the package (the import system puts
+    the real path in at load) and a fixed hash seed (the order of set constants)."""
+    options = ["-q", "--invalidation-mode", "unchecked-hash", "-s", str(lib.parent)]
     for interpreter in interpreters:
         subprocess.run(
-            [interpreter, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(lib)],
-            check=True,
+            [interpreter, "-m", "compileall", *options, str(lib)], check=True, env=dict(os.environ, PYTHONHASHSEED="0")
         )
 
 
@@ -180,8 +183,8 @@ def stage(root: Path, project: Project, interpreters: list[str], scratch: Path) 
     install_dependencies(lib, project, scratch)
     add_extensions(lib, project, scratch)
     copy_provider(lib)
-    shutil.copyfile(REPO / "packaging" / "launch.py", lib / "launch.py")
     byte_compile(lib, interpreters)
+    shutil.copyfile(REPO / "packaging" / "launch.py", lib / "launch.py")  # run as a script: never from bytecode
     executable = root / f"{NAME}_v{project.version}"
     shutil.copyfile(REPO / "packaging" / NAME, executable)
     # Under its repository name: Terraform runs the first file named terraform-provider-dbaas* it finds.

@@ -54,11 +54,14 @@ class Release:
     zip_path: Path
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    dist = tmp_path_factory.mktemp("dist")
+def build_release(dist: Path) -> Release:
     subprocess.run([sys.executable, str(REPO / "packaging" / "build_package.py"), "--dist", str(dist)], check=True)
     return Release(dist, dist / f"{NAME}_{VERSION}_linux_amd64.zip")
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return build_release(tmp_path_factory.mktemp("dist"))
 
 
 def h1_hash(files: dict[str, bytes]) -> str:
@@ -147,6 +150,11 @@ def test_release_holds_the_provider_and_its_dependencies_only(release: Release) 
         f"{hashlib.sha256(manifest_file.read_bytes()).hexdigest()}  {manifest_file.name}",
     ]
     assert json.loads(manifest_file.read_text()) == manifest
+
+
+def test_release_is_reproducible(release: Release, tmp_path: Path) -> None:
+    again = build_release(tmp_path / "dist")
+    assert again.zip_path.read_bytes() == release.zip_path.read_bytes()
 
 
 def test_init_from_a_mirror_with_a_lock_file_applies_and_refuses_tampering(
