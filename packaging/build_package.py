@@ -45,6 +45,7 @@ WHEEL_PLATFORM = "manylinux2014_x86_64"
 # Build-time or test code of provider/, not needed to serve.
 LEFT_OUT = ("test_*.py", "docgen.py")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+LAST_MINOR = 99  # bound of the 3.x releases looked at in requires-python
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def runtime_requirements(dependencies: list[str], sources: list[Path]) -> list[s
 def read_project(pyproject: Path) -> Project:
     project = tomllib.loads(pyproject.read_text())["project"]
     supported = SpecifierSet(project["requires-python"])
-    minors = [minor for minor in range(11, 30) if f"3.{minor}" in supported]
+    minors = [minor for minor in range(LAST_MINOR + 1) if f"3.{minor}" in supported]
+    if LAST_MINOR in minors:  # extensions are fetched for each admitted Python: the range must be closed
+        raise SystemExit("requires-python in pyproject.toml needs an upper bound (such as <3.14)")
     return Project(project["version"], runtime_requirements(project["dependencies"], provider_sources()), minors)
 
 
