@@ -11,7 +11,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from provider.cty.errors import CtyError
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
@@ -25,6 +25,7 @@ from provider.pb import tfplugin6_pb2 as pb
 
 log = logging.getLogger(__name__)
 Handler = Callable[["ProviderServer", Any, Diagnostics], Any]
+T = TypeVar("T")
 
 
 def rpc(method: Handler) -> Callable[..., Any]:
@@ -104,7 +105,9 @@ class ProviderServer:
     @rpc
     def ConfigureProvider(self, request: Any, diagnostics: Diagnostics) -> Any:
         config = decode_dynamic(request.config, self._provider.schema.cty_type())
-        self._provider_data = self._provider.configure(config, request.terraform_version, diagnostics)
+        self._provider_data = _provider_code(
+            "Provider Configure", self._provider.configure, config, request.terraform_version, diagnostics
+        )
         return pb.ConfigureProvider.Response()
 
     # -- managed resources --------------------------------------------------------------------
@@ -122,7 +125,9 @@ class ProviderServer:
             )
         state = load_state_json(request.raw_state.json)
         if request.version < cls.schema.version:
-            state = cls(self._provider_data).upgrade_state(request.version, state)
+            state = _provider_code(
+                "Resource UpgradeState", cls(self._provider_data).upgrade_state, request.version, state
+            )
         return pb.UpgradeResourceState.Response(upgraded_state=encode_dynamic(state, cls.schema.cty_type(), pb))
 
     @rpc
@@ -134,7 +139,8 @@ class ProviderServer:
         if state is None:
             return response
         try:
-            new_state = cls(self._provider_data).read(ReadRequest(state, request.private, diagnostics))
+            read = cls(self._provider_data).read
+            new_state = _provider_code("Resource Read", read, ReadRequest(state, request.private, diagnostics))
         except DiagnosticError as err:
             diagnostics.items.append(err.diagnostic)
             return response
@@ -154,7 +160,7 @@ class ProviderServer:
         config = decode_dynamic(request.config, value_type)
         planned, replace = plan_change(cls.schema, prior, proposed, config)
         plan = PlanRequest(prior, config, planned, request.prior_private, diagnostics, replace)
-        cls(self._provider_data).modify_plan(plan)
+        _provider_code("Resource ModifyPlan", cls(self._provider_data).modify_plan, plan)
         response.planned_state.CopyFrom(encode_dynamic(plan.planned, value_type, pb))
         response.requires_replace.extend(_paths_to_proto(plan.requires_replace))
         response.planned_private = plan.private
@@ -171,7 +177,7 @@ class ProviderServer:
         resource = cls(self._provider_data)
         operation = resource.delete if planned is None else resource.create if prior is None else resource.update
         try:
-            operation(apply)
+            _provider_code(f"Resource {operation.__name__.capitalize()}", operation, apply)
             if planned is None:
                 apply.state = None
             elif apply.state is None:
@@ -191,7 +197,7 @@ class ProviderServer:
     @rpc
     def ImportResourceState(self, request: Any, diagnostics: Diagnostics) -> Any:
         cls = self._resource_class(request.type_name)
-        state = cls(self._provider_data).import_state(request.id, diagnostics)
+        state = _provider_code("Resource ImportState", cls(self._provider_data).import_state, request.id, diagnostics)
         if diagnostics.has_errors:
             return pb.ImportResourceState.Response()
         return pb.ImportResourceState.Response(
@@ -215,7 +221,7 @@ class ProviderServer:
         cls = self._data_source_class(request.type_name)
         value_type = cls.schema.cty_type()
         config = decode_dynamic(request.config, value_type)
-        state = cls(self._provider_data).read(config, diagnostics)
+        state = _provider_code("DataSource Read", cls(self._provider_data).read, config, diagnostics)
         if diagnostics.has_errors:
             return pb.ReadDataSource.Response()
         return pb.ReadDataSource.Response(state=encode_dynamic(state, value_type, pb))
@@ -262,6 +268,14 @@ class ProviderServer:
         if type_name not in self._data_sources:
             raise DiagnosticError("Unknown data source", f"this provider has no data source {type_name!r}")
         return self._data_sources[type_name]
+
+
+def _provider_code(what: str, operation: Callable[..., T], *args: Any) -> T:
+    """`operation(*args)` between the debug lines terraform-plugin-framework writes around provider code."""
+    log.debug("Calling provider defined %s", what)
+    result = operation(*args)
+    log.debug("Called provider defined %s", what)
+    return result
 
 
 def _validate(owner: type[Resource | DataSource] | Provider, message: Any, diagnostics: Diagnostics) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from provider.plugin.grpc_server import CallContext, Method
+from provider.plugin.rpc_logging import with_call_fields
 
 
 def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
@@ -35,15 +36,18 @@ def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
     ]
 
 
-def service_methods(service_descriptor: Any, servicer: object) -> list[Method]:
-    """A Method for every RPC of a protobuf service, each handled by the servicer's method of that name."""
+def service_methods(service_descriptor: Any, servicer: object, provider_address: str) -> list[Method]:
+    """A Method for every RPC of a protobuf service, each handled by the servicer's method of that name
+    with the RPC's log fields set."""
     from google.protobuf.message_factory import GetMessageClass
 
     return [
         Method(
             path=f"/{service_descriptor.full_name}/{rpc.name}",
             request_type=GetMessageClass(rpc.input_type),
-            handler=getattr(servicer, rpc.name),
+            handler=with_call_fields(
+                rpc.name, frozenset(rpc.input_type.fields_by_name), provider_address, getattr(servicer, rpc.name)
+            ),
         )
         for rpc in service_descriptor.methods
     ]

@@ -111,6 +111,8 @@ class Connection:
         except ssl.SSLError as err:
             self._send_tls_alert()
             log.warning("refused a connection that did not present Terraform's client certificate: %s", err)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # Terraform hangs up once it is done with us: the normal end, not worth a line
         except (OSError, http2.Http2Error) as err:
             log.debug("connection ended: %s", err)
             with self._lock:

@@ -1,10 +1,13 @@
 """Logs as hclog JSON lines on stderr, which Terraform's plugin client reads and re-logs.
 
 Levels follow TF_LOG_PROVIDER, else TF_LOG (TRACE, DEBUG, INFO, WARN, ERROR, OFF; JSON means TRACE).
+Every line logged while an RPC runs carries that RPC's fields (`tf_rpc`, `tf_req_id`, ...), as
+terraform-plugin-go writes them: `call_fields` holds them for the thread running the call.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -20,6 +23,11 @@ _LEVEL_NAMES = {
     logging.ERROR: "error",
     logging.CRITICAL: "error",
 }
+# Chatter of the libraries under the provider: per-header HPACK decoding, per-connection HTTP steps.
+_TRANSPORT_LOGGERS = ("hpack", "httpcore")
+
+call_fields: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("call_fields", default=None)
+
 _ENV_LEVELS = {
     "TRACE": TRACE,
     "JSON": TRACE,
@@ -47,6 +55,9 @@ class HclogFormatter(logging.Formatter):
             "@module": f"{self._module}.{record.name}" if record.name != "root" else self._module,
             "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", seconds) + f".{micros:06d}Z",
         }
+        fields = call_fields.get()
+        if fields:
+            entry.update(fields)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -65,7 +76,8 @@ def configure(environ: Mapping[str, str], module: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level_from_environment(environ))
-    logging.getLogger("hpack").setLevel(logging.WARNING)  # per-header chatter, even at TRACE
+    for name in _TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def _level_name(levelno: int) -> str:

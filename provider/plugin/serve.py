@@ -59,6 +59,10 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
             line = handshake.handshake_line(protocol_version, "unix", address, identity.cert_der if identity else None)
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+            # go-plugin reads our stdout until it ends and logs an error if the pipe is closed under
+            # its reader when we exit: ending it now, with the handshake, leaves no such race. Anything
+            # printed later goes to stderr, which Terraform logs.
+            os.dup2(2, 1)
         _start_serving(spec, listener, identity, client_cert_pem, shutdown, debug)
         _wait_for_end(shutdown, debug)
         listener.close()
@@ -123,7 +127,7 @@ def _start_serving(
     # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
     on_shutdown = (lambda: None) if debug else shutdown.set
     methods = go_plugin_methods(on_shutdown) + service_methods(
-        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer
+        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address
     )
     server = GrpcServer(methods, tls_context)
     threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
