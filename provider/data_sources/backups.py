@@ -30,6 +30,8 @@ def read_only(attr: Attribute) -> Attribute:
 
 
 _BACKUP = {name: read_only(attr) for name, attr in BACKUP_ATTRIBUTES.items() if name not in _NOT_LISTED}
+# A managed backup leaves `incremental` null when it names its `parent`; a listed one always says.
+_BACKUP["incremental"] = Attribute(type=cty.BOOL, computed=True, description="Whether the backup is incremental.")
 
 
 class BackupsData(DataSource):
@@ -71,6 +73,7 @@ class BackupsData(DataSource):
         listed = []
         for backup in found:
             state = state_of(backup, {})
+            state["incremental"] = bool(backup.get("incremental"))
             for name in (*_NOT_LISTED, "timeouts"):
                 state.pop(name)
             listed.append(state)

@@ -96,8 +96,8 @@ BACKUP_ATTRIBUTES: dict[str, Attribute] = {
         optional=True,
         computed=True,
         plan_modifiers=REPLACED,
-        description="Incremental on the latest backup of the container; conflicts with "
-        "`parent`. Computed: whether the backup is incremental.",
+        description="Incremental on the latest backup of the container; conflicts with `parent`. "
+        "Computed: false for a full backup, null for one that names its `parent` (`type` says which).",
     ),
     "container": Attribute(
         type=cty.STRING,
@@ -241,7 +241,8 @@ class Backup(Resource):
         project = project_of(self.provider_data, request.state)
         service, name = str(request.state["service"]), str(request.state["name"])
         with api_errors(f"read backup {service}/{name}"):
-            found = self.client.backup(project, service, name)
+            # Refresh reads a plan's backups from one list per service, not one GET each.
+            found = self.client.refreshed_backup(project, service, name)
         return None if found is None else state_of(found, request.state)
 
     def update(self, request: ApplyRequest) -> None:
@@ -333,7 +334,7 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "description": found.get("description") or "",
         "labels": dict(found.get("labels") or {}),
         "parent": found.get("parent"),
-        "incremental": bool(found.get("incremental")),
+        "incremental": _incremental(found, configured),
         "container": found["container"],
         "import_source": None
         if not source
@@ -356,6 +357,14 @@ def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any
         "last_restore_test": _restore_test(found.get("last_restore_test")),
         "timeouts": configured.get("timeouts"),
     }
+
+
+def _incremental(found: dict[str, Any], configured: dict[str, Any]) -> bool | None:
+    """Whether the backup is incremental, as configured; null for one that names its `parent` without
+    `incremental` (an import among them): configuration generated from state must not set both, which conflict."""
+    if found.get("parent") is not None and not known(configured.get("incremental")):
+        return None
+    return bool(found.get("incremental"))
 
 
 def _restore_test(found: dict[str, Any] | None) -> dict[str, Any] | None:
