@@ -256,11 +256,6 @@ def test_undescribed_lists_every_level() -> None:
     assert docgen.undescribed(block) == ["b", "c.d", "e"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dbaas_regions: `id`, `regions.name` and `regions.description` have no description yet "
-    "(provider/data_sources/regions.py)",
-)
 def test_every_registered_attribute_is_described() -> None:
     assert docgen.undescribed_attributes() == []
 

@@ -17,14 +17,20 @@ class Regions(DataSource):
         Block(
             description="The regions of the control plane.",
             attributes={
-                "id": Attribute(type=cty.STRING, computed=True),
+                "id": Attribute(type=cty.STRING, computed=True, description="Always `regions`."),
                 "regions": Attribute(
                     computed=True,
-                    description="Every region.",
+                    description="Every region services can run in and back up to, in the control plane's order.",
                     nested=NestedAttributes(
                         {
-                            "name": Attribute(type=cty.STRING, computed=True),
-                            "description": Attribute(type=cty.STRING, computed=True),
+                            "name": Attribute(
+                                type=cty.STRING,
+                                computed=True,
+                                description="The region's name, as `cloud` and `additional_backup_regions` take it.",
+                            ),
+                            "description": Attribute(
+                                type=cty.STRING, computed=True, description="What the control plane says of it."
+                            ),
                         },
                         "list",
                     ),

@@ -17,13 +17,8 @@ from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.framework.validators import Between, Matches
 from provider.resources.backup import CONTAINER
 from provider.resources.common import ID, PROJECT, api_errors, plan_default_project, project_of
-
-# The control plane's rule for both schedules (controlplane/domain/validation.py check_schedule), stated here
-# for the docs; the control plane checks it and names the attribute when it refuses one.
-SCHEDULE_RULE = (
-    "No seconds or year field; the times of day it fires lie at least 15 minutes apart, the last of a day "
-    "and the first of the next included."
-)
+from provider.resources.schedule import RULE as SCHEDULE_RULE
+from provider.resources.schedule import is_schedule
 
 STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
@@ -44,12 +39,14 @@ STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     "schedule": Attribute(
         type=cty.STRING,
         optional=True,
+        validators=(is_schedule,),
         description="A five-field cron expression (minute hour day month weekday, UTC) for scheduled full backups, "
         'e.g. `"0 3 * * *"`. ' + SCHEDULE_RULE,
     ),
     "restore_test_schedule": Attribute(
         type=cty.STRING,
         optional=True,
+        validators=(is_schedule,),
         description="A five-field cron expression (UTC): when it fires, the newest backup of each service in scope is "
         "restore-tested (restored into a scratch server, started and checked; see `last_restore_test` of "
         '`dbaas_backup`), e.g. `"0 5 * * 0"`. ' + SCHEDULE_RULE,

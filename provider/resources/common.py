@@ -9,6 +9,7 @@ from typing import Any
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
 from provider.framework.diagnostics import DiagnosticError
+from provider.framework.paths import format_path
 from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
 from provider.framework.resource import PlanRequest
 from provider.framework.schema import Attribute
@@ -67,7 +68,9 @@ def api_errors(action: str, paths: Callable[[str | None], tuple[str, ...] | None
     except ApiError as err:
         path = paths(err.field) if err.field else None
         field_path = path if path is not None else (tuple(err.field.split(".")) if err.field else None)
-        raise DiagnosticError(f"Could not {action}", err.message, field_path) from err
+        # Terraform shows a nested attribute's diagnostic at its resource block: the detail names the path.
+        detail = f"{format_path(field_path)}: {err.message}" if field_path and len(field_path) > 1 else err.message
+        raise DiagnosticError(f"Could not {action}", detail, field_path) from err
     except Timeout as err:
         # After a create, Terraform marks the object tainted and plans its replacement; after an update
         # or delete, the next apply carries on from the object as it is.

@@ -8,6 +8,7 @@ from typing import Any
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
 from provider.framework.diagnostics import Diagnostics
+from provider.framework.paths import format_path
 from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
 from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
@@ -39,8 +40,7 @@ USER_CONFIG = Attribute(
                 optional=True,
                 computed=True,
                 plan_modifiers=(USE_STATE_FOR_UNKNOWN,),
-                description="Regions that receive a copy of every backup and its WAL; none may equal `cloud`. "
-                "Only for `pg` and `mysql`.",
+                description="Regions that receive a copy of every backup and its WAL; none may equal `cloud`.",
             ),
         }
     ),
@@ -110,6 +110,7 @@ class Service(Resource):
 
     def modify_plan(self, request: PlanRequest) -> None:
         plan_default_project(self.provider_data, request)
+        check_regions(self.client, request)
 
     def create(self, request: ApplyRequest) -> None:
         planned = request.planned or {}
@@ -200,6 +201,50 @@ class Service(Resource):
             what=f"service {project}/{name}",
         )
         return result
+
+
+def check_regions(client: Any, request: PlanRequest) -> None:
+    """The region rules of docs/design.md, checked at plan against the control plane's regions: `cloud` and
+    every additional backup region must be one, and no backup region the service's own `cloud`.
+
+    Only values that change are checked, so an unchanged service costs no request; the regions are listed
+    once per plan (`Client.known_regions`).
+    """
+    planned, prior = request.planned, request.prior or {}
+    cloud, backup_regions = planned.get("cloud"), _backup_regions(planned)
+    new_cloud = _known(cloud) and cloud != prior.get("cloud")
+    new_backup_regions = backup_regions is not None and backup_regions != _backup_regions(prior)
+    if not (new_cloud or new_backup_regions):
+        return
+    with api_errors("list the control plane's regions"):
+        regions = [str(region["name"]) for region in client.known_regions()]
+    offered = f"regions: {', '.join(regions)}"
+    if new_cloud and cloud not in regions:
+        request.diagnostics.error(
+            "Unknown region in cloud", f"no region {cloud!r} on this control plane; {offered}", ("cloud",)
+        )
+    # Terraform shows a nested attribute's diagnostic at its resource block, so the summary names the path.
+    path = ("user_config", "additional_backup_regions")
+    for region in sorted(backup_regions or ()):
+        if region not in regions:
+            why = f"no region {region!r} on this control plane; {offered}"
+            request.diagnostics.error(f"Unknown region in {format_path(path)}", why, path)
+        elif region == cloud:
+            why = f"{region!r} is the service's own `cloud`; its backups already live there"
+            request.diagnostics.error(f"Invalid region in {format_path(path)}", why, path)
+
+
+def _backup_regions(value: dict[str, Any]) -> set[str] | None:
+    """The additional backup regions of a planned or prior service; None while unknown."""
+    user_config = value.get("user_config")
+    regions = user_config.get("additional_backup_regions") if _known(user_config) and user_config else None
+    if regions is None or is_unknown(regions) or any(is_unknown(region) for region in regions):
+        return None
+    return {str(region) for region in regions}
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not is_unknown(value)
 
 
 def user_config_body(value: Any) -> dict[str, Any]:
