@@ -1,12 +1,12 @@
 """`Idempotency-Key` on create routes (DESIGN §4): a retried create answers what the first attempt answered.
 
-`@idempotent` goes under the route decorator. With the header, the first request claims the key (token's
-project, key → method, path, a hash of the body) and commits the claim before it acts, and records its
-answer after; a retry with the same key and body gets the recorded answer and does not act again, one
-with another request answers 422. A request that fails (an error answer) releases its claim: it did not
-act, so its retry may. A retry that arrives while the first is still at work waits for its answer up to
-`WAIT_SECONDS`, then answers 409. A control plane that dies between acting and recording leaves the claim
-unanswered: its retries answer 409 until the key expires, rather than act a second time.
+`@idempotent` goes under the route decorator. With the header, the route's transaction carries the answer
+too: the route ends its work with `commit(session)`, which under a key only flushes, and the wrapper records
+the answer (token's project, key → method, path, a hash of the body, status, body) and commits both at once.
+So a key is recorded exactly when its request acted; a control plane that dies in between did neither, and
+a retry acts. A retry with the same key and body gets the recorded answer and does not act again, one with
+another request answers 422. Two requests with one key at once: the catalog's unique key decides, the loser's
+transaction (its act included) is rolled back and it answers what the winner answered.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import functools
 import hashlib
 import inspect
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -23,20 +22,19 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from controlplane.api.dependencies import SessionDep, TokenDep
-from controlplane.api.errors import ApiError
 from controlplane.catalog import idempotency as keys
 from controlplane.domain.errors import Invalid
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 128
-WAIT_SECONDS = 10.0
-_POLL_SECONDS = 0.05
 P = ParamSpec("P")
 R = TypeVar("R")
 _ADMIN_SCOPE = "*"  # the admin token's keys; never a project name (NAME_PATTERN)
+_ANSWER_PENDING = "idempotency.answer_pending"  # session.info: the wrapper commits, with the answer
 
 
 @dataclass(frozen=True)
@@ -89,6 +87,19 @@ async def keyed_request(
     )
 
 
+def commit(session: Session, *, then: Callable[[], None] | None = None) -> None:
+    """End a create route's work: commit, then call `then` (waking the job runner, say).
+
+    Under an `Idempotency-Key` this only flushes: `idempotent` commits once the answer is recorded with it.
+    """
+    if then is not None:
+        event.listen(session, "after_commit", lambda _: then(), once=True)
+    if session.info.get(_ANSWER_PENDING):
+        session.flush()
+    else:
+        session.commit()
+
+
 def idempotent(endpoint: Callable[P, R]) -> Callable[..., R | JSONResponse]:
     """The route `endpoint` (a sync function) with `Idempotency-Key` handling; its parameters are kept."""
     signature = inspect.signature(endpoint)
@@ -102,25 +113,34 @@ def idempotent(endpoint: Callable[P, R]) -> Callable[..., R | JSONResponse]:
     def route(*args: Any, idempotency_key: KeyedRequest | None, **kwargs: Any) -> R | JSONResponse:
         if idempotency_key is None:
             return endpoint(*args, **kwargs)
-        session = idempotency_key.session
-        recorded = _claim(idempotency_key)
+        keyed, session = idempotency_key, idempotency_key.session
+        recorded = _recorded(keyed)
         if recorded is not None:
-            return JSONResponse(recorded[1], status_code=recorded[0])
+            return recorded
+        session.info[_ANSWER_PENDING] = True
         try:
             answer = endpoint(*args, **kwargs)
-        except BaseException:
-            session.rollback()
-            keys.release_key(session, scope=idempotency_key.scope, key=idempotency_key.key)
+            keys.record_answer(
+                session,
+                scope=keyed.scope,
+                key=keyed.key,
+                method=keyed.method,
+                path=keyed.path,
+                request_hash=keyed.request_hash,
+                status=keyed.status,
+                response=jsonable_encoder(answer),
+            )
+            session.info.pop(_ANSWER_PENDING)
             session.commit()
+        except Exception:
+            session.info.pop(_ANSWER_PENDING, None)
+            session.rollback()
+            # A request with the same key that acted meanwhile (its create made ours fail, or its key row
+            # beat ours): its answer is this request's too.
+            recorded = _recorded(keyed)
+            if recorded is not None:
+                return recorded
             raise
-        keys.record_answer(
-            session,
-            scope=idempotency_key.scope,
-            key=idempotency_key.key,
-            status=idempotency_key.status,
-            response=jsonable_encoder(answer),
-        )
-        session.commit()
         return answer
 
     # FastAPI reads the parameters from the signature: the route's own, and the key's dependency.
@@ -128,34 +148,22 @@ def idempotent(endpoint: Callable[P, R]) -> Callable[..., R | JSONResponse]:
     return route
 
 
-def _claim(keyed: KeyedRequest) -> tuple[int, Any] | None:
-    """None when this request claimed the key and acts; else the (status, body) the first request answered.
+def _recorded(keyed: KeyedRequest) -> JSONResponse | None:
+    """The answer recorded for the request's key, or None; 422 when the key was used for another request.
 
-    Each look is a transaction of its own, ended before the next: the claim is seen by every other request
-    before this one acts, and a waiting retry holds no lock the first request needs to finish.
+    Read in a transaction of its own, ended at once: a request holds nothing while it has not acted.
     """
-    session, claim = keyed.session, {"scope": keyed.scope, "key": keyed.key}
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        if keys.claim_key(session, **claim, method=keyed.method, path=keyed.path, request_hash=keyed.request_hash):
-            session.commit()
-            return None
-        found = keys.find_key(session, **claim)
-        session.commit()
-        if found is None:
-            continue  # the first request failed and released the key meanwhile: claim it again
-        if found.request_hash != keyed.request_hash:
-            raise ApiError(
-                422,
-                "invalid",
-                f"{HEADER} {keyed.key!r} was used for another request ({found.method} {found.path} with "
-                "another body); a new request needs a new key",
-                HEADER,
-            )
-        if found.status is not None:
-            return found.status, found.response
-        if time.monotonic() >= deadline:
-            raise ApiError(
-                409, "conflict", f"the request with {HEADER} {keyed.key!r} is still in progress; retry later", HEADER
-            )
-        time.sleep(_POLL_SECONDS)  # the first request is at work; its answer is a row away
+    found = keys.find_key(keyed.session, scope=keyed.scope, key=keyed.key)
+    answer = None if found is None else (found.request_hash, found.method, found.path, found.status, found.response)
+    keyed.session.commit()
+    if answer is None:
+        return None
+    request_hash, method, path, status, response = answer
+    assert status is not None  # find_key reads answered keys only
+    if request_hash != keyed.request_hash:
+        raise Invalid(
+            HEADER,
+            f"{keyed.key!r} was used for another request ({method} {path} with another body); "
+            "a new request needs a new key",
+        )
+    return JSONResponse(response, status_code=status)

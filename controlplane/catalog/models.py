@@ -299,7 +299,7 @@ class IdempotencyKey(Base):
     """A create request made with an `Idempotency-Key` header, and the answer it got (docs/design.md).
 
     `scope` is the token's project ("*" for the admin token): a key is one client's, never another
-    project's. `status` None: the first request is still being carried out. Rows expire after a day.
+    project's. A row is written in the transaction of the act it answers. Rows expire after a day.
     """
 
     __tablename__ = "idempotency_keys"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError
-from controlplane.api.idempotency import idempotent
+from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import (
     LABEL_KEY,
     BackupCreate,
@@ -210,8 +210,7 @@ def _take(
     jobs.enqueue_job(
         session, kind=kinds.TAKE_BACKUP, project=project, service_id=source.id, payload={"backup_id": backup.id}
     )
-    session.commit()
-    runtime.runner.wake()
+    commit(session, then=runtime.runner.wake)
     return public(backup, _copies(session, backup))
 
 
@@ -232,7 +231,7 @@ def _import(
     location = handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
     if backups.get_backup(session, project=project, service=service, name=name) is not None:
         raise _duplicate(name, service)
-    session.commit()
+    session.commit()  # ends the reads above (nothing is written yet): the probe runs outside any transaction
     found = handles.probe(runtime.settings, location)
     backup = _create(
         session,
@@ -262,7 +261,7 @@ def _import(
         finished_at=found.info.finished_at,
         recovery_window_start=found.info.finished_at,
     )
-    session.commit()
+    commit(session)
     return public(backup, _copies(session, backup))
 
 

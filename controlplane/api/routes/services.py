@@ -15,7 +15,7 @@ from fastapi import APIRouter, status
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.errors import ApiError
-from controlplane.api.idempotency import idempotent
+from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.services import (
     ForkFrom,
     RestoredFrom,
@@ -99,8 +99,7 @@ def create_service(
     jobs.enqueue_job(
         session, kind=FORK_SERVICE if fork_plan else CREATE_SERVICE, project=project, service_id=service.id
     )
-    session.commit()
-    runtime.runner.wake()
+    commit(session, then=runtime.runner.wake)
     return public(service)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.api.dependencies import ProjectDep, SessionDep
 from controlplane.api.errors import ApiError
-from controlplane.api.idempotency import idempotent
+from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
 from controlplane.catalog import strategies
 from controlplane.catalog.models import BackupStrategy
@@ -100,7 +100,7 @@ def _put(
         raise ApiError(
             409, "conflict", f"the backup strategy of {scope} already exists", "service" if service else "project"
         ) from err
-    session.commit()
+    commit(session)
     return public(strategy)
 
 
