@@ -320,8 +320,8 @@ def _import_section(block: Path | None, command: Path | None) -> str:
     """`## Import`: the `import` block (Terraform 1.5 and later), then the `terraform import` command."""
     ways = []
     if block is not None and block.is_file():
-        ways.append("In Terraform 1.5 and later, an `import` block imports an existing object by its ID:\n\n")
-        ways[-1] += _code("terraform", block)
+        intro = "In Terraform 1.5 and later, an `import` block imports an existing object by its ID"
+        ways.append(f"{intro}:\n\n" + _code("terraform", block))
     if command is not None and command.is_file():
         intro = (
             "The `terraform import` command does the same" if ways else "Import is supported using `terraform import`"
