@@ -220,14 +220,12 @@ def check_regions(client: Any, request: PlanRequest) -> None:
         regions = [str(region["name"]) for region in client.known_regions()]
     offered = f"regions: {', '.join(regions)}"
     if new_cloud and cloud not in regions:
-        request.diagnostics.error(
-            "Unknown region in cloud", f"no region {cloud!r} on this control plane; {offered}", ("cloud",)
-        )
+        request.diagnostics.error("Unknown region in cloud", f"unknown region {cloud!r}; {offered}", ("cloud",))
     # Terraform shows a nested attribute's diagnostic at its resource block, so the summary names the path.
     path = ("user_config", "additional_backup_regions")
     for region in sorted(backup_regions or ()):
         if region not in regions:
-            why = f"no region {region!r} on this control plane; {offered}"
+            why = f"unknown region {region!r}; {offered}"
             request.diagnostics.error(f"Unknown region in {format_path(path)}", why, path)
         elif region == cloud:
             why = f"{region!r} is the service's own `cloud`; its backups already live there"

@@ -21,9 +21,10 @@ def failed_plan(workspace: Workspace) -> str:
 def test_unknown_region_fails_at_plan_naming_cloud(dbaas: Workspace, acme: httpx.Client) -> None:
     write(dbaas, service(name="lost").replace('"local-east"', '"mars-north"'))
     errors = failed_plan(dbaas)
-    assert "Error: Unknown region in cloud" in errors and "no region 'mars-north' on this control plane" in errors, (
-        errors
-    )
+    assert (
+        "Error: Unknown region in cloud" in errors
+        and "unknown region 'mars-north'; regions: local-east, local-west" in errors
+    ), errors
     assert "local-east" in errors, "the error lists the regions there are"
     assert 'cloud        = "mars-north"' in errors, "the error points at `cloud`"
     assert acme.get("/v1/projects/acme/services/lost").status_code == 404
@@ -35,7 +36,7 @@ def test_backup_regions_fail_at_plan_naming_the_nested_attribute(dbaas: Workspac
     errors = failed_plan(dbaas)
     # Terraform points a nested attribute's error at the resource block: the summary names the whole path.
     assert "Error: Unknown region in user_config.additional_backup_regions" in errors, errors
-    assert "no region 'mars-north' on this control plane" in errors
+    assert "unknown region 'mars-north'; regions: local-east, local-west" in errors
     assert "Error: Invalid region in user_config.additional_backup_regions" in errors
     assert "'local-east' is the service's own `cloud`" in errors
     assert "'local-west'" not in errors
