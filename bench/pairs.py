@@ -33,10 +33,10 @@ def describe(values: list[float], unit: str, scale: float = 1.0) -> str:
     return f"median {median} {unit} (min {low}, max {high})"
 
 
-def describe_ratio(ratios: list[float], target: float) -> str:
+def describe_ratio(ratios: list[float], target: float | None = None) -> str:
     ordered = sorted(ratios)
-    verdict = "met" if statistics.median(ordered) <= target else "NOT met"
-    return (
-        f"median {statistics.median(ordered):.2f}x (min {ordered[0]:.2f}x, max {ordered[-1]:.2f}x; "
-        f"{len(ordered)} pairs); target <= {target}x: {verdict}"
-    )
+    median = statistics.median(ordered)
+    text = f"median {median:.2f}x (min {ordered[0]:.2f}x, max {ordered[-1]:.2f}x; {len(ordered)} pairs)"
+    if target is None:
+        return text
+    return f"{text}; target <= {target}x: {'met' if median <= target else 'NOT met'}"

@@ -1,0 +1,118 @@
+"""Provider CPU per resource in the launch that plans: ours beside the Go null provider (target ≤ 1 ms per resource).
+
+`terraform plan -refresh=true` of N unchanged resources starts a provider several times; the launch that plans
+(UpgradeResourceState, ReadResource, PlanResourceChange per resource) is the one that uses the most CPU. Each
+provider runs under a launcher (this file with --record) that adds its CPU time (user + system, its children
+included) to a file once it exits. Per resource is the difference between the planning launches with N and with 1
+resource, over N - 1, taken within each run; the sides (testing_items with 25 labels, null_resources with 25
+triggers) run interleaved. The total of the planning launch with N resources is printed too.
+Usage: python bench/provider_cpu.py [--resources N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
+from bench.plan_unchanged import null_provider, null_workspace, testing_workspace, timed_plan
+from tests.plugin_process import REPO
+from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, terraform_env
+
+RECORD_VARIABLE = "BENCH_PROVIDER_CPU_RECORD"
+
+
+def record(command: list[str]) -> int:
+    """Run a provider as Terraform started us, then append the CPU seconds it used to $BENCH_PROVIDER_CPU_RECORD."""
+    path = os.environ.get(RECORD_VARIABLE)
+    if not path:
+        os.execv(command[0], command)
+    returncode = subprocess.run(command, check=False).returncode
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(path, "a") as out:
+        out.write(f"{used.ru_utime + used.ru_stime}\n")
+    return returncode
+
+
+def recording_plugin_dir(directory: Path, name: str, command: list[str]) -> Path:
+    """A directory holding terraform-provider-`name`, which runs `command` under the recording launcher."""
+    directory.mkdir(parents=True)
+    launcher = directory / f"terraform-provider-{name}"
+    quoted = " ".join(f"'{part}'" for part in command)
+    launcher.write_text(
+        f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} {Path(__file__).resolve()} --record {quoted} "$@"\n'
+    )
+    launcher.chmod(0o755)
+    return directory
+
+
+def planning_launch_cpu(workspace: Workspace, record_file: Path) -> float:
+    """CPU seconds of the provider launch that planned, in one `terraform plan` of `workspace`."""
+    record_file.unlink(missing_ok=True)
+    workspace.env[RECORD_VARIABLE] = str(record_file)
+    try:
+        timed_plan(workspace)
+    finally:
+        del workspace.env[RECORD_VARIABLE]
+    return max(float(line) for line in record_file.read_text().split())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--resources", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if TERRAFORM is None:
+        sys.exit("terraform is not on PATH")
+    count = args.resources
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        null_binary = null_provider(scratch / "null") / "terraform-provider-null"
+        ours_dir = recording_plugin_dir(
+            scratch / "ours-plugin", "testing", [sys.executable, "-m", "tests.e2e.testing_provider"]
+        )
+        null_dir = recording_plugin_dir(scratch / "null-plugin", "null", [str(null_binary)])
+        env = terraform_env(
+            cli_config(scratch / "terraformrc", {"example/testing": ours_dir, "hashicorp/null": null_dir})
+        )
+        workspaces = {
+            "ours": testing_workspace(scratch / "ours", env, count),
+            "ours-1": testing_workspace(scratch / "ours-1", env, 1),
+            "null": null_workspace(scratch / "null-25", env, count, triggers=25),
+            "null-1": null_workspace(scratch / "null-25-1", env, 1, triggers=25),
+        }
+        for workspace in workspaces.values():
+            workspace.apply("-parallelism=10")
+        cpu = interleaved(
+            {
+                name: functools.partial(planning_launch_cpu, workspace, scratch / f"{name}.cpu")
+                for name, workspace in workspaces.items()
+            },
+            args.runs,
+        )
+    per_resource = {
+        side: [(n - one) / (count - 1) for n, one in zip(cpu[side], cpu[f"{side}-1"], strict=True)]
+        for side in ("ours", "null")
+    }
+    print(
+        f"provider CPU in the launch that plans {count} unchanged resources (refresh on), {args.runs} interleaved runs:"
+    )
+    print(f"  Go null provider, 25 triggers, whole launch:  {describe(cpu['null'], 'ms', 1000)}")
+    print(f"  this framework, 25 labels, whole launch:      {describe(cpu['ours'], 'ms', 1000)}")
+    print(f"  Go null provider, per resource:  {describe(per_resource['null'], 'ms', 1000)}")
+    print(f"  this framework, per resource:    {describe(per_resource['ours'], 'ms', 1000)}; target <= 1 ms")
+    print("  ratio of the whole launches, ours / null: " + describe_ratio(pair_ratios(cpu["ours"], cpu["null"])))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--record"]:
+        sys.exit(record(sys.argv[2:]))
+    main()
