@@ -24,7 +24,8 @@ _CODES = {
 }
 
 
-# The answer to each kind of domain error; a kind missing here is a bug, answered as 500 by FastAPI.
+# The answer to each kind of domain error (and to its subclasses); DomainError itself missing here is a bug,
+# answered as 500 by FastAPI.
 _DOMAIN_ANSWERS: dict[type[DomainError], int] = {Invalid: 422, NotFound: 404, Conflict: 409}
 
 
@@ -53,7 +54,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, err: DomainError) -> JSONResponse:
-        status = _DOMAIN_ANSWERS[type(err)]
+        status = next(_DOMAIN_ANSWERS[kind] for kind in type(err).__mro__ if kind in _DOMAIN_ANSWERS)
         return JSONResponse(error_body(_CODES[status], err.message, err.field), status_code=status)
 
     @app.exception_handler(RequestValidationError)

@@ -77,9 +77,10 @@ def create_service(
     return service
 
 
-def get_service(session: Session, *, project: str, name: str) -> Service | None:
-    """The service `name` of `project`, or None."""
-    return session.scalar(select(Service).where(Service.project == project, Service.name == name))
+def get_service(session: Session, *, project: str, name: str, for_update: bool = False) -> Service | None:
+    """The service `name` of `project`, or None; `for_update` locks its row until the transaction ends."""
+    query = select(Service).where(Service.project == project, Service.name == name)
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def get_service_by_id(session: Session, *, service_id: int) -> Service | None:

@@ -1,16 +1,99 @@
-"""What a backup request may ask for: naming, incremental chains (Trove) and containers (DESIGN §3)."""
+"""What a backup request may ask for: naming, incremental chains (Trove), containers (DESIGN §3), and how many
+may wait to be taken."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from controlplane.catalog import backups
+from controlplane.catalog import backups, jobs, strategies
 from controlplane.catalog.models import Backup
 from controlplane.domain.errors import Conflict, Invalid
+from controlplane.domain.services import existing_service
+from controlplane.jobs import kinds
 
 DEFAULT_CONTAINER = "default"
+# A service takes one backup at a time (the job claim sees to it); this many more may wait behind it, so
+# that a tenant's burst of requests stays a short queue rather than hours of work held in the catalog.
+MAX_UNFINISHED_BACKUPS = 8
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise Invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
+
+
+def take(
+    session: Session,
+    *,
+    project: str,
+    service: str,
+    name: str,
+    container: str | None,
+    parent: str | None,
+    incremental: bool,
+    description: str,
+    labels: Mapping[str, str],
+) -> Backup:
+    """A new Pending backup of a RUNNING service, with the job that takes it (neither committed)."""
+    source = existing_service(session, project=project, name=service, for_update=True)
+    if source.state != "RUNNING":
+        raise Conflict(f"service {service!r} is {source.state}; backups are taken of a RUNNING service", "service")
+    chosen = strategies.effective_container(
+        session, project=project, service=service, requested=container, default=DEFAULT_CONTAINER
+    )
+    backup_type, chained_on = chain(
+        session, project=project, service=service, container=chosen, parent=parent, incremental=incremental
+    )
+    backup = create(
+        session,
+        project=project,
+        service=service,
+        service_id=source.id,
+        name=name,
+        type=backup_type,
+        parent=chained_on,
+        container=chosen,
+        region=source.cloud,
+        description=description,
+        labels=labels,
+    )
+    # Counted with the new row written: on SQLite the write lock, on PostgreSQL the service's row lock, makes
+    # requests arriving together count one after the other, so the limit is never overshot.
+    unfinished = backups.list_backups(
+        session, project=project, service=service, states=("Pending", "Running"), limit=MAX_UNFINISHED_BACKUPS + 1
+    )
+    if len(unfinished) > MAX_UNFINISHED_BACKUPS:
+        raise Conflict(
+            f"too many backups queued for service {service!r}: {MAX_UNFINISHED_BACKUPS} are not finished yet; "
+            "try again when one has finished",
+            "service",
+        )
+    jobs.enqueue_job(
+        session, kind=kinds.TAKE_BACKUP, project=project, service_id=source.id, payload={"backup_id": backup.id}
+    )
+    return backup
+
+
+def create(session: Session, **fields: object) -> Backup:
+    """A backup row (catalog.backups.create_backup's fields); Conflict when the service has one of that name."""
+    try:
+        return backups.create_backup(session, **fields)  # type: ignore[arg-type]
+    except backups.DuplicateBackup as err:
+        raise duplicate(err.name, err.service) from err
+
+
+def duplicate(name: str, service: str) -> Conflict:
+    return Conflict(f"a backup named {name!r} already exists for service {service!r}", "name")
+
+
+def check_verifiable(backup: Backup) -> None:
+    if backup.state != "Succeeded":
+        raise Conflict(f"backup {backup.name!r} is {backup.state}: only a finished backup is verified", "name")
 
 
 def generated_name() -> str:

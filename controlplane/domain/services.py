@@ -12,9 +12,10 @@ from controlplane.catalog.models import Service
 from controlplane.domain.errors import Conflict, NotFound
 
 
-def existing_service(session: Session, *, project: str, name: str) -> Service:
-    """The service `name` of `project`; NotFound (field `service`) when there is none."""
-    found = services.get_service(session, project=project, name=name)
+def existing_service(session: Session, *, project: str, name: str, for_update: bool = False) -> Service:
+    """The service `name` of `project`; NotFound (field `service`) when there is none. `for_update` locks its row
+    until the transaction ends (PostgreSQL; SQLite's one writer needs no row lock)."""
+    found = services.get_service(session, project=project, name=name, for_update=for_update)
     if found is None:
         raise NotFound(f"service {name!r} in project {project!r}", "service")
     return found

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from controlplane.catalog import backups, jobs
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import RESTORE_TEST_STATES, Backup
+from controlplane.domain.errors import Conflict
 from controlplane.engine import marks
 from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
@@ -44,8 +45,11 @@ _STRAGGLER_WAIT = 10.0
 _QUOTED_COMMAND = re.compile(r": /[^\n]*?: (exited with status \d+|timed out after \S+ s|cancelled)$", re.MULTILINE)
 
 
-class NotTestable(Exception):
+class NotTestable(Conflict):
     """The backup cannot be restore-tested now; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "name")
 
 
 def queue_restore_test(session: Session, backup: Backup) -> None:

@@ -1,4 +1,5 @@
-"""The domain rules stay free of HTTP (DESIGN §6): a rule raises a domain error and the API maps it, so the
+"""The domain rules stay free of HTTP (DESIGN §6): a rule raises a domain error and the API maps it (routes raise
+no HTTP error of their own), so the
 same rule serves a route, a job or a benchmark alike."""
 
 from __future__ import annotations
@@ -29,5 +30,17 @@ def test_domain_imports_nothing_of_http() -> None:
         for module in modules
         for name in _imported(module)
         if any(name == prefix or name.startswith(f"{prefix}.") for prefix in FORBIDDEN)
+    }
+    assert not offending, sorted(offending)
+
+
+def test_routes_raise_domain_errors_not_http_ones() -> None:
+    routes = sorted((DOMAIN.parent / "api" / "routes").rglob("*.py"))
+    assert routes
+    offending = {
+        f"{module.name}: {name}"
+        for module in routes
+        for name in _imported(module)
+        if name.startswith(("controlplane.api.errors", "fastapi.HTTPException"))
     }
     assert not offending, sorted(offending)

@@ -6,7 +6,6 @@ Running, then Succeeded or Failed. The row and its job are committed together.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
-from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import (
     LABEL_KEY,
@@ -28,19 +26,16 @@ from controlplane.api.models.backups import (
     Replica,
     RestoreTest,
 )
-from controlplane.catalog import backups, jobs, replication, strategies
+from controlplane.catalog import backups, jobs, replication
 from controlplane.catalog.models import Backup, BackupReplica
+from controlplane.domain import backups as domain_backups
 from controlplane.domain import handles
-from controlplane.domain.backups import DEFAULT_CONTAINER, chain, generated_name
+from controlplane.domain.backups import generated_name
 from controlplane.domain.errors import Invalid, NotFound
-from controlplane.domain.services import existing_service
 from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
 router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
-# A service takes one backup at a time (the job claim sees to it); this many more may wait behind it, so
-# that a tenant's burst of requests stays a short queue rather than hours of work held in the catalog.
-MAX_UNFINISHED_BACKUPS = 8
 
 
 @router.get("", response_model=BackupList)
@@ -94,7 +89,7 @@ def put_backup(
     """Takes a backup with this name, or registers an existing one given by `import_source`."""
     if body.name is not None and body.name != name:
         raise Invalid("name", f"the body names {body.name!r} but the path names {name!r}")
-    _check_name(name)
+    domain_backups.check_name(name)
     if body.import_source is not None:
         return _import(session, runtime, token.project, project, service, name, body)
     return _take(session, runtime, project, service, name, body)
@@ -153,10 +148,7 @@ def verify_backup(
 ) -> BackupPublic:
     """Runs `pgbackrest verify` on the backup; the result lands in verify_state and verify_message."""
     backup = _find(session, project, service, name)
-    if backup.state != "Succeeded":
-        raise ApiError(
-            409, "conflict", f"backup {name!r} is {backup.state}: only a finished backup is verified", "name"
-        )
+    domain_backups.check_verifiable(backup)
     jobs.enqueue_job(
         session,
         kind=kinds.VERIFY_BACKUP,
@@ -172,43 +164,16 @@ def verify_backup(
 def _take(
     session: Session, runtime: Runtime, project: str, service: str, name: str, body: BackupCreate
 ) -> BackupPublic:
-    source = existing_service(session, project=project, name=service)
-    if source.state != "RUNNING":
-        raise ApiError(
-            409, "conflict", f"service {service!r} is {source.state}; backups are taken of a RUNNING service", "service"
-        )
-    unfinished = backups.list_backups(
-        session, project=project, service=service, states=("Pending", "Running"), limit=MAX_UNFINISHED_BACKUPS
-    )
-    if len(unfinished) >= MAX_UNFINISHED_BACKUPS:
-        raise ApiError(
-            409,
-            "conflict",
-            f"too many backups queued for service {service!r}: {len(unfinished)} are not finished yet; "
-            "try again when one has finished",
-            "service",
-        )
-    container = strategies.effective_container(
-        session, project=project, service=service, requested=body.container, default=DEFAULT_CONTAINER
-    )
-    backup_type, parent = chain(
-        session, project=project, service=service, container=container, parent=body.parent, incremental=body.incremental
-    )
-    backup = _create(
+    backup = domain_backups.take(
         session,
         project=project,
         service=service,
-        service_id=source.id,
         name=name,
-        type=backup_type,
-        parent=parent,
-        container=container,
-        region=source.cloud,
+        container=body.container,
+        parent=body.parent,
+        incremental=body.incremental,
         description=body.description,
         labels=body.labels,
-    )
-    jobs.enqueue_job(
-        session, kind=kinds.TAKE_BACKUP, project=project, service_id=source.id, payload={"backup_id": backup.id}
     )
     commit(session, then=runtime.runner.wake)
     return public(backup, _copies(session, backup))
@@ -230,10 +195,10 @@ def _import(
         )
     location = handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
     if backups.get_backup(session, project=project, service=service, name=name) is not None:
-        raise _duplicate(name, service)
+        raise domain_backups.duplicate(name, service)
     session.commit()  # ends the reads above (nothing is written yet): the probe runs outside any transaction
     found = handles.probe(runtime.settings, location)
-    backup = _create(
+    backup = domain_backups.create(
         session,
         project=project,
         service=service,
@@ -263,22 +228,6 @@ def _import(
     )
     commit(session)
     return public(backup, _copies(session, backup))
-
-
-def _create(session: Session, **fields: object) -> Backup:
-    try:
-        return backups.create_backup(session, **fields)  # type: ignore[arg-type]
-    except backups.DuplicateBackup as err:
-        raise _duplicate(err.name, err.service) from err
-
-
-def _duplicate(name: str, service: str) -> ApiError:
-    return ApiError(409, "conflict", f"a backup named {name!r} already exists for service {service!r}", "name")
-
-
-def _check_name(name: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
-        raise Invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
 
 
 def _label_filter(item: str) -> tuple[str, str]:

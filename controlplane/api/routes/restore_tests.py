@@ -9,12 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
-from controlplane.api.errors import ApiError
 from controlplane.api.models.backups import BackupPublic
 from controlplane.api.routes.backups import public
 from controlplane.catalog import backups, replication
 from controlplane.domain.errors import NotFound
-from controlplane.jobs.restore_tests import NotTestable, queue_restore_test
+from controlplane.jobs.restore_tests import queue_restore_test
 
 router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
 
@@ -27,10 +26,7 @@ def restore_test(
     backup = backups.get_backup(session, project=project, service=service, name=name)
     if backup is None:
         raise NotFound(f"backup {name!r} of service {service!r}", "name")
-    try:
-        queue_restore_test(session, backup)
-    except NotTestable as err:
-        raise ApiError(409, "conflict", str(err), "name") from err
+    queue_restore_test(session, backup)
     session.commit()
     runtime.runner.wake()
     return public(backup, replication.replicas_of(session, backup_ids=[backup.id])[backup.id])

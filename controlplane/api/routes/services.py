@@ -14,7 +14,6 @@ from fastapi import APIRouter, status
 
 from controlplane.api import pagination
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
-from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.services import (
     ForkFrom,
@@ -29,6 +28,7 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
 from controlplane.domain import forks, validation
+from controlplane.domain.errors import Conflict
 from controlplane.domain.services import check_deletable, check_idle, existing_service
 from controlplane.fork_plan import ForkPlan
 from controlplane.jobs.kinds import (
@@ -95,7 +95,7 @@ def create_service(
             fork_from=fork_plan.dump() if fork_plan else None,
         )
     except services.DuplicateService as err:
-        raise ApiError(409, "conflict", f"a service named {body.name!r} already exists in {project!r}", "name") from err
+        raise Conflict(f"a service named {body.name!r} already exists in {project!r}", "name") from err
     jobs.enqueue_job(
         session, kind=FORK_SERVICE if fork_plan else CREATE_SERVICE, project=project, service_id=service.id
     )

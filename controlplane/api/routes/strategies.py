@@ -9,13 +9,12 @@ from fastapi import APIRouter, Header, status
 from sqlalchemy.orm import Session
 
 from controlplane.api.dependencies import ProjectDep, SessionDep
-from controlplane.api.errors import ApiError
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
 from controlplane.catalog import strategies
 from controlplane.catalog.models import BackupStrategy
 from controlplane.domain import validation
-from controlplane.domain.errors import Invalid, NotFound
+from controlplane.domain.errors import Conflict, Invalid, NotFound
 from controlplane.domain.services import existing_service
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
@@ -97,9 +96,7 @@ def _put(
         )
     except strategies.StrategyExists as err:
         scope = f"service {service!r}" if service else f"project {project!r}"
-        raise ApiError(
-            409, "conflict", f"the backup strategy of {scope} already exists", "service" if service else "project"
-        ) from err
+        raise Conflict(f"the backup strategy of {scope} already exists", "service" if service else "project") from err
     commit(session)
     return public(strategy)
 
