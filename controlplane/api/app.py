@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from controlplane.api import errors
 from controlplane.api.body_limit import BodyLimit
@@ -11,11 +12,18 @@ from controlplane.api.routes import backups, regions, replication, restore_tests
 from controlplane.runtime import Runtime
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`create_service`, `get_backup`): clients generated from the document keep
+    their method names when a path changes, unlike FastAPI's default, which is built from the path."""
+    return route.name
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="dbaas control plane",
         version="1",
         description="Managed PostgreSQL services, their backups, copies to other regions and forks.",
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     errors.install(app)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane.domain.errors import Conflict, DomainError, Invalid, NotFound
@@ -40,8 +41,35 @@ class ApiError(Exception):
         self.field = field
 
 
+class ErrorDetail(BaseModel):
+    """What was refused, and the part of the request at fault."""
+
+    code: str = Field(
+        description="A stable machine-readable kind: " + ", ".join(sorted(set(_CODES.values()))) + ".",
+        examples=["invalid"],
+    )
+    message: str = Field(
+        description="What was refused and why, for people; it names the field when there is one.",
+        examples=["plan: unknown plan 'galactic-64'; plans: business-8, hobbyist, startup-4"],
+    )
+    field: str | None = Field(
+        description="The request's field at fault, dotted for nested ones (`user_config.additional_backup_regions`); "
+        "null when the request as a whole is refused.",
+        examples=["plan"],
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail = Field(
+        description="The error.",
+        examples=[{"code": "not_found", "message": "backup 'nightly' of service 'orders' not found", "field": "name"}],
+    )
+
+
 def error_body(code: str, message: str, field: str | None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
+    return ErrorBody(error=ErrorDetail(code=code, message=message, field=field)).model_dump()
 
 
 def install(app: FastAPI) -> None:

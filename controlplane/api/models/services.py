@@ -25,12 +25,15 @@ RegionName = Annotated[str, Field(min_length=1, max_length=63)]
 
 
 class UserConfig(BaseModel):
+    """Settings of the service beyond its size and place."""
+
     model_config = ConfigDict(extra="forbid")
 
     additional_backup_regions: list[RegionName] = Field(
         default_factory=list,
         max_length=16,
         description="Regions that receive a copy of every backup and its WAL (only for pg and mysql).",
+        examples=[["local-west"]],
     )
 
 
@@ -39,36 +42,63 @@ class ForkFrom(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project: ProjectName | None = Field(default=None, description="Default: this project.")
-    service: ServiceName
+    project: ProjectName | None = Field(
+        default=None, description="The source's project. Default: this project.", examples=["acme"]
+    )
+    service: ServiceName = Field(description="The source service. " + NAME_RULE, examples=["orders"])
     backup: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] | None = Field(
-        default=None, description="Restore exactly this backup of the source."
+        default=None, description="Restore exactly this backup of the source.", examples=["nightly"]
     )
     recovery_target_time: datetime | None = Field(
-        default=None, description="Point in time to recover to (RFC 3339); absent: the latest transaction."
+        default=None,
+        description="Point in time to recover to (RFC 3339); absent: the latest transaction.",
+        examples=["2026-11-30T12:00:00Z"],
     )
 
 
 class RestoredFrom(BaseModel):
-    backup: str | None
-    region: str
-    recovery_time: datetime | None
+    """What a fork was actually restored from, once its restore has ended."""
+
+    backup: str | None = Field(
+        description="The source's backup restored; null if none was named.", examples=["nightly"]
+    )
+    region: str = Field(description="The region whose copy of the backups was read.", examples=["local-east"])
+    recovery_time: datetime | None = Field(
+        description="The time of the last commit the fork replayed; null when it replayed none.",
+        examples=["2026-11-30T11:59:58.123456Z"],
+    )
 
 
 class ServiceBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cloud: RegionName = Field(description="The region the service runs in.")
-    plan: Annotated[str, Field(min_length=1, max_length=63)] = Field(description="hobbyist, startup-4 or business-8.")
-    user_config: UserConfig = Field(default_factory=UserConfig)
-    termination_protection: bool = False
+    cloud: RegionName = Field(description="The region the service runs in.", examples=["local-east"])
+    plan: Annotated[str, Field(min_length=1, max_length=63)] = Field(
+        description="hobbyist, startup-4 or business-8.", examples=["hobbyist"]
+    )
+    user_config: UserConfig = Field(
+        default_factory=UserConfig,
+        description="Settings beyond size and place.",
+        examples=[{"additional_backup_regions": ["local-west"]}],
+    )
+    termination_protection: bool = Field(
+        default=False, description="While true, the service cannot be deleted.", examples=[False]
+    )
 
 
 class ServiceCreate(ServiceBase):
-    name: ServiceName
-    service_type: Annotated[str, Field(min_length=1, max_length=32)] = Field(description="pg")
-    version: Annotated[str, Field(max_length=8)] | None = Field(default=None, description="15 (the default)")
-    fork_from: ForkFrom | None = None
+    name: ServiceName = Field(description="The service's name in its project. " + NAME_RULE, examples=["orders"])
+    service_type: Annotated[str, Field(min_length=1, max_length=32)] = Field(
+        description="The database engine: pg.", examples=["pg"]
+    )
+    version: Annotated[str, Field(max_length=8)] | None = Field(
+        default=None, description="The engine's major version: 15 (the default).", examples=["15"]
+    )
+    fork_from: ForkFrom | None = Field(
+        default=None,
+        description="Make the service a fork: restore another service's backups into it.",
+        examples=[{"service": "orders", "recovery_target_time": "2026-11-30T12:00:00Z"}],
+    )
 
 
 class ServiceUpdate(BaseModel):
@@ -76,39 +106,62 @@ class ServiceUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cloud: RegionName | None = None
-    plan: Annotated[str, Field(min_length=1, max_length=63)] | None = None
-    user_config: UserConfig | None = None
-    termination_protection: bool | None = None
+    cloud: RegionName | None = Field(
+        default=None, description="Move the service to this region, its data kept.", examples=["local-west"]
+    )
+    plan: Annotated[str, Field(min_length=1, max_length=63)] | None = Field(
+        default=None, description="Restart the server with this plan's settings.", examples=["startup-4"]
+    )
+    user_config: UserConfig | None = Field(
+        default=None,
+        description="Replaces the whole user_config.",
+        examples=[{"additional_backup_regions": ["local-west"]}],
+    )
+    termination_protection: bool | None = Field(
+        default=None, description="Turn deletion protection on or off.", examples=[True]
+    )
 
 
 class ServicePublic(ServiceBase):
-    project: str
-    name: str
-    service_type: str
-    version: str
-    state: str = Field(description="REBUILDING, RUNNING, POWEROFF, FAILED or DELETING")
-    state_message: str | None
-    host: str | None
-    port: int | None
-    username: str
-    password: str
-    uri: str | None
-    created_at: datetime
-    updated_at: datetime
-    fork_from: ForkFrom | None = None
-    restored_from: RestoredFrom | None = None
+    project: str = Field(description="The service's project.", examples=["acme"])
+    name: str = Field(description="The service's name in its project.", examples=["orders"])
+    service_type: str = Field(description="The database engine.", examples=["pg"])
+    version: str = Field(description="The engine's major version.", examples=["15"])
+    state: str = Field(description="REBUILDING, RUNNING, POWEROFF, FAILED or DELETING", examples=["RUNNING"])
+    state_message: str | None = Field(description="Why the service FAILED; null otherwise.", examples=[None])
+    host: str | None = Field(description="Where the server listens; null until it first runs.", examples=["127.0.0.1"])
+    port: int | None = Field(description="The server's TCP port; null until it first runs.", examples=[54321])
+    username: str = Field(description="The service's user: owns its database, no superuser.", examples=["dbaasadmin"])
+    password: str = Field(description="The service user's password.", examples=["k8Xq2vN7pR4tW9zB1cD6fG3h"])
+    uri: str | None = Field(
+        description="A libpq URI of the postgres database; null until the server first runs.",
+        examples=["postgres://dbaasadmin:k8Xq2vN7pR4tW9zB1cD6fG3h@127.0.0.1:54321/postgres"],
+    )
+    created_at: datetime = Field(description="When the service was created.", examples=["2026-11-30T09:00:00Z"])
+    updated_at: datetime = Field(description="When the service last changed.", examples=["2026-11-30T09:00:02Z"])
+    fork_from: ForkFrom | None = Field(
+        default=None, description="What the service was forked from; null for a new one.", examples=[None]
+    )
+    restored_from: RestoredFrom | None = Field(
+        default=None, description="What a fork's restore actually used; null before it ends.", examples=[None]
+    )
 
 
 class RegionPublic(BaseModel):
-    name: str
-    description: str
+    """A region services can run in and back up to."""
+
+    name: str = Field(description="The region's name, as `cloud` and backup regions give it.", examples=["local-east"])
+    description: str = Field(description="The region, for people.", examples=["region local-east"])
 
 
 class RegionList(BaseModel):
-    regions: list[RegionPublic]
+    regions: list[RegionPublic] = Field(
+        description="Every region.", examples=[[{"name": "local-east", "description": "region local-east"}]]
+    )
 
 
 class ServiceList(BaseModel):
-    services: list[ServicePublic]
-    next_page_token: str | None = Field(default=None, description="The token of the next page; null on the last.")
+    services: list[ServicePublic] = Field(description="A page of services, by name.", examples=[[]])
+    next_page_token: str | None = Field(
+        default=None, description="The token of the next page; null on the last.", examples=["WyJvcmRlcnMiLCJhY21lIl0"]
+    )

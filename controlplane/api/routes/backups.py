@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from controlplane.api import pagination
+from controlplane.api import pagination, responses
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import (
@@ -35,7 +35,15 @@ from controlplane.domain.errors import Invalid, NotFound
 from controlplane.jobs import kinds
 from controlplane.runtime import Runtime
 
-router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
+router = APIRouter(
+    prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"], responses=responses.PROJECT_ERRORS
+)
+TAKE_CONFLICT = responses.conflict(
+    "the service is not RUNNING, eight backups of it wait already, the name is taken, or the parent has not "
+    "succeeded yet.",
+    "a backup named 'nightly' already exists for service 'orders'",
+    "name",
+)
 
 
 @router.get("", response_model=BackupList)
@@ -64,7 +72,7 @@ def list_backups(
     return BackupList(backups=[public(backup, copies[backup.id]) for backup in shown], next_page_token=next_page_token)
 
 
-@router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+@router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED, responses=TAKE_CONFLICT)
 @idempotent
 def create_backup(
     service: str, body: BackupCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
@@ -75,7 +83,7 @@ def create_backup(
     return _take(session, runtime, project, service, body.name or generated_name(), body)
 
 
-@router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED)
+@router.put("/{name}", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED, responses=TAKE_CONFLICT)
 @idempotent
 def put_backup(
     service: str,
@@ -142,7 +150,16 @@ def delete_backup(
     return public(backup, _copies(session, backup))
 
 
-@router.post("/{name}/verify", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
+@router.post(
+    "/{name}/verify",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackupPublic,
+    responses=responses.conflict(
+        "the backup has not finished: only a finished backup is verified.",
+        "backup 'nightly' is Running: only a finished backup is verified",
+        "name",
+    ),
+)
 def verify_backup(
     service: str, name: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> BackupPublic:

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from controlplane.api import responses
 from controlplane.api.dependencies import RuntimeDep, TokenDep
 from controlplane.api.models.services import RegionList, RegionPublic
 
-router = APIRouter(tags=["regions"])
+router = APIRouter(tags=["regions"], responses=responses.TOKEN_ERRORS)
 
 
 @router.get("/v1/regions", response_model=RegionList)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from controlplane.api import responses
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
 from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
 from controlplane.catalog import replication
@@ -16,7 +17,11 @@ from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.replicator import copy_targets
 from controlplane.storage.repository_copy import plan_copy
 
-router = APIRouter(prefix="/v1/projects/{project}/services/{service}", tags=["backup to another region"])
+router = APIRouter(
+    prefix="/v1/projects/{project}/services/{service}",
+    tags=["backup to another region"],
+    responses=responses.PROJECT_ERRORS,
+)
 
 # Each period's length and bucket: about a hundred points or fewer per report. Each length is a whole
 # number of buckets, so the period's first bucket moves only when its last (the current one) does.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from controlplane.api import responses
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
 from controlplane.api.models.backups import BackupPublic
 from controlplane.api.routes.backups import public
@@ -15,10 +16,21 @@ from controlplane.catalog import backups, replication
 from controlplane.domain.errors import NotFound
 from controlplane.jobs.restore_tests import queue_restore_test
 
-router = APIRouter(prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"])
+router = APIRouter(
+    prefix="/v1/projects/{project}/services/{service}/backups", tags=["backups"], responses=responses.PROJECT_ERRORS
+)
 
 
-@router.post("/{name}/restore_test", status_code=status.HTTP_202_ACCEPTED, response_model=BackupPublic)
+@router.post(
+    "/{name}/restore_test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BackupPublic,
+    responses=responses.conflict(
+        "the backup has not succeeded, or a restore test of it is running already.",
+        "a restore test of backup 'nightly' is running already",
+        "name",
+    ),
+)
 def restore_test(
     service: str, name: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> BackupPublic:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from controlplane.api import pagination
+from controlplane.api import pagination, responses
 from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.services import (
@@ -41,7 +41,8 @@ from controlplane.jobs.kinds import (
 )
 from controlplane.runtime import Runtime
 
-router = APIRouter(prefix="/v1/projects/{project}/services", tags=["services"])
+router = APIRouter(prefix="/v1/projects/{project}/services", tags=["services"], responses=responses.PROJECT_ERRORS)
+BUSY = "a job is changing the service (creating, moving, replanning or deleting it); try again when it is RUNNING."
 ADMIN_USER = "dbaasadmin"
 
 
@@ -60,7 +61,14 @@ def list_services(
     return ServiceList(services=[public(s) for s in shown], next_page_token=next_page_token)
 
 
-@router.post("", response_model=ServicePublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=ServicePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses.conflict(
+        "a service of this name exists in the project.", "a service named 'orders' already exists in 'acme'", "name"
+    ),
+)
 @idempotent
 def create_service(
     body: ServiceCreate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep, token: TokenDep
@@ -108,7 +116,15 @@ def get_service(service: str, project: ProjectDep, session: SessionDep) -> Servi
     return public(existing_service(session, project=project, name=service))
 
 
-@router.patch("/{service}", response_model=ServicePublic)
+@router.patch(
+    "/{service}",
+    response_model=ServicePublic,
+    responses=responses.conflict(
+        "a new plan or cloud while " + BUSY,
+        "service 'orders' is busy (apply_plan in progress); try again when it is RUNNING",
+        "service",
+    ),
+)
 def update_service(
     service: str, body: ServiceUpdate, project: ProjectDep, session: SessionDep, runtime: RuntimeDep
 ) -> ServicePublic:
@@ -158,7 +174,16 @@ def update_service(
     return public(found)
 
 
-@router.delete("/{service}", status_code=status.HTTP_202_ACCEPTED, response_model=ServicePublic)
+@router.delete(
+    "/{service}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ServicePublic,
+    responses=responses.conflict(
+        "termination_protection is on, or " + BUSY,
+        "service 'orders' has termination_protection on; turn it off first",
+        "termination_protection",
+    ),
+)
 def delete_service(service: str, project: ProjectDep, session: SessionDep, runtime: RuntimeDep) -> ServicePublic:
     """Stops the server and removes its data; refused while termination_protection is on."""
     found = existing_service(session, project=project, name=service)

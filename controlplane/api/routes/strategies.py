@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, status
 from sqlalchemy.orm import Session
 
+from controlplane.api import responses
 from controlplane.api.dependencies import ProjectDep, SessionDep
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import Retention, StrategyPublic, StrategyPut
@@ -17,10 +18,15 @@ from controlplane.domain import validation
 from controlplane.domain.errors import Conflict, Invalid, NotFound
 from controlplane.domain.services import existing_service
 
-router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"])
+router = APIRouter(prefix="/v1/projects/{project}", tags=["backup strategies"], responses=responses.PROJECT_ERRORS)
 
 # `If-None-Match: *` makes a PUT create-only (RFC 9110 §13.1.2): a client that means to create the strategy
 # never silently takes over one that another configuration declared.
+EXISTS = responses.conflict(
+    "`If-None-Match: *` was sent and the strategy exists already.",
+    "the backup strategy of project 'acme' already exists",
+    "project",
+)
 IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", description="`*`: only create the strategy; 409 when it already exists."),
@@ -32,7 +38,7 @@ def get_project_strategy(project: ProjectDep, session: SessionDep) -> StrategyPu
     return public(_find(session, project, None))
 
 
-@router.put("/backup_strategy", response_model=StrategyPublic)
+@router.put("/backup_strategy", response_model=StrategyPublic, responses=EXISTS)
 @idempotent
 def put_project_strategy(
     body: StrategyPut, project: ProjectDep, session: SessionDep, if_none_match: IfNoneMatch = None
@@ -52,7 +58,7 @@ def get_service_strategy(service: str, project: ProjectDep, session: SessionDep)
     return public(_find(session, project, service))
 
 
-@router.put("/services/{service}/backup_strategy", response_model=StrategyPublic)
+@router.put("/services/{service}/backup_strategy", response_model=StrategyPublic, responses=EXISTS)
 @idempotent
 def put_service_strategy(
     service: str, body: StrategyPut, project: ProjectDep, session: SessionDep, if_none_match: IfNoneMatch = None
