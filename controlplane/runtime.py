@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.catalog.db import read_sessions
+from controlplane.catalog.tokens import CallerCache
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobRunner
 from controlplane.jobs.scheduler import Scheduler
@@ -21,3 +23,8 @@ class Runtime:
     runner: JobRunner
     scheduler: Scheduler
     replicator: Replicator
+    callers: CallerCache = field(default_factory=CallerCache)
+    read_sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_sessions = read_sessions(self.sessions)

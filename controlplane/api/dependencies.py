@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from controlplane.api.errors import ApiError
 from controlplane.api.models.services import NAME_PATTERN, NAME_RULE
-from controlplane.catalog.models import Token
-from controlplane.catalog.tokens import find_token
+from controlplane.catalog.tokens import Caller, find_caller
 from controlplane.domain.errors import NotFound
 from controlplane.runtime import Runtime
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
 _bearer = HTTPBearer(auto_error=False, description="A project token from `dbaas-cp token create`.")
 
 
@@ -27,9 +27,10 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """One session per request; routes commit what they change in one transaction."""
-    session = runtime.sessions()
+def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    """One session per request; routes commit what they change in one transaction. A GET only reads: its
+    transaction takes no write lock (db.read_sessions)."""
+    session = (runtime.read_sessions if request.method in _READ_METHODS else runtime.sessions)()
     try:
         yield session
     finally:
@@ -39,18 +40,20 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_token(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Token:
+def current_caller(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
-    token = find_token(session, token=credentials.credentials)
-    if token is None:
+    caller = runtime.callers.caller(credentials.credentials, lambda hashed: find_caller(session, token_hash=hashed))
+    if caller is None:
         raise ApiError(401, "unauthorized", "invalid token")
-    return token
+    return caller
 
 
-TokenDep = Annotated[Token, Depends(current_token)]
+TokenDep = Annotated[Caller, Depends(current_caller)]
 
 
 # A malformed project name answers 422 naming `project`, whatever the token: the rule is public (it is in

@@ -1,12 +1,13 @@
 """Engines, migrations and transactions for the catalog.
 
-SQLite (the embedded default) runs in WAL mode with foreign keys on, and every transaction starts with
-`BEGIN IMMEDIATE` (see sqlite.py): it takes SQLite's single write lock up front, so transactions are
-serialised, reads included. Keep them short, and never hold one open across slow work (a backup, a
-restore, a server start): everyone else waits, and gives up with "database is locked" after 30 s.
+SQLite (the embedded default) runs in WAL mode with foreign keys on, and every transaction that may write
+starts with `BEGIN IMMEDIATE` (see sqlite.py): it takes SQLite's single write lock up front, so those
+transactions are serialised; `read_sessions` gives sessions that only read and take no lock. Keep them
+short, and never hold one open across slow work (a backup, a restore, a server start): everyone else waits,
+and gives up with "database is locked" after 30 s.
 
-PostgreSQL runs with READ COMMITTED and a pre-pinged pool; several control-plane processes may share
-one database.
+PostgreSQL runs with READ COMMITTED and a pre-pinged pool; several control-plane processes may share one
+database.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     the engine are shared freely.
     """
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def read_sessions(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions of `factory` for transactions that only read: on SQLite they never take the write lock, so a
+    read (an API GET) neither waits for a writer nor holds one up."""
+    engine = factory.kw["bind"]
+    return sessionmaker(bind=engine.execution_options(**{sqlite.READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

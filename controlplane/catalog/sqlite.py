@@ -1,14 +1,15 @@
 """SQLite specifics: connection pragmas, BEGIN IMMEDIATE, and a fair queue for the write lock.
 
-Every catalog transaction on SQLite starts with `BEGIN IMMEDIATE`, so it holds the database's only
-write lock from its first statement: a transaction that reads and then writes can never fail
-half-way with "database is locked" (SQLITE_BUSY_SNAPSHOT) because another connection wrote in between.
+Every catalog transaction on SQLite that may write starts with `BEGIN IMMEDIATE`, so it holds the database's
+only write lock from its first statement (a read-only one, `READ_ONLY`, starts deferred and takes none): a
+transaction that reads and then writes can never fail half-way with "database is locked"
+(SQLITE_BUSY_SNAPSHOT) because another connection wrote in between.
 
-Threads of one process queue for that lock on a Python lock (the "gate") before they ask SQLite.
-SQLite's own busy handler polls with sleeps of up to 100 ms, which under contention leaves some
-threads waiting far longer than the work they wait for (measured: p99 130 ms for 1 ms transactions,
-and a worker starved of every claim); the gate hands the lock on as soon as it is free. Other
-processes still meet the busy handler, up to the busy timeout.
+Threads of one process queue for that lock on a Python lock (the "gate") before they ask SQLite. SQLite's
+own busy handler polls with sleeps of up to 100 ms, which under contention leaves some threads waiting far
+longer than the work they wait for (measured: p99 130 ms for 1 ms transactions, and a worker starved of
+every claim); the gate hands the lock on as soon as it is free. Other processes still meet the busy handler,
+up to the busy timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 BUSY_TIMEOUT_S = 30.0
 _HOLDS_GATE = "dbaas_holds_write_gate"
+READ_ONLY = "dbaas_read_only"  # an execution option: the transaction only reads (see db.read_sessions)
 
 
 def configure(engine: Engine, *, in_memory: bool) -> None:
@@ -50,6 +52,10 @@ def configure(engine: Engine, *, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader takes no lock: in WAL mode it sees the last commit and never waits for a writer.
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
         if not gate.acquire(timeout=BUSY_TIMEOUT_S):
             # What SQLite itself would say after its busy timeout, so callers handle one error.
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))

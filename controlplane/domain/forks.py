@@ -14,7 +14,8 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from controlplane.catalog import backups, replication, services
-from controlplane.catalog.models import Backup, Service, Token
+from controlplane.catalog.models import Backup, Service
+from controlplane.catalog.tokens import Caller
 from controlplane.domain.errors import Invalid, NotFound
 from controlplane.fork_plan import ForkPlan, ForkRequest, RestoreInstructions
 from controlplane.settings import Settings
@@ -34,7 +35,7 @@ class ForkSource(Protocol):
 
 
 def resolve(
-    session: Session, token: Token, project: str, fork_from: ForkSource, cloud: str, settings: Settings
+    session: Session, token: Caller, project: str, fork_from: ForkSource, cloud: str, settings: Settings
 ) -> ForkPlan:
     """The fork's plan, stored on the new service and carried out by the fork job."""
     source_project = fork_from.project or project

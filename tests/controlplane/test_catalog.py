@@ -29,6 +29,8 @@ from controlplane.catalog.db import (
     MIGRATIONS_DIR,
     make_engine,
     migrate,
+    read_sessions,
+    session_factory,
     sqlite_url,
     transaction,
 )
@@ -347,3 +349,20 @@ def test_timestamps_are_aware_utc(sessions: sessionmaker[Session]) -> None:
         service.updated_at = datetime(2030, 1, 1)
         with pytest.raises(StatementError, match="naive datetime"):
             session.flush()
+
+
+def test_a_read_neither_waits_for_a_writer_nor_holds_one_up(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path))
+    migrate(engine)
+    writes = session_factory(engine)
+    with writes() as writer, read_sessions(writes)() as reader:
+        ensure_project(writer, name="written")
+        writer.flush()  # the writer holds SQLite's write lock from here to its commit
+        names = reader.scalars(select(Project.name)).all()  # an API GET meanwhile: answered at once
+        assert "written" not in names
+        writer.commit()
+        with transaction(writes) as other:  # a writer after it is not held up by the open read
+            ensure_project(other, name="after")
+        assert "after" not in reader.scalars(select(Project.name)).all(), "the read sees one snapshot"
+    with read_sessions(writes)() as reader:
+        assert {"written", "after"} <= set(reader.scalars(select(Project.name)))

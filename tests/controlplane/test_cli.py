@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controlplane.catalog.tokens import hash_token
+from controlplane.catalog.tokens import CALLER_TTL_SECONDS, hash_token
 from controlplane.engine.ports import free_loopback_port
 from tests.controlplane.cp_process import ControlPlane, remove_tree, unprivileged_reachable_dir
 from tests.plugin_process import REPO
@@ -120,7 +121,10 @@ def test_tokens_created_listed_and_revoked(control_plane: ControlPlane) -> None:
 
         revoked = control_plane.run("token", "revoke", token_id)
         assert (revoked.returncode, revoked.stdout) == (0, f"revoked token {token_id}\n"), revoked.stderr
-        refused = acme.get("/v1/projects/acme/services")
+        # A control plane keeps a caller it found for CALLER_TTL_SECONDS: refused within that time, never later.
+        deadline = time.monotonic() + CALLER_TTL_SECONDS + 5
+        while (refused := acme.get("/v1/projects/acme/services")).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
     assert f"\n{token_id} " not in control_plane.run("token", "list").stdout
     again = control_plane.run("token", "revoke", token_id)
