@@ -33,6 +33,8 @@ bench: bytecode
 	$(BIN)/python bench/service_create.py
 	$(BIN)/python bench/backup_plan.py
 	$(BIN)/python bench/fork_latest.py
+	$(BIN)/python bench/cp_get.py
+	$(BIN)/python bench/package_launch.py
 
 lint: install
 	$(BIN)/ruff check provider controlplane tests bench proto packaging

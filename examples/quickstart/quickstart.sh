@@ -121,7 +121,9 @@ destroy() {
     say "stopped the control plane"
   fi
   rm -f "$data_dir/control-plane.pid"
-  "$venv/bin/dbaas-cp" stop-services --data-dir "$data_dir"
+  if [ -f "$data_dir/catalog.sqlite" ]; then  # nothing to stop where the quickstart never ran
+    "$venv/bin/dbaas-cp" stop-services --data-dir "$data_dir"
+  fi
   echo "Everything else the quickstart made is in .dbaas (remove it to start afresh: rm -rf .dbaas)."
 }
 
