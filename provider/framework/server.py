@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from provider.cty.errors import CtyError
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.paths import Path, path_to_proto
-from provider.framework.plan import drop_write_only, plan_change
 from provider.framework.resource import ApplyRequest, DataSource, PlanRequest, Provider, ReadRequest, Resource
 from provider.framework.schema import Schema, schema_to_proto
 from provider.framework.validators import validate_block
@@ -156,6 +155,8 @@ class ProviderServer:
         if proposed is None:  # destroy: nothing to plan
             response.planned_state.CopyFrom(request.proposed_new_state)
             return response
+        from provider.framework.plan import plan_change  # not needed by the launches that only read schemas
+
         prior = decode_dynamic(request.prior_state, value_type)
         config = decode_dynamic(request.config, value_type)
         planned, replace = plan_change(cls.schema, prior, proposed, config)
@@ -188,6 +189,8 @@ class ProviderServer:
             log.exception("%s of %s failed", operation.__name__, request.type_name)
             diagnostics.error(f"Could not {operation.__name__} {request.type_name}", f"{type(err).__name__}: {err}")
         if apply.state is not None:
+            from provider.framework.plan import drop_write_only
+
             drop_write_only(cls.schema.block, apply.state)
         # Whatever exists is reported, even after an error: Terraform keeps it in state (tainted).
         return pb.ApplyResourceChange.Response(

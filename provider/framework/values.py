@@ -1,31 +1,40 @@
-"""Moving cty values between protobuf DynamicValues, raw state JSON and provider code."""
+"""Moving cty values between protobuf DynamicValues, raw state JSON and provider code.
+
+The codecs are imported when a value first moves: GetProviderSchema, the first RPC of every launch, moves none.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from provider.cty import json_codec, msgpack_codec
 from provider.cty import types as cty
 
 
 def decode_dynamic(message: Any, value_type: cty.Type) -> Any:
     """A tfplugin6.DynamicValue as a cty value; an empty message is null."""
     if message.msgpack:
+        from provider.cty import msgpack_codec
+
         return msgpack_codec.decode(message.msgpack, value_type)
     if message.json:
+        from provider.cty import json_codec
+
         return json_codec.decode_json(message.json, value_type)
     return None
 
 
 def encode_dynamic(value: Any, value_type: cty.Type, pb: Any) -> Any:
+    from provider.cty import msgpack_codec
+
     return pb.DynamicValue(msgpack=msgpack_codec.encode(conform(value, value_type), value_type))
 
 
 def load_state_json(data: bytes) -> Any:
     """Raw state JSON as Terraform stored it, numbers kept exact."""
+    import json
+    from decimal import Decimal
+
     return json.loads(data, parse_float=Decimal)
 
 

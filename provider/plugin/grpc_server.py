@@ -245,7 +245,7 @@ class GrpcServer:
 
     def __init__(self, methods: list[Method], tls_context: ssl.SSLContext | None) -> None:
         self._methods = {method.path: method for method in methods}
-        self._tls_context = tls_context
+        self.tls_context = tls_context  # may be set until serve_forever starts
         self._pool = WorkerPool()
 
     def serve_forever(self, listener: socket.socket) -> None:
@@ -254,6 +254,6 @@ class GrpcServer:
                 sock, _ = listener.accept()
             except OSError:
                 return  # the listener was closed: we are shutting down
-            transport: Transport = TLSTransport(self._tls_context) if self._tls_context else PlainTransport()
+            transport: Transport = TLSTransport(self.tls_context) if self.tls_context else PlainTransport()
             connection = Connection(sock, transport, self._methods, self._pool)
             threading.Thread(target=connection.serve, daemon=True).start()

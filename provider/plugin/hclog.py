@@ -8,7 +8,6 @@ terraform-plugin-go writes them: `call_fields` holds them for the thread running
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import time
@@ -60,6 +59,8 @@ class HclogFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
+        import json  # here: a launch that logs nothing need not import it
+
         return json.dumps(entry, default=str)
 
 

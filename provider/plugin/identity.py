@@ -1,7 +1,8 @@
 """The plugin's TLS identity, made the way go-plugin makes it.
 
 A fresh self-signed ECDSA certificate is made at every start with the openssl program (about 10 ms,
-where importing a Python X.509 library costs several times that on the launch path). The private
+where importing a Python X.509 library costs several times that on the launch path), started first so
+that it runs while the provider imports what it serves with. The private
 key never touches a filesystem: it travels through a pipe (and, in tls.py, an anonymous memory file).
 """
 
@@ -42,10 +43,10 @@ class ServerIdentity:
         return base64.b64decode(b"".join(body.split()))
 
 
-def generate_identity(days: int = 10950) -> ServerIdentity:
-    """A new ECDSA P-256 key and self-signed certificate, kept in memory."""
+def start_identity(days: int = 10950) -> PendingIdentity:
+    """Start making a new ECDSA P-256 key and self-signed certificate; `result()` waits for them."""
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             [
                 "openssl",
                 "req",
@@ -64,17 +65,31 @@ def generate_identity(days: int = 10950) -> ServerIdentity:
                 "-days",
                 str(days),
             ],
-            input=_REQUEST_CONFIG,
-            capture_output=True,
-            check=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one pipe, read at the end: its messages, if it fails, are there
         )
     except FileNotFoundError as err:
         raise TLSSetupError("the openssl program is needed to make the plugin's TLS certificate") from err
-    if result.returncode != 0:
-        raise TLSSetupError(f"openssl could not make a certificate: {result.stderr.decode().strip()}")
-    return ServerIdentity(
-        cert_pem=_pem_block(result.stdout, b"CERTIFICATE"), key_pem=_pem_block(result.stdout, b"PRIVATE KEY")
-    )
+    assert process.stdin is not None
+    with process.stdin:
+        process.stdin.write(_REQUEST_CONFIG)  # far less than a pipe holds: never blocks
+    return PendingIdentity(process)
+
+
+class PendingIdentity:
+    """openssl at work: the caller does something else meanwhile (openssl runs on another core)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    def result(self) -> ServerIdentity:
+        assert self._process.stdout is not None
+        with self._process.stdout:
+            output = self._process.stdout.read()
+        if self._process.wait() != 0:
+            raise TLSSetupError(f"openssl could not make a certificate: {output.decode(errors='replace').strip()}")
+        return ServerIdentity(cert_pem=_pem_block(output, b"CERTIFICATE"), key_pem=_pem_block(output, b"PRIVATE KEY"))
 
 
 def _pem_block(pem: bytes, label: bytes) -> bytes:

@@ -1,8 +1,9 @@
 """Serve a provider as a Terraform plugin: handshake, socket, TLS, gRPC, shutdown.
 
-Start-up order matters for launch time: the handshake line is printed as soon as the socket
-listens and the certificate exists; protobuf, h2 and the provider itself are imported after it,
-while Terraform is already connecting (the connection waits in the listen backlog).
+Start-up order matters for launch time: openssl starts making our certificate first, and while it
+runs (on another core) protobuf, the gRPC server and the provider itself are imported; then the
+handshake line is printed and Terraform's connection is served at once. Importing this module
+imports none of them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from provider.plugin import handshake
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from provider.plugin.grpc_server import GrpcServer
 
 
 @dataclass(frozen=True)
@@ -42,16 +47,23 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
     if not debug:
         # Ctrl-C reaches the whole process group; Terraform asks us to stop through StopProvider.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pending_identity = None
+    if client_cert_pem:
+        from provider.plugin.identity import start_identity
+
+        pending_identity = start_identity()
+    shutdown = threading.Event()
+    server = _make_server(spec, shutdown, debug)
     socket_dir = _private_directory()
     socket_path = os.path.join(socket_dir, "plugin.sock")
-    shutdown = threading.Event()
     try:
         listener = _listen(socket_path)
         identity = None
-        if client_cert_pem:
-            from provider.plugin.identity import generate_identity
+        if pending_identity is not None and client_cert_pem:
+            from provider.plugin.tls import server_context
 
-            identity = generate_identity()
+            identity = pending_identity.result()
+            server.tls_context = server_context(identity, client_cert_pem)
         address = listener.getsockname()
         if debug:
             _announce_debug(spec.address, address, protocol_version)
@@ -63,7 +75,7 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
             # its reader when we exit: ending it now, with the handshake, leaves no such race. Anything
             # printed later goes to stderr, which Terraform logs.
             os.dup2(2, 1)
-        _start_serving(spec, listener, identity, client_cert_pem, shutdown, debug)
+        threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
         _wait_for_end(shutdown, debug)
         listener.close()
     finally:
@@ -102,26 +114,14 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _start_serving(
-    spec: PluginSpec,
-    listener: socket.socket,
-    identity: object,
-    client_cert_pem: str | None,
-    shutdown: threading.Event,
-    debug: bool,
-) -> None:
+def _make_server(spec: PluginSpec, shutdown: threading.Event, debug: bool) -> GrpcServer:
+    """The gRPC server of the provider's and go-plugin's services, its TLS context still to be set."""
     from provider.plugin import hclog
 
     hclog.configure(os.environ, spec.log_module)
+    from provider.pb import tfplugin6_pb2
     from provider.plugin.go_plugin_services import go_plugin_methods, service_methods
     from provider.plugin.grpc_server import GrpcServer
-
-    tls_context = None
-    if identity is not None and client_cert_pem:
-        from provider.plugin.tls import server_context
-
-        tls_context = server_context(identity, client_cert_pem)  # type: ignore[arg-type]
-    from provider.pb import tfplugin6_pb2
 
     servicer = spec.make_servicer()
     # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
@@ -129,8 +129,7 @@ def _start_serving(
     methods = go_plugin_methods(on_shutdown) + service_methods(
         tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address
     )
-    server = GrpcServer(methods, tls_context)
-    threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
+    return GrpcServer(methods, tls_context=None)
 
 
 def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:

@@ -10,13 +10,42 @@ from tests.plugin_process import REPO
 HEAVY = ("hpack", "google.protobuf", "msgpack", "ssl", "provider.framework", "provider.cty", "provider.pb")
 
 
-def test_nothing_heavy_is_imported_before_the_handshake() -> None:
-    # provider.main is all that runs before the handshake line; the rest is imported after it.
+def test_nothing_heavy_is_imported_before_openssl_starts() -> None:
+    # provider.main is all that runs before openssl starts making the certificate; the rest is imported
+    # while it works.
     code = "import sys, provider.main; print(' '.join(sorted(sys.modules)))"
     loaded = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
     assert [name for name in loaded if name.startswith(HEAVY)] == []
+
+
+# The first RPC of every launch is GetProviderSchema: what it does not use waits for the RPC that does.
+NOT_FOR_SCHEMAS = (
+    "msgpack",
+    "json",
+    "decimal",
+    "provider.cty.msgpack_codec",
+    "provider.cty.json_codec",
+    "provider.framework.plan",
+    "httpx",
+    "provider.client",
+)
+
+
+def test_answering_the_schema_imports_no_codec_client_or_planner() -> None:
+    code = (
+        "import sys\n"
+        "from provider.plugin import grpc_server, go_plugin_services, hclog, identity, serve, tls\n"
+        "from provider.main import make_servicer\n"
+        "from provider.pb import tfplugin6_pb2\n"
+        "make_servicer().GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [name for name in loaded if any(name == p or name.startswith(p + ".") for p in NOT_FOR_SCHEMAS)] == []
 
 
 def test_hclog_line_as_terraform_parses_it() -> None:
