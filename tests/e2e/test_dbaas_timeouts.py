@@ -295,7 +295,8 @@ resource "dbaas_backup" "badly_named" {
         assert "must be a backup name" in invalid and "'-not a name'" in invalid
         assert f"on main.tf line {line}" in invalid and f'{line}: name = "-not a name"' in invalid
 
-        # A cron expression is checked by the control plane: the apply's error names `schedule` and its line.
+        # A cron expression is checked at validate, with the control plane's rule: the error names `schedule`
+        # and its line.
         write(
             dbaas,
             """
@@ -306,9 +307,9 @@ resource "dbaas_backup_strategy" "nightly" {
 """,
         )
         failed = apply_failing(dbaas)
-        bad = diagnostic(failed.stderr, f"Could not create the backup strategy of project {project}")
+        bad = diagnostic(failed.stderr, "Invalid value for schedule")
         line = line_of(dbaas, '"every night"')
-        assert "not a cron expression: 'every night'" in bad
+        assert "must be a cron expression of five fields" in bad and "'every night'" in bad
         assert f"on main.tf line {line}" in bad and f'{line}: schedule = "every night"' in bad
         assert "dbaas_backup_strategy.nightly" not in dbaas.resources()
         assert api.get(f"/v1/projects/{project}/backup_strategy").status_code == 404
