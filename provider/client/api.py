@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 
+from provider.client import models
 from provider.client.errors import (
     AlreadyExists,
     ApiError,
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 KEYED = frozenset({"POST", "PUT"})  # sent with an Idempotency-Key
 IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_DELAY = 30.0  # seconds: the longest pause between two attempts, Retry-After included
+Obj = TypeVar("Obj", bound=Mapping[str, Any])  # an object of the control plane, as waits return it
 LIST_PAGE_SIZE = 1000  # the control plane's largest page: a list costs as few requests as it can
 
 
@@ -90,8 +92,8 @@ class Client:
             # httpx's default context loads a CA bundle (50-100 ms, on every plan): plain HTTP needs none.
             verify=True if self.endpoint.startswith("https://") else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
         )
-        self._backup_lists: OncePerKey[tuple[str, str], dict[str, dict[str, Any]]] = OncePerKey()
-        self._region_list: OncePerKey[None, list[dict[str, Any]]] = OncePerKey()
+        self._backup_lists: OncePerKey[tuple[str, str], dict[str, models.Backup]] = OncePerKey()
+        self._region_list: OncePerKey[None, list[models.Region]] = OncePerKey()
 
     def close(self) -> None:
         """Close the pooled connections; the client is unusable afterwards."""
@@ -209,11 +211,11 @@ class Client:
 
     # -- regions and services --------------------------------------------------------------------------
 
-    def regions(self) -> list[dict[str, Any]]:
+    def regions(self) -> list[models.Region]:
         """Every region services can run in and back up to: `[{"name", "description"}, …]`."""
-        return _items(self.get("/v1/regions"), "regions")
+        return cast(list[models.Region], _items(self.get("/v1/regions"), "regions"))
 
-    def known_regions(self) -> list[dict[str, Any]]:
+    def known_regions(self) -> list[models.Region]:
         """`regions()` as this client first listed them: a plan checks every region against one list."""
         return self._region_list.get(None, self.regions)
 
@@ -242,19 +244,19 @@ class Client:
 
     def backups(
         self, project: str, service: str, *, state: str | None = None, labels: Mapping[str, str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[models.Backup]:
         """The service's backups, oldest first, optionally only those in `state` carrying every label given.
 
         Every page of the list, following `next_page_token` to the last one.
         """
         label = [f"{key}={value}" for key, value in sorted((labels or {}).items())] or None
-        found: list[dict[str, Any]] = []
+        found: list[models.Backup] = []
         page_token = None
         seen: set[str] = set()
         while True:
             query = {"state": state, "label": label, "page_size": LIST_PAGE_SIZE, "page_token": page_token}
             answer = self.get(_backups_path(project, service), query)
-            found.extend(_items(answer, "backups"))
+            found.extend(cast(list[models.Backup], _items(answer, "backups")))
             page_token = _object(answer).get("next_page_token")
             if not page_token:
                 return found
@@ -262,11 +264,11 @@ class Client:
                 raise ApiError(200, "bad_response", "the control plane's backup list pages loop back")
             seen.add(page_token)
 
-    def backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+    def backup(self, project: str, service: str, name: str) -> models.Backup | None:
         """The backup as it is now, or None when it does not exist (or the token may not see it)."""
-        return self._get_or_none(f"{_backups_path(project, service)}/{_segment(name)}")
+        return cast(models.Backup | None, self._get_or_none(f"{_backups_path(project, service)}/{_segment(name)}"))
 
-    def refreshed_backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+    def refreshed_backup(self, project: str, service: str, name: str) -> models.Backup | None:
         """The backup as its service's list showed it when this client first refreshed a backup of that
         service (one list per service for a whole plan's refresh), or None when it does not exist: the list
         and a GET filter the catalog alike."""
@@ -275,25 +277,25 @@ class Client:
         )
         return listed.get(name)
 
-    def create_backup(self, project: str, service: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_backup(self, project: str, service: str, body: models.BackupRequest) -> models.Backup:
         """Take a backup now (POST: the control plane names it yyyyMMddHHmmss unless the body names it)."""
         name = body.get("name")
         with _already_exists("name", "dbaas_backup", f"{project}/{service}/{name}") if name else nullcontext():
-            return _object(self.post(_backups_path(project, service), body))
+            return cast(models.Backup, _object(self.post(_backups_path(project, service), body)))
 
-    def put_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_backup(self, project: str, service: str, name: str, body: models.BackupRequest) -> models.Backup:
         """Take a backup with this name, or register an existing one with `import_source`."""
         with _already_exists("name", "dbaas_backup", f"{project}/{service}/{name}"):
-            return _object(self.put(f"{_backups_path(project, service)}/{_segment(name)}", body))
+            return cast(models.Backup, _object(self.put(f"{_backups_path(project, service)}/{_segment(name)}", body)))
 
-    def update_backup(self, project: str, service: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def update_backup(self, project: str, service: str, name: str, body: models.BackupChange) -> models.Backup:
         """PATCH the description and labels, the only fields that change in place."""
-        return _object(self.patch(f"{_backups_path(project, service)}/{_segment(name)}", body))
+        return cast(models.Backup, _object(self.patch(f"{_backups_path(project, service)}/{_segment(name)}", body)))
 
-    def delete_backup(self, project: str, service: str, name: str) -> dict[str, Any] | None:
+    def delete_backup(self, project: str, service: str, name: str) -> models.Backup | None:
         """Start deleting the backup and the incrementals built on it; None if already gone."""
         try:
-            return _object(self.delete(f"{_backups_path(project, service)}/{_segment(name)}"))
+            return cast(models.Backup, _object(self.delete(f"{_backups_path(project, service)}/{_segment(name)}")))
         except NotFound:
             return None
 
@@ -330,7 +332,7 @@ class Client:
 
     def wait(
         self,
-        fetch: Callable[[], dict[str, Any] | None],
+        fetch: Callable[[], Obj | None],
         *,
         until: Collection[str],
         failed: Collection[str],
@@ -339,7 +341,7 @@ class Client:
         what: str,
         field: str = "state",
         interval: float = 1.0,
-    ) -> dict[str, Any]:
+    ) -> Obj:
         """Poll `fetch()` until `obj[field]` is in `until`; see `provider.client.waiting.wait_for`."""
         return wait_for(
             fetch, until=until, failed=failed, timeout=timeout, stop=stop, what=what, field=field, interval=interval

@@ -10,6 +10,7 @@ covers every failure of a request. Waits end in `Failed`, `Timeout` or `Cancelle
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 TOKEN_HINT = (
@@ -60,7 +61,7 @@ class Unreachable(ApiError):
 class Failed(ApiError):
     """A wait saw the object reach a failed state; `obj` is the object as last read."""
 
-    def __init__(self, message: str, obj: dict[str, Any]) -> None:
+    def __init__(self, message: str, obj: Mapping[str, Any]) -> None:
         super().__init__(200, "failed", message)
         self.obj = obj
 
@@ -72,7 +73,7 @@ class Cancelled(Exception):
 class Timeout(Exception):
     """A wait ran out of time; the message says what was awaited and its last state."""
 
-    def __init__(self, message: str, last: dict[str, Any] | None) -> None:
+    def __init__(self, message: str, last: Mapping[str, Any] | None) -> None:
         super().__init__(message)
         self.last = last
 

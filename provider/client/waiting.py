@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar
 
 from provider.client.errors import Cancelled, Failed, NotFound, Timeout
 
 log = logging.getLogger(__name__)
+Obj = TypeVar("Obj", bound=Mapping[str, Any])
 PROGRESS_EVERY = 10.0  # seconds between INFO lines while waiting
 _GROWTH = 1.5
 
 
 def wait_for(
-    fetch: Callable[[], dict[str, Any] | None],
+    fetch: Callable[[], Obj | None],
     *,
     until: Collection[str],
     failed: Collection[str],
@@ -31,7 +32,7 @@ def wait_for(
     what: str,
     field: str = "state",
     interval: float = 1.0,
-) -> dict[str, Any]:
+) -> Obj:
     """Poll `fetch()` until `obj[field]` is in `until` and return that object.
 
     Raises `Failed` when the field reaches a state in `failed` (naming `what` and the object's
@@ -42,7 +43,7 @@ def wait_for(
     started = time.monotonic()
     deadline = started + timeout
     delay, longest = interval / 5, interval * 2
-    last: dict[str, Any] | None = None
+    last: Obj | None = None
     logged = started
     while True:
         _check_stop(stop, what, last, field)
@@ -76,19 +77,19 @@ def wait_for(
         delay = min(delay * _GROWTH, longest)
 
 
-def _check_stop(stop: threading.Event | None, what: str, last: dict[str, Any] | None, field: str) -> None:
+def _check_stop(stop: threading.Event | None, what: str, last: Mapping[str, Any] | None, field: str) -> None:
     if stop is not None and stop.is_set():
         where = f" (it was {_state(last, field)})" if last is not None else ""
         raise Cancelled(f"stopped waiting for {what}: the provider was asked to stop{where}")
 
 
-def _state(obj: dict[str, Any] | None, field: str) -> str:
+def _state(obj: Mapping[str, Any] | None, field: str) -> str:
     state = str((obj or {}).get(field))
     message = (obj or {}).get("state_message")
     return f"{state}: {message}" if message else state
 
 
-def _message(obj: dict[str, Any]) -> str:
+def _message(obj: Mapping[str, Any]) -> str:
     message = obj.get("state_message")
     return str(message) if message else "the control plane gave no reason"
 

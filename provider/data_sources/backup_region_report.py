@@ -10,7 +10,7 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import DataSource
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.framework.validators import OneOf
-from provider.resources.common import api_errors, project_of
+from provider.resources.common import api_errors, client_of, project_of
 
 PERIODS = ("hour", "day", "week", "month", "year")
 
@@ -73,7 +73,7 @@ class BackupRegionReportData(DataSource):
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         project, service, period = project_of(self.provider_data, config), str(config["service"]), config["period"]
         with api_errors(f"read the backup region report of service {service!r}"):
-            found = self.provider_data.client.replication_report(project, service, str(period))
+            found = client_of(self.provider_data).replication_report(project, service, str(period))
         regions = [
             {
                 "region": r.get("region"),

@@ -9,7 +9,7 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import DataSource
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.resources.backup import BACKUP_ATTRIBUTES, state_of
-from provider.resources.common import api_errors, project_of
+from provider.resources.common import api_errors, client_of, project_of
 
 # What only Terraform holds about a managed backup (how to wait for it) is no attribute of a backup.
 _NOT_LISTED = ("wait_for_completion",)
@@ -67,7 +67,7 @@ class BackupsData(DataSource):
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         project, service = project_of(self.provider_data, config), str(config["service"])
         with api_errors(f"list backups of service {service!r}"):
-            found = self.provider_data.client.backups(
+            found = client_of(self.provider_data).backups(
                 project, service, state=config.get("state"), labels=config.get("labels")
             )
         listed = []

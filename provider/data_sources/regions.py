@@ -8,7 +8,7 @@ from provider.cty import types as cty
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import DataSource
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
-from provider.resources.common import api_errors
+from provider.resources.common import api_errors, client_of
 
 
 class Regions(DataSource):
@@ -41,7 +41,7 @@ class Regions(DataSource):
 
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         with api_errors("list regions"):
-            regions = self.provider_data.client.regions()
+            regions = client_of(self.provider_data).regions()
         return {
             "id": "regions",
             "regions": [{"name": r["name"], "description": r.get("description", "")} for r in regions],

@@ -7,7 +7,7 @@ from typing import Any
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.resource import DataSource
 from provider.framework.schema import Attribute, Block, Schema
-from provider.resources.common import api_errors, project_of
+from provider.resources.common import api_errors, client_of, project_of
 from provider.resources.service import SERVICE_ATTRIBUTES, state_of
 
 # The resource's attributes, all read-only but the name (and the project) that select the service.
@@ -33,7 +33,7 @@ class ServiceData(DataSource):
     def read(self, config: dict[str, Any], diagnostics: Diagnostics) -> dict[str, Any]:
         project = project_of(self.provider_data, config)
         with api_errors(f"read service {config['name']!r}"):
-            found = self.provider_data.client.service(project, str(config["name"]))
+            found = client_of(self.provider_data).service(project, str(config["name"]))
         if found is None:
             raise DiagnosticError(
                 "Service not found", f"no service {config['name']!r} in project {project!r}", ("name",)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provider.client.models import Backup as ApiBackup
 from provider.cty import msgpack_codec
 from provider.data_sources.backups import BackupsData
 from provider.dbaas import ProviderConfig
@@ -14,10 +15,10 @@ from provider.resources.test_backup import RESTORE_TEST, api_backup
 class BackupsEndpoint:
     """GET …/backups as the control plane answers it."""
 
-    def __init__(self, listed: list[dict[str, Any]]) -> None:
+    def __init__(self, listed: list[ApiBackup]) -> None:
         self.listed = listed
 
-    def backups(self, project: str, service: str, **filters: Any) -> list[dict[str, Any]]:
+    def backups(self, project: str, service: str, **filters: Any) -> list[ApiBackup]:
         return self.listed
 
 

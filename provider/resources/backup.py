@@ -13,8 +13,12 @@ because the control plane resolves them (`incremental = true` records the parent
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from provider.client.models import Backup as ApiBackup
+from provider.client.models import BackupChange, BackupRequest, ImportSource, RecoveryWindow, RestoreTest
 from provider.cty import types as cty
 from provider.cty.values import UNKNOWN, is_unknown
 from provider.framework.diagnostics import Diagnostics
@@ -27,11 +31,15 @@ from provider.resources.common import (
     ID,
     PROJECT,
     api_errors,
+    client_of,
     computed,
     plan_default_project,
     project_of,
     split_id,
 )
+
+if TYPE_CHECKING:
+    from provider.client.api import Client
 
 TIMEOUTS = {"create": "60m", "delete": "20m"}
 BACKUP_NAME = Matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup name of letters, digits, '.', '_' and '-'")
@@ -207,35 +215,19 @@ class Backup(Resource):
                 planned[name] = UNKNOWN
 
     def create(self, request: ApplyRequest) -> None:
-        planned = request.planned or {}
-        project, service = project_of(self.provider_data, planned), str(planned["service"])
-        body: dict[str, Any] = {
-            "description": planned.get("description") or "",
-            "labels": dict(planned.get("labels") or {}),
-        }
-        for key in ("parent", "container"):
-            if known(planned.get(key)):
-                body[key] = planned[key]
-        if known(planned.get("incremental")):
-            body["incremental"] = bool(planned["incremental"])
-        source = planned.get("import_source")
-        if isinstance(source, dict):
-            body["import_source"] = {
-                "backup_handle": source["backup_handle"],
-                "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN,
-            }
-        name = planned.get("name") if known(planned.get("name")) else None
-        with api_errors(f"create backup of service {service!r}", _paths):
-            if name is not None:
-                created = self.client.put_backup(project, service, str(name), body)
+        planned = BackupPlan.from_value(request.planned or {})
+        project = project_of(self.provider_data, request.planned)
+        with api_errors(f"create backup of service {planned.service!r}", _paths):
+            if planned.name is not None:
+                created = self.client.put_backup(project, planned.service, planned.name, planned.request())
             else:
-                created = self.client.create_backup(project, service, body)
+                created = self.client.create_backup(project, planned.service, planned.request())
             # In state before the wait: a failure, timeout or Ctrl-C from here on keeps the backup known.
-            request.state = state_of(created, planned)
-            if planned.get("wait_for_completion") is False:
+            request.state = BackupState.from_api(created, request.planned or {}).to_value()
+            if not planned.wait_for_completion:
                 return
             done = self.wait_done(created, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
-        request.state = state_of(done, planned)
+        request.state = BackupState.from_api(done, request.planned or {}).to_value()
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
         project = project_of(self.provider_data, request.state)
@@ -243,25 +235,29 @@ class Backup(Resource):
         with api_errors(f"read backup {service}/{name}"):
             # Refresh reads a plan's backups from one list per service, not one GET each.
             found = self.client.refreshed_backup(project, service, name)
-        return None if found is None else state_of(found, request.state)
+        return None if found is None else BackupState.from_api(found, request.state).to_value()
 
     def update(self, request: ApplyRequest) -> None:
         prior, planned = request.prior or {}, request.planned or {}
         project, service, name = project_of(self.provider_data, prior), str(prior["service"]), str(prior["name"])
-        body: dict[str, Any] = {}
+        change: BackupChange = {}
         if planned.get("description") != prior.get("description"):
-            body["description"] = planned.get("description") or ""
+            change["description"] = str(planned.get("description") or "")
         if planned.get("labels") != prior.get("labels"):
-            body["labels"] = dict(planned.get("labels") or {})
+            change["labels"] = dict(planned.get("labels") or {})
         with api_errors(f"update backup {service}/{name}"):
-            if body:
-                changed = self.client.update_backup(project, service, name, body)
-            else:
-                changed = self.client.backup(project, service, name) or {}
-            request.state = state_of(changed, planned) if changed else prior
-            if changed and planned.get("wait_for_completion") is not False and changed.get("state") not in DONE:
+            changed = (
+                self.client.update_backup(project, service, name, change)
+                if change
+                else self.client.backup(project, service, name)
+            )
+            if changed is None:
+                request.state = prior
+                return
+            request.state = BackupState.from_api(changed, planned).to_value()
+            if planned.get("wait_for_completion") is not False and changed["state"] not in DONE:
                 changed = self.wait_done(changed, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
-                request.state = state_of(changed, planned)
+                request.state = BackupState.from_api(changed, planned).to_value()
 
     def delete(self, request: ApplyRequest) -> None:
         """Deletes the backup's data (an imported backup's data stays: the control plane only forgets it).
@@ -295,14 +291,14 @@ class Backup(Resource):
         return {"id": import_id, "project": project, "service": service, "name": name, "wait_for_completion": True}
 
     @property
-    def client(self) -> Any:
-        return self.provider_data.client
+    def client(self) -> Client:
+        return client_of(self.provider_data)
 
-    def wait_done(self, backup: dict[str, Any], timeout: float, request: ApplyRequest) -> dict[str, Any]:
-        if backup.get("state") == "Succeeded":
+    def wait_done(self, backup: ApiBackup, timeout: float, request: ApplyRequest) -> ApiBackup:
+        if backup["state"] == "Succeeded":
             return backup
         project, service, name = backup["project"], backup["service"], backup["name"]
-        result: dict[str, Any] = self.client.wait(
+        return self.client.wait(
             lambda: self.client.backup(project, service, name),
             until=("Succeeded",),
             failed=("Failed",),
@@ -310,7 +306,6 @@ class Backup(Resource):
             stop=request.stop,
             what=f"backup {project}/{service}/{name}",
         )
-        return result
 
 
 def known(value: Any) -> bool:
@@ -321,45 +316,149 @@ def _paths(field: str | None) -> tuple[str, ...] | None:
     return ("import_source", "backup_handle") if field == "import_source.backup_handle" else None
 
 
-def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
-    """The resource's state from an API answer; what only Terraform holds (waiting, timeouts) is kept."""
-    source = found.get("import_source")
-    window = found.get("recovery_window") or {}
-    wait = configured.get("wait_for_completion")
-    return {
-        "id": f"{found['project']}/{found['service']}/{found['name']}",
-        "project": found["project"],
-        "service": found["service"],
-        "name": found["name"],
-        "description": found.get("description") or "",
-        "labels": dict(found.get("labels") or {}),
-        "parent": found.get("parent"),
-        "incremental": _incremental(found, configured),
-        "container": found["container"],
-        "import_source": None
-        if not source
-        else {"backup_handle": source["backup_handle"], "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN},
-        "wait_for_completion": wait if isinstance(wait, bool) else True,
-        "state": found["state"],
-        "ready_to_use": bool(found.get("ready_to_use")),
-        "type": found["type"],
-        "size_bytes": found.get("size_bytes"),
-        "backup_handle": found.get("backup_handle"),
-        "backup_plugin": found.get("backup_plugin"),
-        "region": found["region"],
-        "started_at": found.get("started_at"),
-        "finished_at": found.get("finished_at"),
-        "recovery_window": {"start": window.get("start"), "end": window.get("end")},
-        "replicas": [
-            {"region": r.get("region"), "state": r.get("state"), "replicated_at": r.get("replicated_at")}
-            for r in found.get("replicas") or []
-        ],
-        "last_restore_test": _restore_test(found.get("last_restore_test")),
-        "timeouts": configured.get("timeouts"),
-    }
+@dataclass(frozen=True)
+class BackupPlan:
+    """What a planned dbaas_backup asks the control plane for; None: the control plane decides."""
+
+    service: str
+    name: str | None
+    description: str
+    labels: dict[str, str]
+    parent: str | None
+    incremental: bool | None
+    container: str | None
+    import_source: ImportSource | None
+    wait_for_completion: bool
+
+    @classmethod
+    def from_value(cls, planned: Mapping[str, Any]) -> BackupPlan:
+        source = planned.get("import_source")
+        return cls(
+            service=str(planned["service"]),
+            name=_text(planned.get("name")),
+            description=str(planned.get("description") or ""),
+            labels={str(key): str(value) for key, value in (planned.get("labels") or {}).items()},
+            parent=_text(planned.get("parent")),
+            incremental=bool(planned["incremental"]) if known(planned.get("incremental")) else None,
+            container=_text(planned.get("container")),
+            import_source=None
+            if not isinstance(source, dict)
+            else {
+                "backup_handle": str(source["backup_handle"]),
+                "backup_plugin": _text(source.get("backup_plugin")) or DEFAULT_PLUGIN,
+            },
+            wait_for_completion=planned.get("wait_for_completion") is not False,
+        )
+
+    def request(self) -> BackupRequest:
+        """The body of the POST or PUT that takes or registers the backup."""
+        body: BackupRequest = {"description": self.description, "labels": self.labels}
+        if self.parent is not None:
+            body["parent"] = self.parent
+        if self.container is not None:
+            body["container"] = self.container
+        if self.incremental is not None:
+            body["incremental"] = self.incremental
+        if self.import_source is not None:
+            body["import_source"] = self.import_source
+        return body
 
 
-def _incremental(found: dict[str, Any], configured: dict[str, Any]) -> bool | None:
+class ReplicaState(TypedDict):
+    region: str
+    state: str
+    replicated_at: str | None
+
+
+@dataclass(frozen=True)
+class BackupState:
+    """dbaas_backup's state (schema version 0), read from the control plane: one field per attribute."""
+
+    id: str
+    project: str
+    service: str
+    name: str
+    description: str
+    labels: dict[str, str]
+    parent: str | None
+    incremental: bool | None
+    container: str
+    import_source: ImportSource | None
+    wait_for_completion: bool
+    state: str
+    ready_to_use: bool
+    type: str
+    size_bytes: int | None
+    backup_handle: str | None
+    backup_plugin: str | None
+    region: str
+    started_at: str | None
+    finished_at: str | None
+    recovery_window: RecoveryWindow
+    replicas: list[ReplicaState]
+    last_restore_test: RestoreTest | None
+    timeouts: dict[str, Any] | None  # Terraform's own: kept from the configuration or the prior state
+
+    @classmethod
+    def from_api(cls, found: ApiBackup, configured: Mapping[str, Any]) -> BackupState:
+        """The state of the backup `found`; what only Terraform holds (waiting, timeouts) comes from `configured`."""
+        source = found.get("import_source")
+        window = found.get("recovery_window") or {"start": None, "end": None}
+        test = found.get("last_restore_test")
+        wait = configured.get("wait_for_completion")
+        return cls(
+            id=f"{found['project']}/{found['service']}/{found['name']}",
+            project=found["project"],
+            service=found["service"],
+            name=found["name"],
+            description=found.get("description") or "",
+            labels=dict(found.get("labels") or {}),
+            parent=found.get("parent"),
+            incremental=_incremental(found, configured),
+            container=found["container"],
+            import_source=None
+            if not source
+            else {
+                "backup_handle": source["backup_handle"],
+                "backup_plugin": source.get("backup_plugin") or DEFAULT_PLUGIN,
+            },
+            wait_for_completion=wait if isinstance(wait, bool) else True,
+            state=found["state"],
+            ready_to_use=bool(found.get("ready_to_use")),
+            type=found["type"],
+            size_bytes=found.get("size_bytes"),
+            backup_handle=found.get("backup_handle"),
+            backup_plugin=found.get("backup_plugin"),
+            region=found["region"],
+            started_at=found.get("started_at"),
+            finished_at=found.get("finished_at"),
+            recovery_window={"start": window.get("start"), "end": window.get("end")},
+            replicas=[
+                {"region": r["region"], "state": r["state"], "replicated_at": r.get("replicated_at")}
+                for r in found.get("replicas") or []
+            ],
+            last_restore_test=None
+            if test is None
+            else {
+                "state": test["state"],
+                "tested_at": test.get("tested_at"),
+                "duration_seconds": test.get("duration_seconds"),
+                "message": test.get("message"),
+            },
+            timeouts=configured.get("timeouts"),
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        """The state as the framework encodes it: an object of every attribute."""
+        return dict(vars(self))
+
+
+def state_of(found: ApiBackup, configured: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's state from an API answer (`BackupState`), as the framework encodes it."""
+    return BackupState.from_api(found, configured).to_value()
+
+
+def _incremental(found: ApiBackup, configured: Mapping[str, Any]) -> bool | None:
     """Whether the backup is incremental, as configured; null for one that names its `parent` without
     `incremental` (an import among them): configuration generated from state must not set both, which conflict."""
     if found.get("parent") is not None and not known(configured.get("incremental")):
@@ -367,7 +466,5 @@ def _incremental(found: dict[str, Any], configured: dict[str, Any]) -> bool | No
     return bool(found.get("incremental"))
 
 
-def _restore_test(found: dict[str, Any] | None) -> dict[str, Any] | None:
-    if found is None:
-        return None
-    return {key: found.get(key) for key in ("state", "tested_at", "duration_seconds", "message")}
+def _text(value: Any) -> str | None:
+    return str(value) if known(value) else None

@@ -7,7 +7,7 @@ container it names applies to backups taken from now on: a backup records its co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
@@ -16,9 +16,12 @@ from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, 
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.framework.validators import Between, Matches
 from provider.resources.backup import CONTAINER
-from provider.resources.common import ID, PROJECT, api_errors, plan_default_project, project_of
+from provider.resources.common import ID, PROJECT, api_errors, client_of, plan_default_project, project_of
 from provider.resources.schedule import RULE as SCHEDULE_RULE
 from provider.resources.schedule import is_schedule
+
+if TYPE_CHECKING:
+    from provider.client.api import Client
 
 STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
@@ -125,8 +128,8 @@ class BackupStrategy(Resource):
         return {"id": import_id, "project": pieces[0], "service": pieces[1] if len(pieces) == 2 else None}
 
     @property
-    def client(self) -> Any:
-        return self.provider_data.client
+    def client(self) -> Client:
+        return client_of(self.provider_data)
 
 
 def _scope(project: str, service: str | None) -> str:

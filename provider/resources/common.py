@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
@@ -13,6 +13,9 @@ from provider.framework.paths import format_path
 from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
 from provider.framework.resource import PlanRequest
 from provider.framework.schema import Attribute
+
+if TYPE_CHECKING:
+    from provider.client.api import Client
 
 # API field names are the HCL attribute names (docs/design.md), so an API error's field is an attribute path.
 ID = Attribute(
@@ -32,6 +35,12 @@ def computed(kind: cty.Type, description: str, *, sensitive: bool = False) -> At
     return Attribute(
         type=kind, computed=True, sensitive=sensitive, plan_modifiers=(USE_STATE_FOR_UNKNOWN,), description=description
     )
+
+
+def client_of(provider_data: Any) -> Client:
+    """The control plane's client the provider configured (`provider.dbaas.ProviderConfig.client`)."""
+    client: Client = provider_data.client
+    return client
 
 
 def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:

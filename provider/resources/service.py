@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
@@ -18,11 +18,15 @@ from provider.resources.common import (
     ID,
     PROJECT,
     api_errors,
+    client_of,
     computed,
     plan_default_project,
     project_of,
     split_id,
 )
+
+if TYPE_CHECKING:
+    from provider.client.api import Client
 
 TIMEOUTS = {"create": "20m", "update": "30m", "delete": "20m"}
 SETTLED = ("RUNNING", "POWEROFF", "FAILED")  # no job of the service is running
@@ -188,8 +192,8 @@ class Service(Resource):
         return {"id": import_id, "project": project, "name": name}
 
     @property
-    def client(self) -> Any:
-        return self.provider_data.client
+    def client(self) -> Client:
+        return client_of(self.provider_data)
 
     def wait_ready(self, project: str, name: str, timeout: float, request: ApplyRequest) -> dict[str, Any]:
         result: dict[str, Any] = self.client.wait(
@@ -203,7 +207,7 @@ class Service(Resource):
         return result
 
 
-def check_regions(client: Any, request: PlanRequest) -> None:
+def check_regions(client: Client, request: PlanRequest) -> None:
     """The region rules of docs/design.md, checked at plan against the control plane's regions: `cloud` and
     every additional backup region must be one, and no backup region the service's own `cloud`.
 

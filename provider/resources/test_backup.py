@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from provider.client.models import Backup as ApiBackup
 from provider.cty import msgpack_codec
 from provider.cty import types as cty
 from provider.cty.values import UNKNOWN
@@ -19,9 +20,9 @@ RESTORE_TEST = {
 }
 
 
-def api_backup(**changes: Any) -> dict[str, Any]:
+def api_backup(**changes: Any) -> ApiBackup:
     """A backup as the control plane answers it (BackupPublic)."""
-    return {
+    answer: ApiBackup = {
         "project": "acme",
         "service": "orders",
         "name": "nightly",
@@ -48,8 +49,8 @@ def api_backup(**changes: Any) -> dict[str, Any]:
         "verified_at": None,
         "last_restore_test": None,
         "created_at": "2026-11-21T02:00:00Z",
-        **changes,
     }
+    return cast(ApiBackup, {**answer, **changes})
 
 
 def test_last_restore_test_is_a_computed_object() -> None:

@@ -1,0 +1,84 @@
+"""The control plane's answers as the client hands them on: typed views of its JSON (controlplane/api/models),
+named as the API names them. Times stay RFC 3339 text, as Terraform shows them.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class Region(TypedDict):
+    name: str
+    description: str
+
+
+class ImportSource(TypedDict):
+    backup_handle: str
+    backup_plugin: str
+
+
+class RecoveryWindow(TypedDict):
+    start: str | None
+    end: str | None
+
+
+class Replica(TypedDict):
+    region: str
+    state: str
+    state_message: str | None
+    replicated_at: str | None
+
+
+class RestoreTest(TypedDict):
+    state: str
+    tested_at: str | None
+    duration_seconds: float | None
+    message: str | None
+
+
+class Backup(TypedDict):
+    project: str
+    service: str
+    name: str
+    description: str
+    labels: dict[str, str]
+    parent: str | None
+    incremental: bool
+    type: str
+    container: str
+    import_source: ImportSource | None
+    state: str
+    state_message: str | None
+    ready_to_use: bool
+    size_bytes: int | None
+    backup_handle: str | None
+    backup_plugin: str
+    region: str
+    started_at: str | None
+    finished_at: str | None
+    recovery_window: RecoveryWindow
+    replicas: list[Replica]
+    verify_state: str | None
+    verify_message: str | None
+    verified_at: str | None
+    last_restore_test: RestoreTest | None
+    created_at: str
+
+
+class BackupRequest(TypedDict, total=False):
+    """The body of a backup's POST or PUT (what is absent, the control plane decides)."""
+
+    name: str
+    description: str
+    labels: dict[str, str]
+    parent: str
+    incremental: bool
+    container: str
+    import_source: ImportSource
+
+
+class BackupChange(TypedDict, total=False):
+    """The body of a backup's PATCH: the only fields that change in place."""
+
+    description: str
+    labels: dict[str, str]
