@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from provider.client.models import Backup as ApiBackup
-from provider.client.models import BackupChange, BackupRequest, ImportSource, RecoveryWindow, RestoreTest
 from provider.cty import types as cty
 from provider.cty.values import UNKNOWN, is_unknown
 from provider.framework.diagnostics import Diagnostics
@@ -38,8 +36,10 @@ from provider.resources.common import (
     split_id,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client's package imports httpx, which the schema's first RPC does not need
     from provider.client.api import Client
+    from provider.client.models import Backup as ApiBackup
+    from provider.client.models import BackupChange, BackupRequest, ImportSource, RecoveryWindow, RestoreTest
 
 TIMEOUTS = {"create": "60m", "delete": "20m"}
 BACKUP_NAME = Matches(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup name of letters, digits, '.', '_' and '-'")
