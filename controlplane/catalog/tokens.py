@@ -58,7 +58,7 @@ def find_token(session: Session, *, token: str) -> Token | None:
     return session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
 
 
-def find_caller(session: Session, *, token_hash: str) -> Caller | None:
+def find_caller(session: Session, token_hash: str) -> Caller | None:
     """The caller whose token is stored under `token_hash`, or None."""
     row = session.execute(select(Token.id, Token.project).where(Token.token_hash == token_hash)).first()
     return None if row is None else Caller(token_id=row.id, project=row.project)
@@ -73,14 +73,21 @@ class CallerCache:
         self._found: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def caller(self, token: str, find: Callable[[str], Caller | None]) -> Caller | None:
-        """The caller of `token`, from the cache while fresh, else from `find(token_hash)`."""
+    def cached(self, token: str) -> Caller | None:
+        """The caller of `token` if the cache holds it, fresh; else None."""
         token_hash = hash_token(token)
-        now_s = time.monotonic()
         with self._lock:
             cached = self._found.get(token_hash)
-            if cached is not None and now_s - cached[0] < self._ttl:
+            if cached is not None and time.monotonic() - cached[0] < self._ttl:
                 return cached[1]
+        return None
+
+    def caller(self, token: str, find: Callable[[str], Caller | None]) -> Caller | None:
+        """The caller of `token`, from the cache while fresh, else from `find(token_hash)`."""
+        if (cached := self.cached(token)) is not None:
+            return cached
+        token_hash = hash_token(token)
+        now_s = time.monotonic()
         found = find(token_hash)
         with self._lock:
             if found is None:
