@@ -1,5 +1,6 @@
-"""`terraform plan -generate-config-out` for every kind of object: the configuration it writes validates and
-plans no change. Real Terraform, real control plane, real PostgreSQL and pgBackRest."""
+"""`terraform plan -generate-config-out` for every kind of object (a service, a strategy, a full backup, two
+incrementals, a fork): the configuration it writes validates and plans no change. Real Terraform, real control
+plane, real PostgreSQL and pgBackRest."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ OBJECTS = {
     "dbaas_backup.full": "acme/gen/base",
     "dbaas_backup.incr": "acme/gen/next",
     "dbaas_backup.on_parent": "acme/gen/third",
+    "dbaas_database_fork.copy": "acme/gen-copy",
 }
 
 
@@ -46,6 +48,13 @@ resource "dbaas_backup" "on_parent" {
   name    = "third"
   parent  = dbaas_backup.incr.name
 }
+resource "dbaas_database_fork" "copy" {
+  name           = "gen-copy"
+  cloud          = "local-east"
+  plan           = "hobbyist"
+  source_service = dbaas_service.db.name
+  backup         = dbaas_backup.full.id
+}
 """
     )
 
@@ -58,7 +67,7 @@ def test_generated_configuration_plans_no_change(dbaas: Workspace) -> None:
 
     write(dbaas, "".join(f'import {{\n  to = {to}\n  id = "{id}"\n}}\n' for to, id in OBJECTS.items()))
     plan = dbaas.run("plan", "-generate-config-out=generated.tf")
-    assert "5 to import, 0 to add, 0 to change, 0 to destroy" in plan.stdout, plan.stdout
+    assert "6 to import, 0 to add, 0 to change, 0 to destroy" in plan.stdout, plan.stdout
     generated = (dbaas.path / "generated.tf").read_text()
     incremental = generated.split('resource "dbaas_backup" "incr"')[1].split("\n}")[0]
     # Both `parent` and `incremental = true` would conflict: an imported incremental names its parent only.
