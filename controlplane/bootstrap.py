@@ -147,5 +147,11 @@ def build_runtime(settings: Settings) -> Runtime:
     engine = sessions.kw["bind"]
     scheduler = Scheduler(sessions, runner.wake)
     return Runtime(
-        settings=settings, engine=engine, sessions=sessions, runner=runner, scheduler=scheduler, replicator=replicator
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        archiving=archiving,
+        runner=runner,
+        scheduler=scheduler,
+        replicator=replicator,
     )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog.db import read_sessions
 from controlplane.catalog.tokens import CallerCache
+from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobRunner
 from controlplane.jobs.scheduler import Scheduler
@@ -20,6 +21,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    archiving: Archiving  # the one owner of pgBackRest drivers and of where containers are stored
     runner: JobRunner
     scheduler: Scheduler
     replicator: Replicator

@@ -47,6 +47,18 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Se
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """A session that only reads, for a route that changes nothing whatever its method (a report's POST)."""
+    session = runtime.read_sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
 async def current_caller(
     session: SessionDep,
     runtime: RuntimeDep,

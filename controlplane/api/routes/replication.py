@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from controlplane.api import responses
-from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep
+from controlplane.api.dependencies import ProjectDep, ReadSessionDep, RuntimeDep
 from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
 from controlplane.catalog import replication
 from controlplane.domain.services import existing_service
-from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.replicator import copy_targets
 from controlplane.storage.repository_copy import plan_copy
 
@@ -44,7 +43,7 @@ ClockDep = Annotated[float, Depends(wall_clock)]
 
 @router.post("/backup_to_another_region/report", response_model=Report)
 def report(
-    service: str, body: ReportRequest, project: ProjectDep, session: SessionDep, runtime: RuntimeDep, now: ClockDep
+    service: str, body: ReportRequest, project: ProjectDep, session: ReadSessionDep, runtime: RuntimeDep, now: ClockDep
 ) -> Report:
     """Per additional backup region: status, the lag now, and the largest lag in each bucket of the period.
 
@@ -53,19 +52,23 @@ def report(
     found = existing_service(session, project=project, name=service)
     length, bucket = PERIODS[body.period]
     until = int(now)
-    targets = copy_targets(runtime.settings, Archiving(runtime.settings), session, found)
-    regions = []
+    targets = copy_targets(runtime.settings, runtime.archiving, session, found)
+    read = []
     for region in (found.user_config or {}).get("additional_backup_regions") or []:
         latest = replication.latest_lag_sample(session, service_id=found.id, region=region)
+        buckets = replication.lag_buckets(
+            session, service_id=found.id, region=region, since=until - length, until=until, bucket_seconds=bucket
+        )
+        read.append((region, latest, buckets))
+    session.commit()  # the stores are walked with no catalog transaction open
+    regions = []
+    for region, latest, buckets in read:
         oldest = [
             pending
             for target in targets
             if target.region == region
             and (pending := plan_copy(target.source, target.target, target.stanza).oldest_pending()) is not None
         ]
-        buckets = replication.lag_buckets(
-            session, service_id=found.id, region=region, since=until - length, until=until, bucket_seconds=bucket
-        )
         regions.append(
             RegionReport(
                 region=region,
