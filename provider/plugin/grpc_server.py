@@ -79,6 +79,22 @@ class WorkerPool:
                 self._idle += 1
 
 
+class _Methods:
+    """The methods served, by path, once they are known."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, Method] = {}
+        self._known = threading.Event()
+
+    def serve(self, methods: list[Method]) -> None:
+        self._by_path = {method.path: method for method in methods}
+        self._known.set()
+
+    def find(self, path: str) -> Method | None:
+        self._known.wait()
+        return self._by_path.get(path)
+
+
 _RESPONSE_HEADERS = http2.encode_headers(grpc_wire.response_headers())
 _OK_TRAILERS = http2.encode_headers(grpc_wire.status_trailers(StatusCode.OK))
 
@@ -86,7 +102,7 @@ _OK_TRAILERS = http2.encode_headers(grpc_wire.status_trailers(StatusCode.OK))
 class Connection:
     """One client connection; `serve()` reads until the peer goes away."""
 
-    def __init__(self, sock: socket.socket, transport: Transport, methods: dict[str, Method], pool: WorkerPool) -> None:
+    def __init__(self, sock: socket.socket, transport: Transport, methods: _Methods, pool: WorkerPool) -> None:
         self._pool = pool
         self._sock = sock
         self._transport = transport
@@ -166,7 +182,7 @@ class Connection:
         path = headers.get(b":path", b"").decode("utf-8", "replace")
         timeout = grpc_wire.parse_timeout(headers.get(b"grpc-timeout"))
         deadline = None if timeout is None else time.monotonic() + timeout
-        method = self._methods.get(path)
+        method = self._methods.find(path)
         if method is None:
             log.warning("no such gRPC method %s", path)
             self._h2.respond_headers(stream_id, _RESPONSE_HEADERS)
@@ -241,12 +257,19 @@ class Connection:
 
 
 class GrpcServer:
-    """Accepts connections on a listening socket and serves `methods` on each."""
+    """Accepts connections on a listening socket and serves on each the methods given to `serve_methods`.
 
-    def __init__(self, methods: list[Method], tls_context: ssl.SSLContext | None) -> None:
-        self._methods = {method.path: method for method in methods}
+    Connections are accepted, and their TLS and HTTP/2 set up, before the methods are known: the
+    provider is still being imported then, and calls wait for it.
+    """
+
+    def __init__(self, tls_context: ssl.SSLContext | None) -> None:
+        self._methods = _Methods()
         self.tls_context = tls_context  # may be set until serve_forever starts
         self._pool = WorkerPool()
+
+    def serve_methods(self, methods: list[Method]) -> None:
+        self._methods.serve(methods)
 
     def serve_forever(self, listener: socket.socket) -> None:
         while True:

@@ -1,9 +1,9 @@
 """Serve a provider as a Terraform plugin: handshake, socket, TLS, gRPC, shutdown.
 
 Start-up order matters for launch time: openssl starts making our certificate first, and while it
-runs (on another core) protobuf, the gRPC server and the provider itself are imported; then the
-handshake line is printed and Terraform's connection is served at once. Importing this module
-imports none of them.
+runs (on another core) the gRPC server is imported; the handshake line follows, and while Terraform
+connects and shakes hands with the server, protobuf and the provider itself are imported (calls wait
+for them). Importing this module imports none of them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from provider.plugin import handshake
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from provider.plugin.grpc_server import GrpcServer
+    from provider.plugin.grpc_server import Method
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,11 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
 
         pending_identity = start_identity()
     shutdown = threading.Event()
-    server = _make_server(spec, shutdown, debug)
+    from provider.plugin import hclog
+    from provider.plugin.grpc_server import GrpcServer
+
+    hclog.configure(os.environ, spec.log_module)
+    server = GrpcServer(tls_context=None)
     socket_dir = _private_directory()
     socket_path = os.path.join(socket_dir, "plugin.sock")
     try:
@@ -76,6 +80,8 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
             # printed later goes to stderr, which Terraform logs.
             os.dup2(2, 1)
         threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
+        # Terraform connects and shakes hands (TLS, HTTP/2) while the provider is imported.
+        server.serve_methods(_methods(spec, shutdown, debug))
         _wait_for_end(shutdown, debug)
         listener.close()
     finally:
@@ -114,22 +120,17 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _make_server(spec: PluginSpec, shutdown: threading.Event, debug: bool) -> GrpcServer:
-    """The gRPC server of the provider's and go-plugin's services, its TLS context still to be set."""
-    from provider.plugin import hclog
-
-    hclog.configure(os.environ, spec.log_module)
+def _methods(spec: PluginSpec, shutdown: threading.Event, debug: bool) -> list[Method]:
+    """The provider's and go-plugin's services."""
     from provider.pb import tfplugin6_pb2
     from provider.plugin.go_plugin_services import go_plugin_methods, service_methods
-    from provider.plugin.grpc_server import GrpcServer
 
     servicer = spec.make_servicer()
     # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
     on_shutdown = (lambda: None) if debug else shutdown.set
-    methods = go_plugin_methods(on_shutdown) + service_methods(
+    return go_plugin_methods(on_shutdown) + service_methods(
         tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address
     )
-    return GrpcServer(methods, tls_context=None)
 
 
 def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:
