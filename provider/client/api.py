@@ -219,24 +219,24 @@ class Client:
         """`regions()` as this client first listed them: a plan checks every region against one list."""
         return self._region_list.get(None, self.regions)
 
-    def service(self, project: str, name: str) -> dict[str, Any] | None:
+    def service(self, project: str, name: str) -> models.Service | None:
         """The service, or None when it does not exist (or the token may not see it)."""
-        return self._get_or_none(_service_path(project, name))
+        return cast(models.Service | None, self._get_or_none(_service_path(project, name)))
 
-    def create_service(self, project: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_service(self, project: str, body: Mapping[str, Any]) -> models.Service:
         """POST a service (or a fork, with `fork_from`); it answers at once in state REBUILDING."""
         resource_type = "dbaas_database_fork" if body.get("fork_from") else "dbaas_service"
         with _already_exists("name", resource_type, f"{project}/{body.get('name')}"):
-            return _object(self.post(f"{_project_path(project)}/services", body))
+            return cast(models.Service, _object(self.post(f"{_project_path(project)}/services", body)))
 
-    def update_service(self, project: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def update_service(self, project: str, name: str, body: Mapping[str, Any]) -> models.Service:
         """PATCH `cloud`, `plan`, `user_config` or `termination_protection`; a plan or cloud change rebuilds."""
-        return _object(self.patch(_service_path(project, name), body))
+        return cast(models.Service, _object(self.patch(_service_path(project, name), body)))
 
-    def delete_service(self, project: str, name: str) -> dict[str, Any] | None:
+    def delete_service(self, project: str, name: str) -> models.Service | None:
         """Start deleting the service (it answers in state DELETING); None if it is already gone."""
         try:
-            return _object(self.delete(_service_path(project, name)))
+            return cast(models.Service, _object(self.delete(_service_path(project, name))))
         except NotFound:
             return None
 
@@ -301,17 +301,19 @@ class Client:
 
     # -- backup strategies (service None: the project's) -----------------------------------------------
 
-    def strategy(self, project: str, service: str | None) -> dict[str, Any] | None:
-        return self._get_or_none(_strategy_path(project, service))
+    def strategy(self, project: str, service: str | None) -> models.Strategy | None:
+        """The strategy, or None when there is none."""
+        return cast(models.Strategy | None, self._get_or_none(_strategy_path(project, service)))
 
     def put_strategy(
-        self, project: str, service: str | None, body: Mapping[str, Any], *, create_only: bool = False
-    ) -> dict[str, Any]:
+        self, project: str, service: str | None, body: models.StrategyPut, *, create_only: bool = False
+    ) -> models.Strategy:
         """Replace the strategy, or create it; `create_only`: never replace one that exists (AlreadyExists)."""
         if not create_only:
-            return _object(self.put(_strategy_path(project, service), body))
+            return cast(models.Strategy, _object(self.put(_strategy_path(project, service), body)))
         with _already_exists("service" if service else "project", "dbaas_backup_strategy", _scope_id(project, service)):
-            return _object(self.put(_strategy_path(project, service), body, {"If-None-Match": "*"}))
+            answer = self.put(_strategy_path(project, service), body, {"If-None-Match": "*"})
+            return cast(models.Strategy, _object(answer))
 
     def delete_strategy(self, project: str, service: str | None) -> None:
         """Delete the strategy; one that does not exist is no error."""

@@ -4,7 +4,75 @@ named as the API names them. Times stay RFC 3339 text, as Terraform shows them.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
+
+
+class UserConfig(TypedDict):
+    additional_backup_regions: list[str]
+
+
+class ForkFrom(TypedDict):
+    project: str | None
+    service: str
+    backup: str | None
+    recovery_target_time: str | None
+
+
+class RestoredFrom(TypedDict):
+    backup: str | None
+    region: str
+    recovery_time: str | None
+
+
+class Service(TypedDict):
+    """A service or a fork (`fork_from` set)."""
+
+    project: str
+    name: str
+    service_type: str
+    version: str
+    cloud: str
+    plan: str
+    user_config: UserConfig
+    termination_protection: bool
+    state: str
+    state_message: str | None
+    host: str | None
+    port: int | None
+    username: str
+    password: str
+    uri: str | None
+    created_at: str
+    updated_at: str
+    fork_from: ForkFrom | None
+    restored_from: RestoredFrom | None
+
+
+class Retention(TypedDict):
+    """Either or both; the control plane answers both, a request may name one."""
+
+    full_count: NotRequired[int | None]
+    days: NotRequired[int | None]
+
+
+class StrategyPut(TypedDict):
+    """The body of a strategy's PUT (what is absent is null)."""
+
+    container: str
+    schedule: NotRequired[str | None]
+    restore_test_schedule: NotRequired[str | None]
+    retention: NotRequired[Retention | None]
+
+
+class Strategy(TypedDict):
+    container: str
+    schedule: str | None
+    restore_test_schedule: str | None
+    retention: Retention | None
+    project: str
+    service: str | None
+    created_at: str
+    updated_at: str
 
 
 class Region(TypedDict):

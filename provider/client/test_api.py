@@ -21,7 +21,18 @@ from typing import Any
 import pytest
 
 from controlplane.engine.ports import free_loopback_port
-from provider.client import ApiError, Cancelled, Client, Conflict, Failed, NotFound, Timeout, Unreachable, waiting
+from provider.client import (
+    ApiError,
+    Cancelled,
+    Client,
+    Conflict,
+    Failed,
+    NotFound,
+    Timeout,
+    Unreachable,
+    models,
+    waiting,
+)
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 
 PROJECT = "acme"
@@ -50,7 +61,7 @@ def service_body(name: str, **fields: Any) -> dict[str, Any]:
     return {"name": name, "service_type": "pg", "cloud": "local-east", "plan": "hobbyist", **fields}
 
 
-def wait_running(client: Client, name: str) -> dict[str, Any]:
+def wait_running(client: Client, name: str) -> models.Service:
     return client.wait(
         lambda: client.service(PROJECT, name),
         until={"RUNNING"},
@@ -73,7 +84,7 @@ def wait_gone(client: Client, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ledger(client: Client) -> Iterator[dict[str, Any]]:
+def ledger(client: Client) -> Iterator[models.Service]:
     """A RUNNING service for the tests that only need one to exist."""
     client.create_service(PROJECT, service_body("ledger"))
     yield wait_running(client, "ledger")
@@ -159,7 +170,7 @@ def test_missing_or_invalid_token_says_what_to_do(plane: ControlPlane) -> None:
         assert problem in refused.value.message and "DBAAS_TOKEN" in refused.value.message
 
 
-def test_strategies_of_project_and_service(client: Client, ledger: dict[str, Any]) -> None:
+def test_strategies_of_project_and_service(client: Client, ledger: models.Service) -> None:
     assert client.strategy(PROJECT, None) is None
     put = client.put_strategy(PROJECT, None, {"container": "nightly", "retention": {"full_count": 3}})
     assert (put["project"], put["service"], put["container"]) == (PROJECT, None, "nightly")
@@ -174,7 +185,7 @@ def test_strategies_of_project_and_service(client: Client, ledger: dict[str, Any
     client.delete_strategy(PROJECT, "ledger")  # already gone: no error
 
 
-def test_backup_is_taken_listed_changed_and_refused_deletion(client: Client, ledger: dict[str, Any]) -> None:
+def test_backup_is_taken_listed_changed_and_refused_deletion(client: Client, ledger: models.Service) -> None:
     client.put_strategy(PROJECT, None, {"container": "nightly"})
     accepted = client.create_backup(PROJECT, "ledger", {"labels": {"team": "payments"}})
     assert accepted["state"] == "Pending" and len(accepted["name"]) == 14  # yyyyMMddHHmmss
@@ -205,7 +216,7 @@ def test_backup_is_taken_listed_changed_and_refused_deletion(client: Client, led
     client.delete_strategy(PROJECT, None)
 
 
-def test_one_client_serves_parallel_callers(client: Client, ledger: dict[str, Any]) -> None:
+def test_one_client_serves_parallel_callers(client: Client, ledger: models.Service) -> None:
     def read(index: int) -> tuple[str, int]:
         found = client.service(PROJECT, "ledger") if index % 2 else {"name": "ledger"}
         return str((found or {})["name"]), len(client.regions())
@@ -219,7 +230,7 @@ def test_one_client_serves_parallel_callers(client: Client, ledger: dict[str, An
 
 
 def test_wait_times_out_naming_what_and_the_last_state(
-    client: Client, ledger: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    client: Client, ledger: models.Service, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(waiting, "PROGRESS_EVERY", 0.3)
     started = time.monotonic()
@@ -239,7 +250,7 @@ def test_wait_times_out_naming_what_and_the_last_state(
     assert progress and progress[0].startswith("waiting for service acme/ledger: RUNNING (")
 
 
-def test_wait_is_cancelled_by_the_stop_event(client: Client, ledger: dict[str, Any]) -> None:
+def test_wait_is_cancelled_by_the_stop_event(client: Client, ledger: models.Service) -> None:
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()
     started = time.monotonic()
@@ -256,7 +267,7 @@ def test_wait_is_cancelled_by_the_stop_event(client: Client, ledger: dict[str, A
     assert "service acme/ledger" in str(cancelled.value)
 
 
-def test_wait_fails_on_a_failed_state_and_when_the_object_disappears(client: Client, ledger: dict[str, Any]) -> None:
+def test_wait_fails_on_a_failed_state_and_when_the_object_disappears(client: Client, ledger: models.Service) -> None:
     with pytest.raises(Failed) as failed:  # RUNNING declared a failure only to see how one is reported
         client.wait(
             lambda: client.service(PROJECT, "ledger"),

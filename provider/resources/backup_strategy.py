@@ -7,6 +7,8 @@ container it names applies to backups taken from now on: a backup records its co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
@@ -20,8 +22,10 @@ from provider.resources.common import ID, PROJECT, api_errors, client_of, plan_d
 from provider.resources.schedule import RULE as SCHEDULE_RULE
 from provider.resources.schedule import is_schedule
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client's package imports httpx, which the schema's first RPC does not need
     from provider.client.api import Client
+    from provider.client.models import Retention, StrategyPut
+    from provider.client.models import Strategy as ApiStrategy
 
 STRATEGY_ATTRIBUTES: dict[str, Attribute] = {
     "id": ID,
@@ -97,14 +101,17 @@ class BackupStrategy(Resource):
     def put(self, request: ApplyRequest, action: str, *, create_only: bool) -> None:
         planned = request.planned or {}
         project, service = project_of(self.provider_data, planned), planned.get("service")
-        body: dict[str, Any] = {
-            "container": planned["container"],
+        retention = planned.get("retention")
+        body: StrategyPut = {
+            "container": str(planned["container"]),
             "schedule": planned.get("schedule"),
             "restore_test_schedule": planned.get("restore_test_schedule"),
         }
-        retention = planned.get("retention")
         if retention is not None:
-            body["retention"] = {key: _integer(retention.get(key)) for key in ("full_count", "days")}
+            body["retention"] = {
+                "full_count": _integer(retention.get("full_count")),
+                "days": _integer(retention.get("days")),
+            }
         with api_errors(f"{action} the backup strategy of {_scope(project, service)}"):
             found = self.client.put_strategy(project, service, body, create_only=create_only)
             request.state = state_of(found, planned)
@@ -140,19 +147,41 @@ def _integer(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
-    retention = found.get("retention")
-    service = found.get("service")
-    if retention is None and configured.get("retention") == {"full_count": None, "days": None}:
-        retention = configured["retention"]  # `retention = {}` is no retention, as the API says with null
-    return {
-        "id": f"{found['project']}/{service}" if service else found["project"],
-        "project": found["project"],
-        "service": service,
-        "container": found["container"],
-        "schedule": found.get("schedule"),
-        "restore_test_schedule": found.get("restore_test_schedule"),
-        "retention": None
-        if retention is None
-        else {"full_count": retention.get("full_count"), "days": retention.get("days")},
-    }
+@dataclass(frozen=True)
+class StrategyState:
+    """dbaas_backup_strategy's state (schema version 0), read from the control plane: one field per attribute."""
+
+    id: str
+    project: str
+    service: str | None
+    container: str
+    schedule: str | None
+    restore_test_schedule: str | None
+    retention: Retention | None
+
+    @classmethod
+    def from_api(cls, found: ApiStrategy, configured: Mapping[str, Any]) -> StrategyState:
+        retention = found.get("retention")
+        if retention is None and configured.get("retention") == {"full_count": None, "days": None}:
+            retention = {"full_count": None, "days": None}  # `retention = {}` is no retention, as the API's null
+        service = found.get("service")
+        return cls(
+            id=f"{found['project']}/{service}" if service else found["project"],
+            project=found["project"],
+            service=service,
+            container=found["container"],
+            schedule=found.get("schedule"),
+            restore_test_schedule=found.get("restore_test_schedule"),
+            retention=None
+            if retention is None
+            else {"full_count": retention.get("full_count"), "days": retention.get("days")},
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        """The state as the framework encodes it: an object of every attribute."""
+        return dict(vars(self))
+
+
+def state_of(found: ApiStrategy, configured: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's state from an API answer (`StrategyState`), as the framework encodes it."""
+    return StrategyState.from_api(found, configured).to_value()

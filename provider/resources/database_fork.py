@@ -12,8 +12,9 @@ configuration plans no replacement.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
@@ -25,6 +26,9 @@ from provider.framework.timeouts import timeout_for, timeouts_block
 from provider.framework.validators import Matches, conflicting
 from provider.resources.common import api_errors, computed, project_of
 from provider.resources.service import NAME, SERVICE_ATTRIBUTES, TIMEOUTS, Service, state_of, user_config_body
+
+if TYPE_CHECKING:  # the client's package imports httpx, which the schema's first RPC does not need
+    from provider.client.models import Service as ApiService
 
 BACKUP_ID = Matches(
     r"[^/\s]+/[a-z][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "a backup as `project/service/name`"
@@ -188,7 +192,7 @@ def _paths(field: str | None) -> tuple[str, ...] | None:
     }.get(field or "")
 
 
-def fork_state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
+def fork_state_of(found: ApiService, configured: Mapping[str, Any]) -> dict[str, Any]:
     """The fork's state from an API answer: the service's, with what it was forked from.
 
     The fork fields come from `configured` (the plan, the prior state) when it has them; an imported fork
@@ -200,7 +204,7 @@ def fork_state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str
     if known(configured.get("source_service")):
         state.update({key: configured.get(key) for key in FORK_FIELDS})
         if not known(state["source_project"]):
-            state["source_project"] = (source or {}).get("project") or found["project"]
+            state["source_project"] = (source["project"] if source else None) or found["project"]
     elif source is None:
         raise DiagnosticError(
             "Not a fork",

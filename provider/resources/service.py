@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
-from provider.framework.diagnostics import Diagnostics
+from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.paths import format_path
 from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UNKNOWN
 from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
@@ -25,8 +27,10 @@ from provider.resources.common import (
     split_id,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the client's package imports httpx, which the schema's first RPC does not need
     from provider.client.api import Client
+    from provider.client.models import Service as ApiService
+    from provider.client.models import UserConfig
 
 TIMEOUTS = {"create": "20m", "update": "30m", "delete": "20m"}
 SETTLED = ("RUNNING", "POWEROFF", "FAILED")  # no job of the service is running
@@ -152,7 +156,9 @@ class Service(Resource):
         name = str(prior["name"])
         with api_errors(f"update service {name!r}"):
             changed = self.client.update_service(project, name, body) if body else self.client.service(project, name)
-            request.state = state_of(changed or {}, planned)
+            if changed is None:
+                raise DiagnosticError(f"Could not update service {name!r}", "it no longer exists on the control plane")
+            request.state = state_of(changed, planned)
             ready = self.wait_ready(project, name, timeout_for(request.config, "update", TIMEOUTS["update"]), request)
         request.state = state_of(ready, planned)
 
@@ -195,8 +201,8 @@ class Service(Resource):
     def client(self) -> Client:
         return client_of(self.provider_data)
 
-    def wait_ready(self, project: str, name: str, timeout: float, request: ApplyRequest) -> dict[str, Any]:
-        result: dict[str, Any] = self.client.wait(
+    def wait_ready(self, project: str, name: str, timeout: float, request: ApplyRequest) -> ApiService:
+        return self.client.wait(
             lambda: self.client.service(project, name),
             until=("RUNNING",),
             failed=("FAILED",),
@@ -204,7 +210,6 @@ class Service(Resource):
             stop=request.stop,
             what=f"service {project}/{name}",
         )
-        return result
 
 
 def check_regions(client: Client, request: PlanRequest) -> None:
@@ -254,24 +259,56 @@ def user_config_body(value: Any) -> dict[str, Any]:
     return {"additional_backup_regions": sorted(regions or []) if not is_unknown(regions) else []}
 
 
-def state_of(found: dict[str, Any], configured: dict[str, Any]) -> dict[str, Any]:
-    """The resource's state from an API answer; what only Terraform holds (timeouts) is kept."""
-    return {
-        "id": f"{found['project']}/{found['name']}",
-        "project": found["project"],
-        "name": found["name"],
-        "service_type": found["service_type"],
-        "cloud": found["cloud"],
-        "plan": found["plan"],
-        "version": found["version"],
-        "user_config": {"additional_backup_regions": sorted(found["user_config"]["additional_backup_regions"])},
-        "termination_protection": found["termination_protection"],
-        "state": found["state"],
-        "host": found["host"],
-        "port": found["port"],
-        "username": found["username"],
-        "password": found["password"],
-        "uri": found["uri"],
-        "created_at": found["created_at"],
-        "timeouts": configured.get("timeouts"),
-    }
+@dataclass(frozen=True)
+class ServiceState:
+    """dbaas_service's state (schema version 0), read from the control plane: one field per attribute."""
+
+    id: str
+    project: str
+    name: str
+    service_type: str
+    cloud: str
+    plan: str
+    version: str
+    user_config: UserConfig
+    termination_protection: bool
+    state: str
+    host: str | None
+    port: int | None
+    username: str
+    password: str
+    uri: str | None
+    created_at: str
+    timeouts: dict[str, Any] | None  # Terraform's own: kept from the configuration or the prior state
+
+    @classmethod
+    def from_api(cls, found: ApiService, configured: Mapping[str, Any]) -> ServiceState:
+        """The state of the service `found`; the timeouts come from `configured`."""
+        return cls(
+            id=f"{found['project']}/{found['name']}",
+            project=found["project"],
+            name=found["name"],
+            service_type=found["service_type"],
+            cloud=found["cloud"],
+            plan=found["plan"],
+            version=found["version"],
+            user_config={"additional_backup_regions": sorted(found["user_config"]["additional_backup_regions"])},
+            termination_protection=found["termination_protection"],
+            state=found["state"],
+            host=found["host"],
+            port=found["port"],
+            username=found["username"],
+            password=found["password"],
+            uri=found["uri"],
+            created_at=found["created_at"],
+            timeouts=configured.get("timeouts"),
+        )
+
+    def to_value(self) -> dict[str, Any]:
+        """The state as the framework encodes it: an object of every attribute."""
+        return dict(vars(self))
+
+
+def state_of(found: ApiService, configured: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's state from an API answer (`ServiceState`), as the framework encodes it."""
+    return ServiceState.from_api(found, configured).to_value()
