@@ -30,7 +30,12 @@ from controlplane.catalog.models import (
     Job,
     Service,
 )
-from controlplane.jobs.kinds import TAKE_BACKUP
+from controlplane.jobs.kinds import DELETE_BACKUP, DELETE_SERVICE, TAKE_BACKUP
+
+# Deletions wait for the jobs of their service queued before them (a backup being taken, tested, a service
+# still being created) in the queue, not in a worker: waiting workers could hold every worker while the
+# jobs they wait for cannot be claimed.
+WAIT_IN_QUEUE = (DELETE_BACKUP, DELETE_SERVICE)
 
 # The claim's UPDATE re-checks that the job is still claimable; should another transaction have
 # taken it after all (another backup of its service was claimed meanwhile, or the row lock or
@@ -74,7 +79,8 @@ def claim_job(
     """Take a queued job, or one whose lease expired, for `owner`; None when there is none.
 
     The oldest job of the project with the fewest running jobs is taken; a take_backup job waits while
-    another take_backup job of its service runs. The job becomes running with a lease until
+    another take_backup job of its service runs, a deletion (WAIT_IN_QUEUE) until the jobs of its service
+    queued before it have ended. The job becomes running with a lease until
     now + lease_seconds and attempts + 1. Commit at once: on PostgreSQL the row stays locked (other
     claimers skip it) until the transaction ends, and on SQLite the transaction holds the database's
     write lock. `kinds` limits the claim to those kinds.
@@ -180,11 +186,8 @@ def release_all_leases(session: Session) -> int:
     return result.rowcount
 
 
-def active_job_for_service(
-    session: Session, *, service_id: int, kinds: Collection[str] | None = None, queued_before: int | None = None
-) -> Job | None:
-    """The oldest queued or running job of the service (only of `kinds`, only queued before job `queued_before`),
-    or None."""
+def active_job_for_service(session: Session, *, service_id: int, kinds: Collection[str] | None = None) -> Job | None:
+    """The oldest queued or running job of the service (only of `kinds`), or None."""
     query = (
         select(Job)
         .where(Job.service_id == service_id, Job.status.in_(JOB_ACTIVE_STATUSES))
@@ -193,8 +196,6 @@ def active_job_for_service(
     )
     if kinds is not None:
         query = query.where(Job.kind.in_(list(kinds)))
-    if queued_before is not None:
-        query = query.where(Job.id < queued_before)
     return session.scalar(query)
 
 
@@ -212,6 +213,7 @@ def _claimable(timestamp: datetime, kinds: Collection[str] | None) -> ColumnElem
     condition = and_(
         or_(Job.status == JOB_QUEUED, and_(Job.status == JOB_RUNNING, Job.lease_expires_at < timestamp)),
         not_(and_(Job.kind == TAKE_BACKUP, _service_backup_running())),
+        not_(and_(Job.kind.in_(WAIT_IN_QUEUE), _earlier_job_unfinished())),
     )
     if kinds is not None:
         condition = and_(condition, Job.kind.in_(list(kinds)))
@@ -227,6 +229,16 @@ def _service_backup_running() -> ColumnElement[bool]:
         other.kind == TAKE_BACKUP,
         other.status == JOB_RUNNING,
         other.id != Job.id,
+    )
+
+
+def _earlier_job_unfinished() -> ColumnElement[bool]:
+    """A job of the job's service queued before it is queued or running still."""
+    other = aliased(Job)
+    return exists().where(
+        other.service_id == Job.service_id,
+        other.id < Job.id,
+        other.status.in_((JOB_QUEUED, JOB_RUNNING)),
     )
 
 

@@ -137,10 +137,10 @@ class BackupJobs:
 
     def delete(self, context: JobContext) -> None:
         """Expires the backup with the incrementals built on it (pgBackRest takes them along) and forgets their
-        rows. A backup still being taken is deleted once it has finished. Data pgBackRest must keep for now
+        rows. A backup still being taken is deleted once it has finished (the job waits in the queue until then,
+        catalog.jobs.WAIT_IN_QUEUE). Data pgBackRest must keep for now
         (the only full backup of its repository) gets a deferred expiry: the rows go all the same."""
         ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
-        _wait_until_finished(context, ids[-1])
         with transaction(context.sessions) as session:
             targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
             for backup in targets:
@@ -212,17 +212,6 @@ class BackupJobs:
                 )
             else:
                 backups.update_backup(session, backup=backup, state_message=f"delete failed: {message}")
-
-
-def _wait_until_finished(context: JobContext, backup_id: int) -> None:
-    """A backup still being taken is deleted once its job has finished (its take job was queued first)."""
-
-    def finished() -> bool:
-        with transaction(context.sessions) as session:
-            found = backups.get_backup_by_id(session, backup_id=backup_id)
-            return found is None or found.state not in ("Pending", "Running")
-
-    context.wait_until(finished, f"backup {backup_id} was still being taken", interval=0.5)
 
 
 def handle(repo_path: str | Path, stanza: str, label: str) -> str:

@@ -14,7 +14,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controlplane.catalog import backups, jobs, repositories, services
+from controlplane.catalog import backups, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
 from controlplane.engine.os_user import resolve_account
@@ -115,9 +115,9 @@ class ServiceJobs:
     def delete(self, context: JobContext) -> None:
         """Stops and removes the server (its last WAL archived first), then what its backups no longer need.
 
-        Backup jobs of the service queued before the deletion (a backup being taken, deleted, tested) end first.
+        Jobs of the service queued before the deletion (a backup being taken, deleted, tested) end first: the
+        deletion waits for them in the queue (catalog.jobs.WAIT_IN_QUEUE).
         """
-        _wait_for_other_jobs(context)
         service = self.load(context)
         if service.port is not None:
             postgres = self.driver(service)
@@ -224,18 +224,6 @@ def create_owner(postgres: Postgres, username: str, password: str) -> bool:
     postgres.psql(f"{verb} ROLE {role} LOGIN CREATEDB NOSUPERUSER PASSWORD '{verifier}'", user=superuser)
     postgres.psql(f"ALTER DATABASE postgres OWNER TO {role}", user=superuser)
     return upgraded
-
-
-def _wait_for_other_jobs(context: JobContext) -> None:
-    """Jobs queued earlier were claimed earlier: they are running, and waiting for them cannot deadlock."""
-    service_id = context.service_id
-    assert service_id is not None
-
-    def others_done() -> bool:
-        with transaction(context.sessions) as session:
-            return jobs.active_job_for_service(session, service_id=service_id, queued_before=context.job_id) is None
-
-    context.wait_until(others_done, "the service's jobs queued before its deletion did not end", interval=0.5)
 
 
 def _port(service: Service) -> int:

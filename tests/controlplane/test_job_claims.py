@@ -27,7 +27,7 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.clock import now
 from controlplane.catalog.db import make_engine, session_factory, transaction
 from controlplane.catalog.models import JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, Job
-from controlplane.jobs.kinds import TAKE_BACKUP
+from controlplane.jobs.kinds import DELETE_BACKUP, DELETE_SERVICE, TAKE_BACKUP
 from tests.controlplane.factories import new_service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -354,3 +354,28 @@ def test_claims_serve_the_project_with_the_fewest_running_jobs_first(sessions: s
     order = [job.id for job in iter(lambda: claim(sessions, "w"), None)]
     # Oldest first among the projects with as few running jobs; then by age again as they tie.
     assert order == [busy[0], quiet, late, busy[1], busy[2], busy[3]]
+
+
+def test_a_deletion_waits_in_the_queue_for_the_jobs_of_its_service_before_it(sessions: sessionmaker[Session]) -> None:
+    takes = enqueue_backups(sessions, "db1", "db1")["db1"]
+    with transaction(sessions) as session:
+        db1 = services.get_service(session, project="acme", name="db1")
+        assert db1 is not None
+        delete_backup = jobs.enqueue_job(session, kind=DELETE_BACKUP, project="acme", service_id=db1.id).id
+        delete_service = jobs.enqueue_job(session, kind=DELETE_SERVICE, project="acme", service_id=db1.id).id
+    (other,) = enqueue(sessions, 1)
+
+    def claimed(owner: str = "w") -> int | None:
+        job = claim(sessions, owner)
+        return None if job is None else job.id
+
+    # While db1's first backup runs, its second waits, and so do the deletions: no worker is held by them.
+    assert [claimed(), claimed(), claimed()] == [takes[0], other, None]
+    for take in takes:
+        with transaction(sessions) as session:
+            jobs.finish_job(session, job_id=take, owner="w")
+        assert claimed() == (takes[1] if take == takes[0] else delete_backup)
+    assert claimed() is None, "the service's deletion waits for the backup's"
+    with transaction(sessions) as session:
+        jobs.finish_job(session, job_id=delete_backup, owner="w", error="pgbackrest: expire failed")
+    assert claimed() == delete_service, "a failed job has ended too"
