@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from controlplane.catalog import backups, jobs, strategies
 from controlplane.catalog.models import Backup
+from controlplane.domain import handles
 from controlplane.domain.errors import Conflict, Invalid
 from controlplane.domain.services import existing_service
 from controlplane.jobs import kinds
+from controlplane.settings import Settings
 
 DEFAULT_CONTAINER = "default"
 # A service takes one backup at a time (the job claim sees to it); this many more may wait behind it, so
@@ -149,3 +151,60 @@ def _check_chain_intact(latest: Backup) -> None:
             f"backup {latest.name!r} failed verification ({latest.verify_message}); its data "
             "cannot be chained on: take a full backup",
         )
+
+
+def import_backup(
+    session: Session,
+    settings: Settings,
+    *,
+    caller: str | None,
+    project: str,
+    service: str,
+    name: str,
+    handle: str,
+    plugin: str,
+    description: str,
+    labels: Mapping[str, str],
+) -> Backup:
+    """NuoDB import / Trove restore-from of a handle of the caller's project (`caller` None: the admin): a
+    Succeeded backup whose data the catalog never deletes (not committed).
+
+    pgBackRest's probe of the handle runs between two transactions: the reads before it are ended here, so a
+    slow or stuck probe holds nothing of the catalog.
+    """
+    if plugin != "pgbackrest":
+        raise Invalid("import_source.backup_plugin", f"unsupported backup plugin {plugin!r}; supported: pgbackrest")
+    location = handles.locate(session, settings, handle=handle, project=caller)
+    if backups.get_backup(session, project=project, service=service, name=name) is not None:
+        raise duplicate(name, service)
+    session.commit()  # nothing is written yet
+    found = handles.probe(settings, location)
+    backup = create(
+        session,
+        project=project,
+        service=service,
+        service_id=None,
+        name=name,
+        type=found.type,
+        parent=None,
+        container=location.container,
+        region=location.region,
+        description=description,
+        labels=labels,
+        owned=False,
+        state="Succeeded",
+        backup_handle=handle,
+    )
+    backups.update_backup(
+        session,
+        backup=backup,
+        stanza=location.stanza,
+        repo_path=str(location.repo_path),
+        label=found.info.label,
+        size_bytes=found.info.size_bytes,
+        repo_size_bytes=found.info.repo_size_bytes,
+        started_at=found.info.started_at,
+        finished_at=found.info.finished_at,
+        recovery_window_start=found.info.finished_at,
+    )
+    return backup

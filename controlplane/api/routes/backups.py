@@ -29,7 +29,6 @@ from controlplane.api.models.backups import (
 from controlplane.catalog import backups, jobs, replication
 from controlplane.catalog.models import Backup, BackupReplica
 from controlplane.domain import backups as domain_backups
-from controlplane.domain import handles
 from controlplane.domain.backups import generated_name
 from controlplane.domain.errors import Invalid, NotFound
 from controlplane.jobs import kinds
@@ -199,49 +198,19 @@ def _take(
 def _import(
     session: Session, runtime: Runtime, caller: str | None, project: str, service: str, name: str, body: BackupCreate
 ) -> BackupPublic:
-    """NuoDB import / Trove restore-from of a handle of the caller's project (`caller` None: the admin).
-
-    pgBackRest's probe of the handle runs between two transactions: a slow or stuck probe must not hold
-    the catalog (on SQLite its single write lock) from every other request.
-    """
     source = body.import_source
     assert source is not None
-    if source.backup_plugin != "pgbackrest":
-        raise Invalid(
-            "import_source.backup_plugin", f"unsupported backup plugin {source.backup_plugin!r}; supported: pgbackrest"
-        )
-    location = handles.locate(session, runtime.settings, handle=source.backup_handle, project=caller)
-    if backups.get_backup(session, project=project, service=service, name=name) is not None:
-        raise domain_backups.duplicate(name, service)
-    session.commit()  # ends the reads above (nothing is written yet): the probe runs outside any transaction
-    found = handles.probe(runtime.settings, location)
-    backup = domain_backups.create(
+    backup = domain_backups.import_backup(
         session,
+        runtime.settings,
+        caller=caller,
         project=project,
         service=service,
-        service_id=None,
         name=name,
-        type=found.type,
-        parent=None,
-        container=location.container,
-        region=location.region,
+        handle=source.backup_handle,
+        plugin=source.backup_plugin,
         description=body.description,
         labels=body.labels,
-        owned=False,
-        state="Succeeded",
-        backup_handle=source.backup_handle,
-    )
-    backups.update_backup(
-        session,
-        backup=backup,
-        stanza=location.stanza,
-        repo_path=str(location.repo_path),
-        label=found.info.label,
-        size_bytes=found.info.size_bytes,
-        repo_size_bytes=found.info.repo_size_bytes,
-        started_at=found.info.started_at,
-        finished_at=found.info.finished_at,
-        recovery_window_start=found.info.finished_at,
     )
     commit(session)
     return public(backup, _copies(session, backup))
