@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from provider.plugin.serve import PluginSpec
 from provider.plugin.serve import main as serve_main
 
 PROVIDER_ADDRESS = "registry.terraform.io/dbaas/dbaas"
+# Everything the schema is made of lives in this package.
+SCHEMA_SOURCES = (os.path.dirname(os.path.abspath(__file__)),)
 
 
 def make_servicer() -> object:
@@ -18,7 +21,8 @@ def make_servicer() -> object:
 
 
 def main() -> int:
-    return serve_main(PluginSpec(PROVIDER_ADDRESS, make_servicer, "provider.terraform-provider-dbaas"), sys.argv[1:])
+    spec = PluginSpec(PROVIDER_ADDRESS, make_servicer, "provider.terraform-provider-dbaas", SCHEMA_SOURCES)
+    return serve_main(spec, sys.argv[1:])
 
 
 if __name__ == "__main__":

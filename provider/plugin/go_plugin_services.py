@@ -13,27 +13,39 @@ from typing import Any
 from provider.plugin.grpc_server import CallContext, Method
 from provider.plugin.rpc_logging import with_call_fields
 
+# grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint, value 1.
+_SERVING = b"\x08\x01"
+SCHEMA_PATH = "/tfplugin6.Provider/GetProviderSchema"
+
 
 def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
-    from google.protobuf import empty_pb2
+    """go-plugin's services, answered in their wire form: a launch that needs nothing else imports no protobuf."""
 
-    from provider.pb import grpc_broker_pb2, grpc_controller_pb2, health_pb2
+    def shutdown(request: bytes, context: CallContext) -> bytes:
+        return b""  # plugin.Empty
 
-    def shutdown(request: Any, context: CallContext) -> Any:
-        return grpc_controller_pb2.Empty()
+    def health_check(request: bytes, context: CallContext) -> bytes:
+        return _SERVING
 
-    def health_check(request: Any, context: CallContext) -> Any:
-        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
-
-    def held(request: Any, context: CallContext) -> Any:
+    def held(request: bytes, context: CallContext) -> bytes:
         raise AssertionError("held streams have no handler")
 
     return [
-        Method("/plugin.GRPCController/Shutdown", grpc_controller_pb2.Empty, shutdown, after_reply=on_shutdown),
-        Method("/plugin.GRPCStdio/StreamStdio", empty_pb2.Empty, held, kind="held"),
-        Method("/plugin.GRPCBroker/StartStream", grpc_broker_pb2.ConnInfo, held, kind="held"),
-        Method("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest, health_check),
+        Method("/plugin.GRPCController/Shutdown", None, shutdown, after_reply=on_shutdown),
+        Method("/plugin.GRPCStdio/StreamStdio", None, held, kind="held"),
+        Method("/plugin.GRPCBroker/StartStream", None, held, kind="held"),
+        Method("/grpc.health.v1.Health/Check", None, health_check),
     ]
+
+
+def cached_schema_method(answer: bytes, provider_address: str) -> Method:
+    """GetProviderSchema answered with a serialized response kept from an earlier launch (schema_cache.py)."""
+
+    def get_provider_schema(request: bytes, context: CallContext) -> bytes:
+        return answer
+
+    handler = with_call_fields("GetProviderSchema", frozenset(), provider_address, get_provider_schema)
+    return Method(SCHEMA_PATH, None, handler)
 
 
 def service_methods(service_descriptor: Any, servicer: object, provider_address: str) -> list[Method]:

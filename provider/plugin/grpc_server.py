@@ -42,7 +42,7 @@ class CallContext:
 @dataclass(frozen=True)
 class Method:
     path: str  # "/package.Service/Method"
-    request_type: Any  # a protobuf message class
+    request_type: Any  # a protobuf message class; None: the handler takes and returns serialized bytes
     handler: Callable[[Any, CallContext], Any]
     kind: Literal["unary", "held"] = "unary"
     after_reply: Callable[[], None] | None = None  # runs once the response is on the wire
@@ -80,19 +80,34 @@ class WorkerPool:
 
 
 class _Methods:
-    """The methods served, by path, once they are known."""
+    """The methods served, by path: a first few at once, the others once `later` has made them.
+
+    `later` (which imports the provider) runs once: when asked to (`load_later`), or for the first call
+    of a method that is not among the first, which waits for it.
+    """
 
     def __init__(self) -> None:
         self._by_path: dict[str, Method] = {}
-        self._known = threading.Event()
+        self._later: Callable[[], list[Method]] | None = None
+        self._loading = threading.Lock()
 
-    def serve(self, methods: list[Method]) -> None:
+    def serve(self, methods: list[Method], later: Callable[[], list[Method]] | None) -> None:
         self._by_path = {method.path: method for method in methods}
-        self._known.set()
+        self._later = later
+
+    def load_later(self) -> None:
+        with self._loading:
+            if self._later is not None:
+                made = self._later()
+                self._by_path = {**self._by_path, **{method.path: method for method in made}}
+                self._later = None
 
     def find(self, path: str) -> Method | None:
-        self._known.wait()
-        return self._by_path.get(path)
+        method = self._by_path.get(path)
+        if method is None and self._later is not None:
+            self.load_later()
+            method = self._by_path.get(path)
+        return method
 
 
 _RESPONSE_HEADERS = http2.encode_headers(grpc_wire.response_headers())
@@ -201,12 +216,15 @@ class Connection:
             messages = grpc_wire.split_messages(bytes(call.body))
             if len(messages) != 1:
                 raise GrpcError(StatusCode.INTERNAL, f"expected one request message, got {len(messages)}")
-            try:
-                request = method.request_type.FromString(messages[0])
-            except Exception as err:  # protobuf's DecodeError, kept off the import path
-                raise GrpcError(StatusCode.INVALID_ARGUMENT, f"malformed request: {err}") from err
-            response = method.handler(request, call.context)
-            self._reply(stream_id, grpc_wire.frame(response.SerializeToString()), _OK_TRAILERS)
+            if method.request_type is None:
+                answer = method.handler(messages[0], call.context)
+            else:
+                try:
+                    request = method.request_type.FromString(messages[0])
+                except Exception as err:  # protobuf's DecodeError, kept off the import path
+                    raise GrpcError(StatusCode.INVALID_ARGUMENT, f"malformed request: {err}") from err
+                answer = method.handler(request, call.context).SerializeToString()
+            self._reply(stream_id, grpc_wire.frame(answer), _OK_TRAILERS)
         except GrpcError as err:
             self._reply(stream_id, b"", http2.encode_headers(grpc_wire.status_trailers(err.code, err.message)))
         except Exception as err:
@@ -259,8 +277,8 @@ class Connection:
 class GrpcServer:
     """Accepts connections on a listening socket and serves on each the methods given to `serve_methods`.
 
-    Connections are accepted, and their TLS and HTTP/2 set up, before the methods are known: the
-    provider is still being imported then, and calls wait for it.
+    Connections are accepted, and their TLS and HTTP/2 set up, before all methods are known: the
+    provider may not be imported yet, and calls of its methods wait for it.
     """
 
     def __init__(self, tls_context: ssl.SSLContext | None) -> None:
@@ -268,8 +286,12 @@ class GrpcServer:
         self.tls_context = tls_context  # may be set until serve_forever starts
         self._pool = WorkerPool()
 
-    def serve_methods(self, methods: list[Method]) -> None:
-        self._methods.serve(methods)
+    def serve_methods(self, methods: list[Method], later: Callable[[], list[Method]] | None = None) -> None:
+        """Serve `methods`, and those `later` makes when first needed (or asked for by `load_later`)."""
+        self._methods.serve(methods, later)
+
+    def load_later(self) -> None:
+        self._methods.load_later()
 
     def serve_forever(self, listener: socket.socket) -> None:
         while True:

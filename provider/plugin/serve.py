@@ -1,13 +1,15 @@
 """Serve a provider as a Terraform plugin: handshake, socket, TLS, gRPC, shutdown.
 
 Start-up order matters for launch time: openssl starts making our certificate first, and while it
-runs (on another core) the gRPC server is imported; the handshake line follows, and while Terraform
-connects and shakes hands with the server, protobuf and the provider itself are imported (calls wait
-for them). Importing this module imports none of them.
+runs (on another core) the gRPC server is imported; the handshake line follows. Protobuf and the
+provider itself are imported while Terraform connects and shakes hands with the server, or, when
+the schema answer is cached (schema_cache.py), by the first call that needs them: the first launch
+of every Terraform command only asks for the schema. Importing this module imports none of them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -20,7 +22,12 @@ from provider.plugin import handshake
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from provider.plugin.grpc_server import Method
+    from provider.plugin.schema_cache import SchemaCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,9 @@ class PluginSpec:
     address: str  # registry address, e.g. "registry.terraform.io/dbaas/dbaas"
     make_servicer: Callable[[], object]  # builds the object answering tfplugin6.Provider RPCs
     log_module: str
+    # The directories and files whose sources define the schema (the first a directory): its answer is then
+    # kept between launches (schema_cache.py). Empty: no cache.
+    schema_sources: tuple[str, ...] = ()
 
 
 def main(spec: PluginSpec, argv: list[str]) -> int:
@@ -54,10 +64,19 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
         pending_identity = start_identity()
     shutdown = threading.Event()
     from provider.plugin import hclog
+    from provider.plugin.go_plugin_services import cached_schema_method, go_plugin_methods
     from provider.plugin.grpc_server import GrpcServer
+    from provider.plugin.schema_cache import SchemaCache
 
     hclog.configure(os.environ, spec.log_module)
     server = GrpcServer(tls_context=None)
+    # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
+    early = go_plugin_methods((lambda: None) if debug else shutdown.set)
+    cache = SchemaCache(spec.schema_sources, spec.address) if spec.schema_sources else None
+    cached_schema = cache.load() if cache is not None else None
+    if cached_schema is not None:
+        early.append(cached_schema_method(cached_schema, spec.address))
+    server.serve_methods(early, later=lambda: _provider_methods(spec, None if cached_schema else cache))
     socket_dir = _private_directory()
     socket_path = os.path.join(socket_dir, "plugin.sock")
     try:
@@ -80,8 +99,11 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
             # printed later goes to stderr, which Terraform logs.
             os.dup2(2, 1)
         threading.Thread(target=server.serve_forever, args=(listener,), daemon=True).start()
-        # Terraform connects and shakes hands (TLS, HTTP/2) while the provider is imported.
-        server.serve_methods(_methods(spec, shutdown, debug))
+        if cached_schema is None:
+            # Terraform's first call will be GetProviderSchema: the provider is imported at once, while
+            # Terraform connects and shakes hands (TLS, HTTP/2). With the schema cached, the first call may
+            # be all this launch serves; the provider is imported by the first call that needs it.
+            server.load_later()
         _wait_for_end(shutdown, debug)
         listener.close()
     finally:
@@ -120,17 +142,24 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _methods(spec: PluginSpec, shutdown: threading.Event, debug: bool) -> list[Method]:
-    """The provider's and go-plugin's services."""
-    from provider.pb import tfplugin6_pb2
-    from provider.plugin.go_plugin_services import go_plugin_methods, service_methods
+def _provider_methods(spec: PluginSpec, cache: SchemaCache | None) -> list[Method]:
+    """The provider's service, imported and made now; its schema answer is kept in `cache`, if given."""
+    try:
+        from provider.pb import tfplugin6_pb2
+        from provider.plugin.go_plugin_services import service_methods
 
-    servicer = spec.make_servicer()
-    # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
-    on_shutdown = (lambda: None) if debug else shutdown.set
-    return go_plugin_methods(on_shutdown) + service_methods(
-        tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address
-    )
+        servicer: Any = spec.make_servicer()
+        methods = service_methods(tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address)
+        if cache is not None:
+            schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
+            if not schema.diagnostics:
+                cache.store(schema.SerializeToString())
+    except BaseException:
+        # Nothing can be served without the provider: end as a failed start ends, with its traceback.
+        log.exception("the provider could not be loaded")
+        sys.stderr.flush()
+        os._exit(1)
+    return methods
 
 
 def _wait_for_end(shutdown: threading.Event, debug: bool) -> None:

@@ -197,6 +197,9 @@ def make_servicer() -> object:
 
 
 if __name__ == "__main__":
-    sys.exit(
-        serve_main(PluginSpec("registry.terraform.io/example/testing", make_servicer, "provider.testing"), sys.argv[1:])
+    from provider.main import SCHEMA_SOURCES  # the framework's sources, beside this file's
+
+    spec = PluginSpec(
+        "registry.terraform.io/example/testing", make_servicer, "provider.testing", (*SCHEMA_SOURCES, __file__)
     )
+    sys.exit(serve_main(spec, sys.argv[1:]))

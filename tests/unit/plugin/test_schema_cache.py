@@ -1,0 +1,103 @@
+"""The schema answer kept between launches: used only while the sources are those it was made from."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+
+from provider.pb import grpc_controller_pb2, tfplugin6_pb2
+from provider.plugin.schema_cache import SchemaCache
+from tests.plugin_process import REPO, ClientIdentity, make_client_identity, start_plugin
+
+
+def sources(tmp_path: Path) -> Path:
+    package = tmp_path / "package"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("A = 1\n")
+    (package / "sub" / "b.py").write_text("B = 2\n")
+    return package
+
+
+def test_answer_is_kept_while_the_sources_stay_the_same(tmp_path: Path) -> None:
+    package = sources(tmp_path)
+    cache = SchemaCache((str(package),), "registry.terraform.io/x/y")
+    assert cache.load() is None
+    cache.store(b"\x00answer\x00with zero bytes")
+    assert SchemaCache((str(package),), "registry.terraform.io/x/y").load() == b"\x00answer\x00with zero bytes"
+    assert SchemaCache((str(package),), "registry.terraform.io/x/z").load() is None  # another provider's
+
+
+def test_any_change_of_a_source_file_drops_the_answer(tmp_path: Path) -> None:
+    package = sources(tmp_path)
+    cache = SchemaCache((str(package),), "p")
+    for change in (
+        lambda: (package / "sub" / "b.py").write_text("B = 3\n"),  # same size, new time
+        lambda: os.utime(package / "a.py", ns=(1, 1)),
+        lambda: (package / "c.py").write_text(""),
+        lambda: (package / "sub" / "b.py").unlink(),
+    ):
+        cache.store(b"answer")
+        assert cache.load() == b"answer"
+        change()
+        assert cache.load() is None
+
+
+def test_a_cache_that_cannot_be_written_is_no_cache(tmp_path: Path) -> None:
+    package = sources(tmp_path)
+    (package / "__pycache__").write_text("a file where the directory would be")
+    cache = SchemaCache((str(package),), "p")
+    cache.store(b"answer")
+    assert cache.load() is None
+    assert sorted(p.name for p in package.iterdir()) == ["__pycache__", "a.py", "sub"]
+
+
+def launch(client: ClientIdentity, package_parent: Path) -> tuple[bytes, str]:
+    """One launch of the dbaas provider copied under `package_parent`: its schema answer and its import log."""
+    plugin = start_plugin(
+        client,
+        [sys.executable, "-P", "-X", "importtime", "-m", "provider.main"],
+        extra_env={"PYTHONPATH": str(package_parent)},
+    )
+    assert plugin.process.stderr is not None
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.append(plugin.process.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
+    )
+    with grpc.secure_channel(
+        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as channel:
+        schema = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema")(b"", timeout=30)
+        channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString())(
+            grpc_controller_pb2.Empty(), timeout=30
+        )
+    assert plugin.process.wait(timeout=30) == 0
+    reader.join()
+    return schema, stderr[0].decode()
+
+
+def test_a_launch_with_the_schema_cached_answers_it_without_importing_the_provider(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "provider", tmp_path / "provider", ignore=shutil.ignore_patterns("__pycache__"))
+    client = make_client_identity("P-521")
+
+    first, first_imports = launch(client, tmp_path)
+    again, again_imports = launch(client, tmp_path)
+    assert again == first and len(first) > 1000
+    assert "provider.dbaas" in first_imports
+    assert "provider.dbaas" not in again_imports and "google.protobuf" not in again_imports
+
+    with (tmp_path / "provider" / "dbaas.py").open("a") as changed:
+        changed.write("# a change\n")
+    after_change, after_change_imports = launch(client, tmp_path)
+    # The same schema, though maybe not the same bytes: protobuf writes map entries in the order of the dict.
+    assert parsed(after_change) == parsed(first) and "provider.dbaas" in after_change_imports
+
+
+def parsed(answer: bytes) -> tfplugin6_pb2.GetProviderSchema.Response:
+    return tfplugin6_pb2.GetProviderSchema.Response.FromString(answer)
