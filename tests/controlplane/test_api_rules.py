@@ -27,6 +27,17 @@ def test_regions_of_the_embedded_default(control_plane: ControlPlane, tokens: di
         assert [r["name"] for r in client.get("/v1/regions").json()["regions"]] == ["local-east", "local-west"]
 
 
+def test_regions_offer_what_a_create_accepts(control_plane: ControlPlane, tokens: dict[str, str]) -> None:
+    with control_plane.client(tokens["acme"]) as client:
+        regions = client.get("/v1/regions").json()["regions"]
+        for region in regions:
+            assert region["plans"] == ["hobbyist", "startup-4", "business-8"]
+            assert region["service_types"] == [{"name": "pg", "versions": ["15"]}], "the default version last"
+        offered = dict(VALID, name="offered", cloud=regions[-1]["name"], plan=regions[-1]["plans"][0], version="15")
+        created = client.post("/v1/projects/acme/services", json=offered)
+        assert created.status_code == 201, created.text
+
+
 def test_tokens_are_stored_hashed(control_plane: ControlPlane, tokens: dict[str, str]) -> None:
     catalog = (control_plane.data_dir / "catalog.sqlite").read_bytes()
     assert tokens["acme"].encode() not in catalog

@@ -147,17 +147,41 @@ class ServicePublic(ServiceBase):
     )
 
 
+class ServiceTypeOffer(BaseModel):
+    """A database engine a region runs, and its major versions."""
+
+    name: str = Field(description="The engine, as a service's `service_type` gives it.", examples=["pg"])
+    versions: list[str] = Field(
+        description="Its major versions, oldest first; the last is the default of a service that names none.",
+        examples=[["15"]],
+    )
+
+
+REGION_EXAMPLE = {
+    "name": "local-east",
+    "description": "region local-east",
+    "plans": ["hobbyist", "startup-4", "business-8"],
+    "service_types": [{"name": "pg", "versions": ["15"]}],
+}
+
+
 class RegionPublic(BaseModel):
-    """A region services can run in and back up to."""
+    """A region services can run in and back up to, and what a service there may be."""
 
     name: str = Field(description="The region's name, as `cloud` and backup regions give it.", examples=["local-east"])
     description: str = Field(description="The region, for people.", examples=["region local-east"])
+    plans: list[str] = Field(
+        description="The plans a service in this region may take, as its `plan` gives them.",
+        examples=[REGION_EXAMPLE["plans"]],
+    )
+    service_types: list[ServiceTypeOffer] = Field(
+        description="The engines a service in this region may run, each with its versions.",
+        examples=[REGION_EXAMPLE["service_types"]],
+    )
 
 
 class RegionList(BaseModel):
-    regions: list[RegionPublic] = Field(
-        description="Every region.", examples=[[{"name": "local-east", "description": "region local-east"}]]
-    )
+    regions: list[RegionPublic] = Field(description="Every region.", examples=[[REGION_EXAMPLE]])
 
 
 class ServiceList(BaseModel):
