@@ -212,11 +212,12 @@ class Client:
     # -- regions and services --------------------------------------------------------------------------
 
     def regions(self) -> list[models.Region]:
-        """Every region services can run in and back up to: `[{"name", "description"}, …]`."""
+        """Every region services can run in and back up to, with the plans, service types and versions it offers."""
         return cast(list[models.Region], _items(self.get("/v1/regions"), "regions"))
 
     def known_regions(self) -> list[models.Region]:
-        """`regions()` as this client first listed them: a plan checks every region against one list."""
+        """`regions()` as this client first listed them: a plan checks every region, plan, service type and
+        version against one list."""
         return self._region_list.get(None, self.regions)
 
     def service(self, project: str, name: str) -> models.Service | None:

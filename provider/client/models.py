@@ -75,9 +75,18 @@ class Strategy(TypedDict):
     updated_at: str
 
 
+class ServiceTypeOffer(TypedDict):
+    name: str
+    versions: list[str]  # oldest first; the last is the default
+
+
 class Region(TypedDict):
+    """A region and what a service there may be: its `plan`, its `service_type` and that type's `version`."""
+
     name: str
     description: str
+    plans: list[str]
+    service_types: list[ServiceTypeOffer]
 
 
 class ImportSource(TypedDict):

@@ -31,6 +31,31 @@ class Regions(DataSource):
                             "description": Attribute(
                                 type=cty.STRING, computed=True, description="What the control plane says of it."
                             ),
+                            "plans": Attribute(
+                                type=cty.List(cty.STRING),
+                                computed=True,
+                                description="The plans a service in this region may take, as `plan` takes them.",
+                            ),
+                            "service_types": Attribute(
+                                computed=True,
+                                description="The service types a service in this region may run, with their versions.",
+                                nested=NestedAttributes(
+                                    {
+                                        "name": Attribute(
+                                            type=cty.STRING,
+                                            computed=True,
+                                            description="The service type, as `service_type` takes it.",
+                                        ),
+                                        "versions": Attribute(
+                                            type=cty.List(cty.STRING),
+                                            computed=True,
+                                            description="Its major versions, as `version` takes them, oldest first; "
+                                            "the last is the default.",
+                                        ),
+                                    },
+                                    "list",
+                                ),
+                            ),
                         },
                         "list",
                     ),
@@ -44,5 +69,15 @@ class Regions(DataSource):
             regions = client_of(self.provider_data).regions()
         return {
             "id": "regions",
-            "regions": [{"name": r["name"], "description": r.get("description", "")} for r in regions],
+            "regions": [
+                {
+                    "name": region["name"],
+                    "description": region["description"],
+                    "plans": region["plans"],
+                    "service_types": [
+                        {"name": offer["name"], "versions": offer["versions"]} for offer in region["service_types"]
+                    ],
+                }
+                for region in regions
+            ],
         }

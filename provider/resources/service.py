@@ -15,7 +15,7 @@ from provider.framework.plan_modifiers import REQUIRES_REPLACE, USE_STATE_FOR_UN
 from provider.framework.resource import ApplyRequest, PlanRequest, ReadRequest, Resource
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.framework.timeouts import timeout_for, timeouts_block
-from provider.framework.validators import Matches, OneOf
+from provider.framework.validators import Matches
 from provider.resources.common import (
     ID,
     PROJECT,
@@ -29,11 +29,12 @@ from provider.resources.common import (
 
 if TYPE_CHECKING:  # the client's package imports httpx, which the schema's first RPC does not need
     from provider.client.api import Client
+    from provider.client.models import Region, UserConfig
     from provider.client.models import Service as ApiService
-    from provider.client.models import UserConfig
 
 TIMEOUTS = {"create": "20m", "update": "30m", "delete": "20m"}
 SETTLED = ("RUNNING", "POWEROFF", "FAILED")  # no job of the service is running
+OFFERED = ("cloud", "plan", "service_type", "version")  # checked at plan against what the control plane offers
 NAME = Matches(r"[a-z][a-z0-9-]{0,62}", "a lowercase name of letters, digits and dashes")
 
 USER_CONFIG = Attribute(
@@ -68,7 +69,6 @@ SERVICE_ATTRIBUTES: dict[str, Attribute] = {
         type=cty.STRING,
         required=True,
         plan_modifiers=(REQUIRES_REPLACE,),
-        validators=(OneOf(("pg",)),),
         description="`pg` (PostgreSQL).",
     ),
     "cloud": Attribute(
@@ -118,7 +118,7 @@ class Service(Resource):
 
     def modify_plan(self, request: PlanRequest) -> None:
         plan_default_project(self.provider_data, request)
-        check_regions(self.client, request)
+        check_offer(self.client, request)
 
     def create(self, request: ApplyRequest) -> None:
         planned = request.planned or {}
@@ -212,33 +212,65 @@ class Service(Resource):
         )
 
 
-def check_regions(client: Client, request: PlanRequest) -> None:
-    """The region rules of docs/design.md, checked at plan against the control plane's regions: `cloud` and
-    every additional backup region must be one, and no backup region the service's own `cloud`.
+def check_offer(client: Client, request: PlanRequest) -> None:
+    """The rules of docs/design.md checked at plan against what the control plane offers (its regions, each
+    with its plans, service types and versions): `cloud` and every additional backup region must be a region,
+    no backup region the service's own `cloud`; `plan` and `service_type` must be offered in `cloud`, and
+    `version` for that service type.
 
     Only values that change are checked, so an unchanged service costs no request; the regions are listed
-    once per plan (`Client.known_regions`).
+    once per plan (`Client.known_regions`). Unknown values wait for apply.
     """
     planned, prior = request.planned, request.prior or {}
-    cloud, backup_regions = planned.get("cloud"), _backup_regions(planned)
-    new_cloud = _known(cloud) and cloud != prior.get("cloud")
+    changed = {key for key in OFFERED if _known(planned.get(key)) and planned.get(key) != prior.get(key)}
+    backup_regions = _backup_regions(planned)
     new_backup_regions = backup_regions is not None and backup_regions != _backup_regions(prior)
-    if not (new_cloud or new_backup_regions):
+    if not (changed or new_backup_regions):
         return
     with api_errors("list the control plane's regions"):
-        regions = [str(region["name"]) for region in client.known_regions()]
-    offered = f"regions: {', '.join(regions)}"
-    if new_cloud and cloud not in regions:
-        request.diagnostics.error("Unknown region in cloud", f"unknown region {cloud!r}; {offered}", ("cloud",))
+        regions = {region["name"]: region for region in client.known_regions()}
+    cloud = planned.get("cloud")
+    region = regions.get(str(cloud)) if _known(cloud) else None
+    if "cloud" in changed and region is None:
+        why = f"unknown region {cloud!r}; regions: {', '.join(regions)}"
+        request.diagnostics.error("Unknown region in cloud", why, ("cloud",))
+    if new_backup_regions:
+        _check_backup_regions(request, sorted(backup_regions or ()), regions)
+    if region is not None:
+        _check_service_offer(request, region, changed)
+
+
+def _check_backup_regions(request: PlanRequest, backup_regions: list[str], regions: Mapping[str, Region]) -> None:
     # Terraform shows a nested attribute's diagnostic at its resource block, so the summary names the path.
     path = ("user_config", "additional_backup_regions")
-    for region in sorted(backup_regions or ()):
-        if region not in regions:
-            why = f"unknown region {region!r}; {offered}"
+    for name in backup_regions:
+        if name not in regions:
+            why = f"unknown region {name!r}; regions: {', '.join(regions)}"
             request.diagnostics.error(f"Unknown region in {format_path(path)}", why, path)
-        elif region == cloud:
-            why = f"{region!r} is the service's own `cloud`; its backups already live there"
+        elif name == request.planned.get("cloud"):
+            why = f"{name!r} is the service's own `cloud`; its backups already live there"
             request.diagnostics.error(f"Invalid region in {format_path(path)}", why, path)
+
+
+def _check_service_offer(request: PlanRequest, region: Region, changed: set[str]) -> None:
+    """`plan`, `service_type` and `version` against what `region`, the service's cloud, offers; each checked
+    when it or what it depends on changes (a move to another region checks the plan and type there)."""
+    planned, cloud = request.planned, region["name"]
+    plan, service_type, version = planned.get("plan"), planned.get("service_type"), planned.get("version")
+    if changed & {"cloud", "plan"} and _known(plan) and plan not in region["plans"]:
+        why = f"unknown plan {plan!r} in region {cloud!r}; plans: {', '.join(region['plans'])}"
+        request.diagnostics.error("Unknown plan", why, ("plan",))
+    types = {offer["name"]: offer["versions"] for offer in region["service_types"]}
+    if not _known(service_type):
+        return
+    versions = types.get(str(service_type))
+    if versions is None:
+        if changed & {"cloud", "service_type"}:
+            why = f"unknown service type {service_type!r} in region {cloud!r}; service types: {', '.join(types)}"
+            request.diagnostics.error("Unknown service_type", why, ("service_type",))
+    elif changed & {"service_type", "version"} and _known(version) and version not in versions:
+        why = f"{service_type} version {version!r} is not offered; versions: {', '.join(versions)}"
+        request.diagnostics.error("Unknown version", why, ("version",))
 
 
 def _backup_regions(value: dict[str, Any]) -> set[str] | None:
