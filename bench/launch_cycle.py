@@ -21,7 +21,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
-from bench.plan_unchanged import null_provider
+from bench.plan_unchanged import null_provider, run_from_byte_code
 from provider.pb import grpc_controller_pb2
 from tests.plugin_process import make_client_identity, start_plugin
 
@@ -70,6 +70,7 @@ def main() -> None:
     executable = shutil.which("terraform-provider-dbaas", path=str(Path(sys.executable).parent))
     if executable is None:
         sys.exit("terraform-provider-dbaas is not installed in this environment: run `make install`")
+    run_from_byte_code()
     client = make_client_identity("P-521")
     with tempfile.TemporaryDirectory() as scratch:
         null_binary = str(null_provider(Path(scratch)) / "terraform-provider-null")

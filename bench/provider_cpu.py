@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.backup_plan import SERVICE, imported_backups
 from bench.harness import PROJECT, Bench, create_service, full_backup, running_control_plane
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
-from bench.plan_unchanged import null_provider, null_workspace, testing_workspace, timed_plan
+from bench.plan_unchanged import null_provider, null_workspace, run_from_byte_code, testing_workspace, timed_plan
 from tests.e2e.test_dbaas_service import write
 from tests.plugin_process import REPO
 from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, terraform_env
@@ -116,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     if TERRAFORM is None:
         sys.exit("terraform is not on PATH")
+    run_from_byte_code()
     count = args.resources
     with contextlib.ExitStack() as stack:
         if args.backups:
