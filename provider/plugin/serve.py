@@ -9,7 +9,6 @@ of every Terraform command only asks for the schema. Importing this module impor
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
     from provider.plugin.grpc_server import Method
     from provider.plugin.schema_cache import SchemaCache
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,21 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
     cached_schema = cache.load() if cache is not None else None
     if cached_schema is not None:
         early.append(cached_schema_method(cached_schema, spec.address))
-    server.serve_methods(early, later=lambda: _provider_methods(spec, None if cached_schema else cache))
+    failed = threading.Event()
+
+    def load_provider() -> list[Method]:
+        try:
+            return _provider_methods(spec, None if cached_schema else cache)
+        except BaseException:
+            import logging  # configured by now (hclog); imported here to keep it off the path to openssl's start
+
+            # Nothing can be served without the provider: end as a failed start ends, with its traceback.
+            logging.getLogger(__name__).exception("the provider could not be loaded")
+            failed.set()
+            shutdown.set()
+            return []
+
+    server.serve_methods(early, later=load_provider)
     socket_dir = _private_directory()
     socket_path = os.path.join(socket_dir, "plugin.sock")
     try:
@@ -112,7 +123,7 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
     sys.stdout.flush()
     sys.stderr.flush()
     # Handler threads may be parked in waits; Terraform expects us gone right after Shutdown.
-    os._exit(0)
+    os._exit(1 if failed.is_set() else 0)
 
 
 def _private_directory() -> str:
@@ -144,21 +155,15 @@ def _listen(path: str) -> socket.socket:
 
 def _provider_methods(spec: PluginSpec, cache: SchemaCache | None) -> list[Method]:
     """The provider's service, imported and made now; its schema answer is kept in `cache`, if given."""
-    try:
-        from provider.pb import tfplugin6_pb2
-        from provider.plugin.go_plugin_services import service_methods
+    from provider.pb import tfplugin6_pb2
+    from provider.plugin.go_plugin_services import service_methods
 
-        servicer: Any = spec.make_servicer()
-        methods = service_methods(tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address)
-        if cache is not None:
-            schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
-            if not schema.diagnostics:
-                cache.store(schema.SerializeToString())
-    except BaseException:
-        # Nothing can be served without the provider: end as a failed start ends, with its traceback.
-        log.exception("the provider could not be loaded")
-        sys.stderr.flush()
-        os._exit(1)
+    servicer: Any = spec.make_servicer()
+    methods = service_methods(tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address)
+    if cache is not None:
+        schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
+        if not schema.diagnostics:
+            cache.store(schema.SerializeToString())
     return methods
 
 

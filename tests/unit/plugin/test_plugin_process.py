@@ -152,3 +152,24 @@ def test_sigint_is_ignored_while_terraform_is_in_charge(plugin: RunningPlugin) -
     plugin.process.send_signal(2)
     with pytest.raises(subprocess.TimeoutExpired):
         plugin.process.wait(timeout=0.5)
+
+
+def test_a_provider_that_cannot_be_loaded_ends_the_process_with_its_error(
+    terraform_like_client: ClientIdentity,
+) -> None:
+    code = (
+        "import sys\n"
+        "from provider.plugin.serve import PluginSpec, main\n"
+        "def broken():\n"
+        "    raise ImportError('no such provider module')\n"
+        "sys.exit(main(PluginSpec('registry.terraform.io/x/broken', broken, 'provider.broken'), []))\n"
+    )
+    running = start_plugin(terraform_like_client, [sys.executable, "-c", code])
+    try:
+        assert running.process.wait(timeout=30) == 1
+        assert not os.path.exists(os.path.dirname(running.socket_path))
+        assert running.process.stderr is not None
+        stderr = running.process.stderr.read().decode()
+        assert "the provider could not be loaded" in stderr and "no such provider module" in stderr
+    finally:
+        running.process.kill()
