@@ -1,15 +1,17 @@
 """The provider's GetProviderSchema answer kept on disk, so that a launch that only reads schemas imports no provider.
 
 Terraform starts a provider several times per command, and the first start of each command only asks for the
-schema. The schema is a pure function of the provider's source files, so the answer (the serialized response)
-is stored beside their byte code, under a listing of every source file with its size and modification time;
-it is used only while that listing is exactly the same. A cache that cannot be read or written is no cache.
+schema. The schema is a pure function of the provider's source files, so the answer (the serialized response) is
+stored beside their byte code (and, like it, only where byte code is written), under a listing of every source
+file with its size and modification time; it is used only while that listing is exactly the same. A cache that
+cannot be read or written is no cache.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,13 @@ class SchemaCache:
         return answer if separator and listing == self._listing() else None
 
     def store(self, answer: bytes) -> None:
-        """Keep `answer` for the sources as they are now; concurrent launches each write a whole file."""
+        """Keep `answer` for the sources as they are now; concurrent launches each write a whole file.
+
+        Nothing is written where Python writes no byte code (`-B`, PYTHONDONTWRITEBYTECODE): an installed
+        package's files are checked against Terraform's lock file, and a file added among them would fail it.
+        """
+        if sys.dont_write_bytecode:
+            return
         temporary = f"{self._path}.{os.getpid()}"
         try:
             os.makedirs(os.path.dirname(self._path), exist_ok=True)

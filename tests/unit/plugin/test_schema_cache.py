@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import grpc
+import pytest
 
 from provider.pb import grpc_controller_pb2, tfplugin6_pb2
 from provider.plugin.schema_cache import SchemaCache
@@ -21,6 +22,12 @@ def sources(tmp_path: Path) -> Path:
     (package / "a.py").write_text("A = 1\n")
     (package / "sub" / "b.py").write_text("B = 2\n")
     return package
+
+
+@pytest.fixture(autouse=True)
+def writes_byte_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a development install runs; this machine may set PYTHONDONTWRITEBYTECODE for everything."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
 
 
 def test_answer_is_kept_while_the_sources_stay_the_same(tmp_path: Path) -> None:
@@ -56,12 +63,19 @@ def test_a_cache_that_cannot_be_written_is_no_cache(tmp_path: Path) -> None:
     assert sorted(p.name for p in package.iterdir()) == ["__pycache__", "a.py", "sub"]
 
 
-def launch(client: ClientIdentity, package_parent: Path) -> tuple[bytes, str]:
+def test_nothing_is_written_where_no_byte_code_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = sources(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # `python -B`, as the packaged provider runs
+    SchemaCache((str(package),), "p").store(b"answer")
+    assert sorted(p.name for p in package.iterdir()) == ["a.py", "sub"]
+
+
+def launch(client: ClientIdentity, package_parent: Path, *options: str) -> tuple[bytes, str]:
     """One launch of the dbaas provider copied under `package_parent`: its schema answer and its import log."""
     plugin = start_plugin(
         client,
-        [sys.executable, "-P", "-X", "importtime", "-m", "provider.main"],
-        extra_env={"PYTHONPATH": str(package_parent)},
+        [sys.executable, "-P", *options, "-X", "importtime", "-m", "provider.main"],
+        extra_env={"PYTHONPATH": str(package_parent), "PYTHONDONTWRITEBYTECODE": ""},
     )
     assert plugin.process.stderr is not None
     stderr: list[bytes] = []
@@ -85,6 +99,8 @@ def launch(client: ClientIdentity, package_parent: Path) -> tuple[bytes, str]:
 def test_a_launch_with_the_schema_cached_answers_it_without_importing_the_provider(tmp_path: Path) -> None:
     shutil.copytree(REPO / "provider", tmp_path / "provider", ignore=shutil.ignore_patterns("__pycache__"))
     client = make_client_identity("P-521")
+    launch(client, tmp_path, "-B")  # an installed package's files stay as they were
+    assert not (tmp_path / "provider" / "__pycache__").exists()
 
     first, first_imports = launch(client, tmp_path)
     again, again_imports = launch(client, tmp_path)
