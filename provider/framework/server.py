@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from provider.cty.errors import CtyError
@@ -27,6 +29,11 @@ Handler = Callable[["ProviderServer", Any, Diagnostics], Any]
 T = TypeVar("T")
 
 
+# The stop event of the call being served: set when Terraform stops the provider (StopProvider) or gives up on
+# the call (it cancelled the call or let its deadline pass: the gRPC server sets the context's `cancelled`).
+_call_stop: ContextVar[threading.Event | None] = ContextVar("call_stop", default=None)
+
+
 def rpc(method: Handler) -> Callable[..., Any]:
     """Runs an RPC with a Diagnostics collector; whatever goes wrong ends up in the response's diagnostics."""
     response_type = getattr(pb, method.__name__).Response
@@ -35,7 +42,8 @@ def rpc(method: Handler) -> Callable[..., Any]:
     def call(self: ProviderServer, request: Any, context: object) -> Any:
         diagnostics = Diagnostics()
         try:
-            response = method(self, request, diagnostics)
+            with self._serving(getattr(context, "cancelled", None)):
+                response = method(self, request, diagnostics)
         except DiagnosticError as err:
             diagnostics.items.append(err.diagnostic)
             response = response_type()
@@ -60,6 +68,8 @@ class ProviderServer:
         self._provider_data: Any = None
         self._schema_response: Any = None
         self.stop = threading.Event()
+        self._in_flight: set[threading.Event] = set()  # the `cancelled` events of the calls being served
+        self._in_flight_lock = threading.Lock()
 
     # -- metadata and schema -------------------------------------------------------------------
 
@@ -174,7 +184,8 @@ class ProviderServer:
         prior = decode_dynamic(request.prior_state, value_type)
         planned = decode_dynamic(request.planned_state, value_type)
         config = decode_dynamic(request.config, value_type)
-        apply = ApplyRequest(prior, planned, config, request.planned_private, diagnostics, self.stop, state=prior)
+        stop = _call_stop.get() or self.stop
+        apply = ApplyRequest(prior, planned, config, request.planned_private, diagnostics, stop, state=prior)
         resource = cls(self._provider_data)
         operation = resource.delete if planned is None else resource.create if prior is None else resource.update
         try:
@@ -257,8 +268,29 @@ class ProviderServer:
     def StopProvider(self, request: Any, context: object) -> Any:
         """Advisory: waits in progress give up; the provider keeps serving."""
         log.info("Terraform asked the provider to stop: cancelling waits in progress")
-        self.stop.set()
+        with self._in_flight_lock:
+            self.stop.set()
+            for cancelled in self._in_flight:
+                cancelled.set()
         return pb.StopProvider.Response()
+
+    @contextmanager
+    def _serving(self, cancelled: threading.Event | None) -> Iterator[None]:
+        """While a call is served, its `cancelled` event (from the gRPC server) is its stop event too."""
+        if cancelled is None:
+            yield
+            return
+        with self._in_flight_lock:
+            self._in_flight.add(cancelled)
+            if self.stop.is_set():
+                cancelled.set()
+        token = _call_stop.set(cancelled)
+        try:
+            yield
+        finally:
+            _call_stop.reset(token)
+            with self._in_flight_lock:
+                self._in_flight.discard(cancelled)
 
     # -- helpers --------------------------------------------------------------------------------
 

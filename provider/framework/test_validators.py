@@ -30,6 +30,8 @@ def test_errors_carry_the_attribute_path() -> None:
     validate_block(BLOCK, {"name": "Bad", "plan": "huge", "regions": {"west": {"size": 11}}}, diagnostics)
     assert [format_path(d.path or ()) for d in diagnostics.items] == ["name", "plan", 'regions["west"].size']
     assert "got 'Bad'" in diagnostics.items[0].detail
+    # Terraform shows a nested attribute's diagnostic at its resource block: the summary names the whole path.
+    assert diagnostics.items[2].summary == 'Invalid value for regions["west"].size'
 
 
 def test_unknown_and_null_values_are_not_validated_yet() -> None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from provider.cty.values import Unknown
 from provider.framework.diagnostics import Diagnostics
-from provider.framework.paths import ElementKey, Path
+from provider.framework.paths import ElementKey, Path, format_path
 from provider.framework.schema import Attribute, Block
 
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
@@ -92,7 +92,7 @@ def _validate_attribute(attr: Attribute, value: Any, diagnostics: Diagnostics, p
     for validator in attr.validators:
         message = validator(value)
         if message:
-            diagnostics.error(f"Invalid value for {path[-1]}", message, path)
+            diagnostics.error(f"Invalid value for {format_path(path)}", message, path)
     if attr.nested is not None:
         nested_block = Block(attributes=attr.nested.attributes)
         for sub_path, element in _elements(attr.nested.nesting, value, path):

@@ -15,7 +15,6 @@ import queue
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,14 +28,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CallContext:
-    """What a handler may know of its call: the deadline, and whether the client gave up."""
+    """What a handler may know of its call: whether the client gave up on it (cancelled it, hung up, or let
+    its deadline pass)."""
 
     method: str
-    deadline: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def time_remaining(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -196,7 +192,6 @@ class Connection:
     def _open_call(self, stream_id: int, headers: dict[bytes, bytes]) -> _Call | None:
         path = headers.get(b":path", b"").decode("utf-8", "replace")
         timeout = grpc_wire.parse_timeout(headers.get(b"grpc-timeout"))
-        deadline = None if timeout is None else time.monotonic() + timeout
         method = self._methods.find(path)
         if method is None:
             log.warning("no such gRPC method %s", path)
@@ -204,7 +199,11 @@ class Connection:
             trailers = grpc_wire.status_trailers(StatusCode.UNIMPLEMENTED, f"unknown method {path}")
             self._h2.respond_headers(stream_id, http2.encode_headers(trailers), end_stream=True)
             return None
-        call = self._calls[stream_id] = _Call(CallContext(method=path, deadline=deadline), method)
+        call = self._calls[stream_id] = _Call(CallContext(method=path), method)
+        if timeout is not None:  # Terraform sets none; a client that does gets its deadline kept as a cancellation
+            expiry = threading.Timer(timeout, call.context.cancelled.set)
+            expiry.daemon = True
+            expiry.start()
         if method.kind == "held":
             self._h2.respond_headers(stream_id, _RESPONSE_HEADERS)
         return call

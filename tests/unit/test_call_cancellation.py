@@ -1,0 +1,68 @@
+"""A create waiting in ApplyResourceChange ends when Terraform gives up on the call (the gRPC server sets the call
+context's `cancelled`: the client cancelled, hung up or let its deadline pass) and when it stops the provider;
+either way the object it made stays in state."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provider.framework.server import ProviderServer
+from provider.framework.values import decode_dynamic, encode_dynamic
+from provider.pb import tfplugin6_pb2 as pb
+from tests.e2e.testing_provider import Item, TestingProvider
+
+
+@dataclass
+class CallContext:
+    """What the gRPC server hands a handler (provider/plugin/grpc_server.py CallContext)."""
+
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def slow_create(server: ProviderServer, context: CallContext) -> Any:
+    value_type = Item.schema.cty_type()
+    planned: dict[str, Any] = dict.fromkeys(value_type.attribute_types)
+    planned.update(name="slow", create_delay=60, settings={"size": 1, "tier": None}, color="blue")
+    request = pb.ApplyResourceChange.Request(
+        type_name="testing_item",
+        planned_state=encode_dynamic(planned, value_type, pb),
+        config=encode_dynamic(planned, value_type, pb),
+    )
+    return server.ApplyResourceChange(request, context)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> ProviderServer:
+    server = ProviderServer(TestingProvider())
+    config = {"directory": str(tmp_path)}
+    provider_type = TestingProvider.schema.cty_type()
+    answer = server.ConfigureProvider(
+        pb.ConfigureProvider.Request(config=encode_dynamic(config, provider_type, pb)), CallContext()
+    )
+    assert not answer.diagnostics
+    return server
+
+
+@pytest.mark.parametrize("give_up", ["the call is cancelled", "the provider is stopped"])
+def test_a_waiting_create_ends_and_keeps_its_object(server: ProviderServer, give_up: str) -> None:
+    context = CallContext()
+    answers: list[Any] = []
+    call = threading.Thread(target=lambda: answers.append(slow_create(server, context)))
+    call.start()
+    time.sleep(0.3)  # the create has written its object and waits out its 60 s delay
+    if give_up == "the call is cancelled":
+        context.cancelled.set()
+    else:
+        server.StopProvider(pb.StopProvider.Request(), CallContext())
+    call.join(timeout=10)
+    assert not call.is_alive(), "the create still waits"
+    (answer,) = answers
+    assert [d.summary for d in answer.diagnostics] == ["Interrupted"]
+    state = decode_dynamic(answer.new_state, Item.schema.cty_type())
+    assert state["name"] == "slow" and state["id"], "the object made stays in state"
