@@ -56,16 +56,22 @@ class DbaasProvider(Provider):
     )
     resources = RESOURCES
     data_sources = DATA_SOURCES
+    _configured: ProviderConfig | None = None
 
     def configure(self, config: dict[str, Any], terraform_version: str, diagnostics: Diagnostics) -> Any:
         from provider.client.api import Client
 
+        if self._configured is not None:
+            # A provider serving for TF_REATTACH_PROVIDERS is configured once per command: the connections of
+            # the previous configuration's client would stay open for the life of the process.
+            self._configured.client.close()
         endpoint = config.get("endpoint") or os.environ.get("DBAAS_ENDPOINT") or DEFAULT_ENDPOINT
         token = config.get("token") or os.environ.get("DBAAS_TOKEN")
-        return ProviderConfig(
+        self._configured = ProviderConfig(
             endpoint=endpoint,
             token=token,
             project=config.get("project") or os.environ.get("DBAAS_PROJECT"),
             terraform_version=terraform_version,
             client=Client(endpoint, token, user_agent=f"terraform-provider-dbaas (Terraform {terraform_version})"),
         )
+        return self._configured

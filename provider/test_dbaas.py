@@ -4,6 +4,7 @@ import pytest
 
 from provider.cty import msgpack_codec
 from provider.dbaas import DEFAULT_ENDPOINT, DbaasProvider
+from provider.framework.diagnostics import Diagnostics
 from provider.framework.server import ProviderServer
 from provider.pb import tfplugin6_pb2 as pb
 
@@ -30,3 +31,11 @@ def test_environment_fills_what_the_configuration_leaves_out(monkeypatch: pytest
     diagnostics: Any = None
     configured = DbaasProvider().configure({"endpoint": None, "token": None, "project": "mine"}, "1.11.4", diagnostics)
     assert (configured.endpoint, configured.token, configured.project) == (DEFAULT_ENDPOINT, "from-env", "mine")
+
+
+def test_a_new_configuration_closes_the_previous_client() -> None:
+    provider = DbaasProvider()  # as one provider process serves command after command with --debug
+    config = {"endpoint": None, "token": "t", "project": "acme"}
+    first = provider.configure(config, "1.11.4", Diagnostics())
+    second = provider.configure(config, "1.11.4", Diagnostics())
+    assert first.client._http.is_closed and not second.client._http.is_closed
