@@ -33,6 +33,7 @@ bench: bytecode
 	$(BIN)/python bench/service_create.py
 	$(BIN)/python bench/backup_plan.py
 	$(BIN)/python bench/fork_latest.py
+	$(BIN)/python bench/provider_cpu.py
 	$(BIN)/python bench/cp_get.py
 	$(BIN)/python bench/package_launch.py
 
