@@ -8,6 +8,7 @@ catalog); the route itself, which does the catalog's work, runs in one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -37,11 +38,8 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Se
     """One session per request; routes commit what they change in one transaction. A GET only reads: its
     transaction takes no write lock (db.read_sessions). Making and closing a session touch no database
     unless a route used it; closing then returns its connection to the pool."""
-    session = (runtime.read_sessions if request.method in _READ_METHODS else runtime.sessions)()
-    try:
+    with (runtime.read_sessions if request.method in _READ_METHODS else runtime.sessions)() as session:
         yield session
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -49,32 +47,31 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
     """A session that only reads, for a route that changes nothing whatever its method (a report's POST)."""
-    session = runtime.read_sessions()
-    try:
+    with runtime.read_sessions() as session:
         yield session
-    finally:
-        session.close()
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 async def current_caller(
-    session: SessionDep,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)")
     token = credentials.credentials
     caller = runtime.callers.cached(token)
     if caller is None:
-        caller = await run_in_threadpool(
-            runtime.callers.caller, token, lambda hashed: find_caller(session, token_hash=hashed)
-        )
+        caller = await run_in_threadpool(runtime.callers.fetch, token, partial(_find_caller, runtime))
     if caller is None:
         raise ApiError(401, "unauthorized", "invalid token")
     return caller
+
+
+def _find_caller(runtime: Runtime, token_hash: str) -> Caller | None:
+    """The lookup only reads, in a session of its own: a request's token never takes the write lock."""
+    with runtime.read_sessions() as session:
+        return find_caller(session, token_hash)
 
 
 TokenDep = Annotated[Caller, Depends(current_caller)]

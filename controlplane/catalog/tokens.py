@@ -82,10 +82,8 @@ class CallerCache:
                 return cached[1]
         return None
 
-    def caller(self, token: str, find: Callable[[str], Caller | None]) -> Caller | None:
-        """The caller of `token`, from the cache while fresh, else from `find(token_hash)`."""
-        if (cached := self.cached(token)) is not None:
-            return cached
+    def fetch(self, token: str, find: Callable[[str], Caller | None]) -> Caller | None:
+        """The caller of `token` from `find(token_hash)`, kept for the next requests (forgotten if not found)."""
         token_hash = hash_token(token)
         now_s = time.monotonic()
         found = find(token_hash)
