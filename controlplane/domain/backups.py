@@ -21,11 +21,11 @@ DEFAULT_CONTAINER = "default"
 # A service takes one backup at a time (the job claim sees to it); this many more may wait behind it, so
 # that a tenant's burst of requests stays a short queue rather than hours of work held in the catalog.
 MAX_UNFINISHED_BACKUPS = 8
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+BACKUP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"  # the API models take it too
 
 
 def check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
+    if not re.match(BACKUP_NAME_PATTERN, name):
         raise Invalid("name", f"{name!r} is not a backup name (letters, digits, '.', '_', '-'; at most 63)")
 
 

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from controlplane.domain.backups import BACKUP_NAME_PATTERN
+
 BackupName = Annotated[
     str,
-    Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Default: the creation time as yyyyMMddHHmmss (UTC)."
-    ),
+    Field(pattern=BACKUP_NAME_PATTERN, description="Default: the creation time as yyyyMMddHHmmss (UTC)."),
 ]
 ContainerName = Annotated[
     str,

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controlplane.domain.backups import BACKUP_NAME_PATTERN
+
 # The one rule for project and service names: both become directory names under a region's services
 # directory and parts of stanza names, so nothing else ("..", "/", upper case) may get through.
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
@@ -46,7 +48,7 @@ class ForkFrom(BaseModel):
         default=None, description="The source's project. Default: this project.", examples=["acme"]
     )
     service: ServiceName = Field(description="The source service. " + NAME_RULE, examples=["orders"])
-    backup: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")] | None = Field(
+    backup: Annotated[str, Field(pattern=BACKUP_NAME_PATTERN)] | None = Field(
         default=None, description="Restore exactly this backup of the source.", examples=["nightly"]
     )
     recovery_target_time: datetime | None = Field(
