@@ -25,20 +25,32 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     name = "local-east"
     object_store = "/srv/dbaas/east/objects"    # default: <data dir>/regions/<name>/objects
     services_dir = "/srv/dbaas/east/services"   # default: <data dir>/regions/<name>/services
+
+    [[regions]]                                 # a region whose object store is an S3 endpoint (Swift's s3api)
+    name = "swift-east"
+    [regions.s3]
+    endpoint = "https://localhost:8443"         # pgBackRest checks the certificate against a DNS name
+    region = "swift-east"                       # the S3 API's region (s3api's `location`)
+    ca_file = "/etc/dbaas/swift-east-ca.pem"    # default: the system's CAs
+    credentials_file = "/etc/dbaas/swift-east"  # AWS shared-credentials format, profile [default];
+    # or credentials_env = "SWIFT_EAST": SWIFT_EAST_ACCESS_KEY_ID and SWIFT_EAST_SECRET_ACCESS_KEY.
+    # Credentials are read at start and never written to the catalog.
 """
 
 from __future__ import annotations
 
+import configparser
 import os
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from pydantic_settings import SettingsError as SourceError
@@ -59,10 +71,37 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class S3Endpoint:
+    """Where an S3 region's containers live and how to reach them; the secret never leaves memory."""
+
+    endpoint: str  # https://host:port
+    region: str
+    ca_file: Path | None
+    access_key: str
+    secret_key: str = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.endpoint).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.endpoint)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.endpoint).scheme == "https"
+
+
+@dataclass(frozen=True)
 class Region:
+    """A region: its services' data directories here, and an object store that is a directory or S3."""
+
     name: str
-    object_store: Path
+    object_store: Path | None  # None: the store is `s3`
     services_dir: Path
+    s3: S3Endpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +177,54 @@ PositiveInt = Annotated[int, BeforeValidator(_no_bool), Field(gt=0)]
 PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
 
 
+class _GivenS3(BaseModel):
+    """A region's `[regions.s3]` table: the endpoint and where its credentials come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field(pattern=r"^https?://[^/?#\s]+$", description="http(s)://host[:port], nothing after it")
+    region: str = Field(min_length=1, max_length=64)
+    ca_file: Path | None = None
+    credentials_file: Path | None = None
+    credentials_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_credentials_source(self) -> _GivenS3:
+        if (self.credentials_file is None) == (self.credentials_env is None):
+            raise ValueError("give exactly one of credentials_file and credentials_env")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file: no such file: {self.ca_file}")
+        return self
+
+    def resolve(self, where: str) -> S3Endpoint:
+        access_key, secret_key = self._credentials(where)
+        return S3Endpoint(
+            endpoint=self.endpoint,
+            region=self.region,
+            ca_file=self.ca_file.resolve() if self.ca_file else None,
+            access_key=access_key,
+            secret_key=secret_key,
+        )
+
+    def _credentials(self, where: str) -> tuple[str, str]:
+        if self.credentials_env is not None:
+            names = (f"{self.credentials_env}_ACCESS_KEY_ID", f"{self.credentials_env}_SECRET_ACCESS_KEY")
+            values = [os.environ.get(name, "") for name in names]
+            if not all(values):
+                raise SettingsError(f"{where}.credentials_env: set {names[0]} and {names[1]}")
+            return values[0], values[1]
+        assert self.credentials_file is not None
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(self.credentials_file.read_text())
+            return parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
+        except (OSError, configparser.Error, KeyError) as err:
+            raise SettingsError(
+                f"{where}.credentials_file: cannot read {self.credentials_file} "
+                f"(a [default] profile with aws_access_key_id and aws_secret_access_key): {err}"
+            ) from None
+
+
 class _GivenRegion(BaseModel):
     """A `[[regions]]` table as written: its directories default to ones in the data directory."""
 
@@ -146,13 +233,21 @@ class _GivenRegion(BaseModel):
     name: str = Field(pattern=REGION_NAME_PATTERN)
     object_store: Path | None = None
     services_dir: Path | None = None
+    s3: _GivenS3 | None = None
 
-    def resolve(self, data_dir: Path) -> Region:
+    @model_validator(mode="after")
+    def _one_store(self) -> _GivenRegion:
+        if self.s3 is not None and self.object_store is not None:
+            raise ValueError("a region's store is either object_store (a directory) or s3, not both")
+        return self
+
+    def resolve(self, data_dir: Path, where: str) -> Region:
         root = data_dir / "regions" / self.name
         return Region(
             name=self.name,
-            object_store=(self.object_store or root / "objects").resolve(),
+            object_store=None if self.s3 else (self.object_store or root / "objects").resolve(),
             services_dir=(self.services_dir or root / "services").resolve(),
+            s3=self.s3.resolve(f"{where}.s3") if self.s3 else None,
         )
 
 
@@ -228,7 +323,7 @@ class _Given(BaseSettings):
             host=host,
             port=port,
             catalog_url=self.catalog_url or f"sqlite:///{data_dir / 'catalog.sqlite'}",
-            regions=tuple(region.resolve(data_dir) for region in self.regions),
+            regions=tuple(region.resolve(data_dir, f"regions[{i}]") for i, region in enumerate(self.regions)),
             postgres_bin=self.postgres_bin,
             # Only root can run the databases as another account; anyone else runs them as themselves.
             os_user=self.os_user if os.geteuid() == 0 else None,
