@@ -11,7 +11,7 @@ a repository by its *location*, a string kept in `repo_path` columns and in back
 `location_of` is the one rule from (region, project, container) to a location; `open_repository` turns a
 location back into a `Repository` of the right kind. Everything that touches stored objects — the copy to
 other regions, handles, expiry, purge — goes through `Repository`; pgBackRest itself is pointed at one by
-`Repository.pgbackrest_options`.
+`Repository.pgbackrest_options` (engine/pgbackrest.py's `Repository.settings`).
 """
 
 from __future__ import annotations
@@ -97,8 +97,9 @@ class Repository(Protocol):
     def sweep_temporary(self) -> None:
         """Remove what an interrupted copy left (temporary files, unfinished multipart uploads)."""
 
-    def pgbackrest_options(self, index: int) -> dict[str, str]:
-        """The `repo<index>-*` options that point pgBackRest at this repository."""
+    def pgbackrest_options(self) -> dict[str, str]:
+        """The options that point pgBackRest at this repository, without their `repo<N>-` prefix
+        (`{"path": …}` for a directory; `type`, `s3-bucket`, `s3-endpoint`, … for S3)."""
 
 
 def bucket_name(project: str, container: str) -> str:
