@@ -319,3 +319,18 @@ class IdempotencyKey(Base):
     # The JSON body answered, sealed: a service's answer carries its password.
     response: Mapped[Any] = mapped_column(SealedJSON(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Lease(Base):
+    """A named lease (controlplane/catalog/leases.py): held by one holder until `expires_at` unless renewed.
+
+    `token` is unique per hold, so two holds in one process (same `holder`) still exclude each other.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    holder: Mapped[str] = mapped_column(String)
+    token: Mapped[str] = mapped_column(String)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
