@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,10 +77,26 @@ _VERIFY_WAL_RANGE = re.compile(r"archiveId: \S+, wal start: ([0-9A-F]{24}), wal 
 
 @dataclass(frozen=True)
 class Repository:
-    """A pgBackRest repository (`repo<index>`): a directory of a region's object store, per container."""
+    """A pgBackRest repository (`repo<index>`): a container of a region's object store.
+
+    `path` is a directory of this host, or the path inside an S3 bucket when `settings` say so: more
+    `repo<index>-*` options without their prefix (`type=s3`, `s3-bucket`, …; controlplane/storage).
+    """
 
     index: int
     path: Path
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        """Whether the repository is a directory of this host (pgBackRest's posix type)."""
+        return self.settings.get("type", "posix") == "posix"
+
+    def options(self) -> list[str]:
+        """The repository's lines of a pgbackrest.conf."""
+        return [f"repo{self.index}-path={self.path}"] + [
+            f"repo{self.index}-{key}={value}" for key, value in self.settings.items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -184,7 +200,7 @@ class PgBackRest:
         lines += ["[global]", *(f"{key}={value}" for key, value in global_options.items())]
         for repo in stanza.repositories:
             lines += [
-                f"repo{repo.index}-path={repo.path}",
+                *repo.options(),
                 f"repo{repo.index}-retention-full-type=count",
                 f"repo{repo.index}-retention-full={_RETENTION_MAX}",
             ]
@@ -206,7 +222,8 @@ class PgBackRest:
                 self._account.make_reachable_parent(directory)
                 self._account.private_dir(directory)
             for repo in stanza.repositories:
-                self._make_repository(repo.path)
+                if repo.local:
+                    self._make_repository(repo.path)
             _write_file(self._account, self.config_file, "\n".join(lines) + "\n")
         except (OSError, AccountError) as exc:
             raise PgBackRestError(f"writing the pgBackRest configuration of {stanza.name} failed: {exc}") from exc
@@ -460,12 +477,24 @@ class PgBackRest:
         source's spool queue and archive lock) and logs to the server log only. `--pg1-path` must be the
         fork: archive-get checks the WAL it fetches against that cluster.
         """
-        path = next(r.path for r in self._stanza.repositories if r.index == repo)
+        repository = self._repository(repo)
+        if repository.local:
+            where = f"--no-config --repo{repo}-path={repository.path}"
+        else:
+            # An S3 repository's options include its credentials: they go to a file of the account, not
+            # to a command line that every local user can read.
+            where = f"--config={self._restore_config(target, repository)}"
         return (
-            f"{self._bin} --no-config --stanza={self._stanza.name} --pg1-path={target} --repo={repo}"
-            f" --repo{repo}-path={path} --no-archive-async --log-level-file=off --log-level-console=off"
+            f"{self._bin} {where} --stanza={self._stanza.name} --pg1-path={target} --repo={repo}"
+            " --no-archive-async --log-level-file=off --log-level-console=off"
             ' archive-get %f "%p"'
         )
+
+    def _restore_config(self, target: Path, repository: Repository) -> Path:
+        """A configuration naming only `repository`, for the restore_command of the fork in `target`."""
+        path = self._config_dir / f"restore-{target.name}.conf"
+        _write_file(self._account, path, "\n".join(["[global]", *repository.options()]) + "\n")
+        return path
 
     # -- verify ------------------------------------------------------------------------------------
 

@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session
 
 from controlplane.catalog import repositories, strategies
 from controlplane.catalog.models import Service, ServiceRepository
+from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza
 from controlplane.engine.postgres import Postgres
 from controlplane.settings import Settings
+from controlplane.storage.stores import Repository as StoredRepository
+from controlplane.storage.stores import location_of, open_repository
 
 DEFAULT_CONTAINER = "default"
 
@@ -30,6 +33,7 @@ DEFAULT_CONTAINER = "default"
 class Archiving:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._account = resolve_account(settings.os_user)
 
     @property
     def os_user(self) -> str | None:
@@ -78,13 +82,23 @@ class Archiving:
             raise LookupError(f"region {region!r} is not configured")
         return found.object_store / container
 
+    def location(self, region: str, project: str, container: str) -> str:
+        """Where `project`'s `container` lives in `region` (controlplane/storage/stores.py's one rule)."""
+        found = self._settings.region(region)
+        if found is None:
+            raise LookupError(f"region {region!r} is not configured")
+        return location_of(found, project, container)
+
+    def repository(self, location: str) -> StoredRepository:
+        """The repository at `location` (a catalog `repo_path`), to list, read and write its objects."""
+        return open_repository(self._settings, location, self._account)
+
     def ensure_repository(self, session: Session, service: Service, container: str) -> ServiceRepository:
+        """The service's repository in its region's `container`, recorded (and the container made) once."""
+        location = self.location(service.cloud, service.project, container)
+        self.repository(location).create()
         return repositories.ensure_repository(
-            session,
-            service_id=service.id,
-            region=service.cloud,
-            container=container,
-            path=str(self.repository_path(service.cloud, container)),
+            session, service_id=service.id, region=service.cloud, container=container, path=location
         )
 
     def default_container(self, session: Session, service: Service) -> str:
@@ -95,7 +109,7 @@ class Archiving:
     def driver(self, session: Session, service: Service, postgres: Postgres) -> PgBackRest:
         """pgBackRest for the service's stanza, with the repositories of its current region."""
         repos = tuple(
-            Repository(index=repo.repo_index, path=Path(repo.path))
+            self._pgbackrest_repository(repo.repo_index, repo.path)
             for repo in repositories.list_repositories(session, service_id=service.id)
             if repo.region == service.cloud
         )
@@ -113,9 +127,9 @@ class Archiving:
             os_user=self.os_user,
         )
 
-    def repository_driver(self, stanza: str, repo_path: Path) -> PgBackRest:
+    def repository_driver(self, stanza: str, location: str | Path) -> PgBackRest:
         """pgBackRest on one repository alone (as repo1), for work that needs no running server."""
-        config_dir = self.config_dir(stanza) / f"repo-{_slug(repo_path)}"
+        config_dir = self.config_dir(stanza) / f"repo-{_slug(str(location))}"
         backrest = PgBackRest(
             Stanza(
                 name=stanza,
@@ -123,7 +137,7 @@ class Archiving:
                 pg_port=5432,
                 pg_socket_dir=config_dir,
                 pg_user="postgres",
-                repositories=(Repository(index=1, path=repo_path),),
+                repositories=(self._pgbackrest_repository(1, str(location)),),
             ),
             config_dir=config_dir,
             os_user=self.os_user,
@@ -132,6 +146,10 @@ class Archiving:
         )
         backrest.write_config()
         return backrest
+
+    def _pgbackrest_repository(self, index: int, location: str) -> Repository:
+        options = self.repository(location).pgbackrest_options()
+        return Repository(index=index, path=Path(options.pop("path")), settings=options)
 
 
 def create_stanza(backrest: PgBackRest, *, online: bool = True, attempts: int = 60) -> None:
@@ -146,5 +164,5 @@ def create_stanza(backrest: PgBackRest, *, online: bool = True, attempts: int = 
         time.sleep(0.5)
 
 
-def _slug(path: Path) -> str:
-    return hashlib.sha256(str(path).encode()).hexdigest()[:12]
+def _slug(location: str) -> str:
+    return hashlib.sha256(location.encode()).hexdigest()[:12]
