@@ -19,6 +19,7 @@ from controlplane.catalog.tokens import Caller
 from controlplane.domain.errors import Invalid, NotFound
 from controlplane.fork_plan import ForkPlan, ForkRequest, RestoreInstructions
 from controlplane.settings import Settings
+from controlplane.storage.stores import location_of
 
 
 class ForkSource(Protocol):
@@ -135,7 +136,9 @@ def _copy_repositories(
     if not copying or region is None:
         return done
     # Imported backups are not ours to copy: only finished copies of them count.
-    return {b.id: done.get(b.id, str(region.object_store / b.container)) for b in usable if b.owned or b.id in done}
+    # The copies live where the replicator puts them: the source project's container in that region.
+    project = source.project
+    return {b.id: done.get(b.id, location_of(region, project, b.container)) for b in usable if b.owned or b.id in done}
 
 
 def _window_end(source: Service | None, usable: list[Backup], now: datetime) -> datetime | None:

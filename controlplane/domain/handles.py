@@ -1,5 +1,6 @@
-"""Backup handles: `pgbackrest:<repository path>#<stanza>/<label>`, and the checks an import makes.
+"""Backup handles: `pgbackrest:<repository location>#<stanza>/<label>`, and the checks an import makes.
 
+A repository location is a directory path or `s3://<region>/<bucket>` (controlplane/storage/stores.py).
 An import registers a backup whose data we do not own (NuoDB import, Trove restore-from), so the
 handle is checked before anything is written, in three steps that the route runs apart:
 
@@ -29,6 +30,7 @@ from controlplane.engine.pgbackrest import BackupInfo, PgBackRestError
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import ARCHIVE_INFO, BACKUP_INFO
+from controlplane.storage.stores import S3_SCHEME, location_of, region_of
 
 FIELD = "import_source.backup_handle"
 
@@ -39,13 +41,10 @@ class Location:
 
     handle: str
     region: str
-    repo_path: Path
+    repo_path: str  # the repository's location
+    container: str
     stanza: str
     label: str
-
-    @property
-    def container(self) -> str:
-        return self.repo_path.name
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,14 @@ class FoundBackup:
         return "full" if self.info.type == "full" else "incr"
 
 
-def parse_handle(handle: str) -> tuple[Path, str, str]:
-    """(repository path, stanza, label) of a handle, or an Invalid error naming the field."""
+def parse_handle(handle: str) -> tuple[str, str, str]:
+    """(repository location, stanza, label) of a handle, or an Invalid error naming the field."""
     scheme, _, rest = handle.partition(":")
-    path, _, backup = rest.rpartition("#")
+    location, _, backup = rest.rpartition("#")
     stanza, _, label = backup.partition("/")
-    if scheme != "pgbackrest" or not path or not stanza or not label:
-        raise Invalid(FIELD, f"expected pgbackrest:<repository path>#<stanza>/<label>, got {handle!r}")
-    return Path(path), stanza, label
+    if scheme != "pgbackrest" or not location or not stanza or not label:
+        raise Invalid(FIELD, f"expected pgbackrest:<repository location>#<stanza>/<label>, got {handle!r}")
+    return location, stanza, label
 
 
 def locate(session: Session, settings: Settings, *, handle: str, project: str | None) -> Location:
@@ -76,13 +75,23 @@ def locate(session: Session, settings: Settings, *, handle: str, project: str | 
     What it imported grants nothing more.
     """
     repo_path, stanza, label = parse_handle(handle)
-    region = next((r for r in settings.regions if repo_path.parent == r.object_store), None)
+    region = region_of(settings, repo_path)
     if region is None:
         raise Invalid(FIELD, f"{repo_path} is not a container of any region's object store")
-    location = Location(handle=handle, region=region.name, repo_path=repo_path, stanza=stanza, label=label)
-    if project is not None and (location.container, stanza) not in _owned(session, project):
-        raise _missing(handle)
-    return location
+    if project is None:
+        container = _container_of(repo_path)
+    else:
+        owned = _owned(session, project)
+        found = next(
+            (c for c, owned_stanza in owned if owned_stanza == stanza and location_of(region, project, c) == repo_path),
+            None,
+        )
+        if found is None:
+            raise _missing(handle)
+        container = found
+    return Location(
+        handle=handle, region=region.name, repo_path=repo_path, container=container, stanza=stanza, label=label
+    )
 
 
 # A request waits for its probe: a repository that makes pgBackRest hang must not hold it for minutes.
@@ -91,7 +100,7 @@ PROBE_TIMEOUT = 30.0
 
 def probe(settings: Settings, location: Location) -> FoundBackup:
     """The backup pgBackRest lists at `location`, read without writing anything; NotFound when there is none."""
-    if not _unplanted(location.repo_path, location.stanza):
+    if not location.repo_path.startswith(S3_SCHEME) and not _unplanted(Path(location.repo_path), location.stanza):
         raise _missing(location.handle)
     # Archiving keeps a stanza's pgBackRest configuration under its data directory; a scratch one
     # keeps the probe's there, so nothing of it stays behind, not even in the stanza's own directory.
@@ -118,6 +127,14 @@ def _owned(session: Session, project: str) -> set[tuple[str, str]]:
             (repo.container, stanza) for repo in repositories.list_repositories(session, service_id=service.id)
         )
     return owned
+
+
+def _container_of(location: str) -> str:
+    """The container a location holds, for the admin's imports (who names any location): a directory's
+    name, or the part of a bucket's name after the project (stores.bucket_name)."""
+    if location.startswith(S3_SCHEME):
+        return location.rsplit("/", 1)[1].partition(".")[2]
+    return Path(location).name
 
 
 def _unplanted(repo_path: Path, stanza: str) -> bool:
