@@ -133,12 +133,15 @@ def _copy_repositories(
     }
     region = settings.region(cloud)
     copying = source is not None and cloud in (source.user_config or {}).get("additional_backup_regions", [])
-    if not copying or region is None:
+    if source is None or not copying or region is None:
         return done
-    # Imported backups are not ours to copy: only finished copies of them count.
-    # The copies live where the replicator puts them: the source project's container in that region.
-    project = source.project
-    return {b.id: done.get(b.id, location_of(region, project, b.container)) for b in usable if b.owned or b.id in done}
+    # Imported backups are not ours to copy: only finished copies of them count. The copies are where the
+    # replicator puts them: the source project's container in that region.
+    return {
+        b.id: done.get(b.id, location_of(region, source.project, b.container))
+        for b in usable
+        if b.owned or b.id in done
+    }
 
 
 def _window_end(source: Service | None, usable: list[Backup], now: datetime) -> datetime | None:
