@@ -122,7 +122,7 @@ def build_runtime(settings: Settings) -> Runtime:
             "admin token written to %s (mode 0600); create project tokens with `dbaas-cp token create --project NAME`",
             token_file,
         )
-    archiving = Archiving(settings)
+    archiving = Archiving(settings, sessions)
     service_jobs = ServiceJobs(settings, archiving)
     replicator = Replicator(settings, sessions, archiving)
     backup_jobs = BackupJobs(archiving, service_jobs, on_backup=replicator.wake)

@@ -25,8 +25,8 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +111,11 @@ class Stanza:
     repositories: tuple[Repository, ...]
 
 
+# A lock around a backup or an expire of one stanza: (what, timeout, cancel) -> held for the block; raises
+# PgBackRestError when it cannot be had in time or the wait is cancelled.
+StanzaLock = Callable[[str, float, threading.Event | None], AbstractContextManager[None]]
+
+
 class PgBackRestError(Exception):
     """A pgBackRest command failed; the message names the command and stanza and has the error text."""
 
@@ -135,6 +140,7 @@ class PgBackRest:
         compress_level: int = 1,
         bin_path: Path = DEFAULT_BIN,
         lock_dir: Path | None = None,
+        stanza_lock: StanzaLock | None = None,
     ) -> None:
         if not _STANZA.match(stanza.name):
             raise PgBackRestError(f"stanza name {stanza.name!r} must match {_STANZA.pattern}")
@@ -150,6 +156,7 @@ class PgBackRest:
         self._stanza = stanza
         self._config_dir = Path(config_dir).absolute()
         self._lock_dir = lock_dir
+        self._stanza_lock = stanza_lock
         self._process_max = process_max
         self._compress_type = compress_type
         self._compress_level = compress_level
@@ -543,7 +550,12 @@ class PgBackRest:
 
     @contextmanager
     def _backup_lock(self, what: str, *, timeout: float, cancel: threading.Event | None) -> Iterator[None]:
-        """Hold the stanza's backup lock (a flock, so other processes of this host wait too)."""
+        """Hold the stanza's backup lock: the `stanza_lock` given (the control plane's catalog lease), else a
+        flock in `lock_dir`, so that other processes of this host wait too."""
+        if self._stanza_lock is not None:
+            with self._stanza_lock(what, timeout, cancel):
+                yield
+            return
         path = self._lock_dir / f"{self._stanza.name}-dbaas-backup.lock"
         deadline = time.monotonic() + timeout
         try:

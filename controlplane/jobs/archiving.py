@@ -7,21 +7,20 @@ archived from birth into every repository of the service's current region.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import repositories, strategies
+from controlplane.catalog import leases, repositories, strategies
 from controlplane.catalog.models import Service, ServiceRepository
 from controlplane.engine.os_user import resolve_account
-from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza
+from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza, StanzaLock
 from controlplane.engine.postgres import Postgres
 from controlplane.settings import Settings
 from controlplane.storage.stores import Repository as StoredRepository
@@ -30,9 +29,20 @@ from controlplane.storage.stores import location_of, open_repository
 DEFAULT_CONTAINER = "default"
 
 
+# How long work waits for a stanza's lease: a copy of a large backup or a long backup may hold it for hours.
+_LEASE_WAIT = 24 * 3600.0
+
+
 class Archiving:
-    def __init__(self, settings: Settings) -> None:
+    """Services' stanzas, their repositories and the leases that keep work on one stanza apart.
+
+    Without `sessions` (a catalog), repositories can be driven but not locked: `copy_lock` and the
+    drivers' stanza locks need the catalog, which every control plane sharing the stores shares.
+    """
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session] | None = None) -> None:
         self._settings = settings
+        self._sessions = sessions
         self._account = resolve_account(settings.os_user)
 
     @property
@@ -48,24 +58,41 @@ class Archiving:
         """Outside the data directory: it stays put when the service migrates and outlives a deletion."""
         return self._settings.data_dir / "pgbackrest" / stanza
 
-    @contextmanager
-    def copy_lock(self, stanza: str) -> Iterator[None]:
-        """Held while the stanza's repositories are copied to other regions, or their copies expired."""
-        self._copy_lock_file(stanza).parent.mkdir(mode=0o700, exist_ok=True)
-        descriptor = os.open(self._copy_lock_file(stanza), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)  # releases the flock
+    def copy_lock(self, stanza: str) -> AbstractContextManager[None]:
+        """Held while the stanza's repositories are copied to other regions, or their copies expired:
+        a catalog lease, so control planes on other hosts wait too."""
+        return self._lease(f"copy:{stanza}", timeout=_LEASE_WAIT, cancel=None)
+
+    def stanza_lock(self, stanza: str) -> StanzaLock:
+        """The lock pgBackRest drivers of `stanza` hold around a backup or an expire (a catalog lease): each
+        control plane has pgBackRest locks of its own, which keep nothing apart across control planes."""
+
+        @contextmanager
+        def lock(what: str, timeout: float, cancel: threading.Event | None) -> Iterator[None]:
+            with ExitStack() as stack:
+                try:
+                    stack.enter_context(self._lease(f"backup:{stanza}", timeout=timeout, cancel=cancel))
+                except (leases.LeaseTimeout, leases.LeaseCancelled) as exc:
+                    raise PgBackRestError(f"{what} of {stanza}: {exc}") from exc
+                yield
+
+        return lock
+
+    def _lease(self, name: str, *, timeout: float, cancel: threading.Event | None) -> AbstractContextManager[None]:
+        if self._sessions is None:
+            raise RuntimeError(f"lease {name!r}: this Archiving has no catalog to hold leases in")
+        return leases.hold(
+            self._sessions,
+            name,
+            holder=leases.process_holder(),
+            ttl=self._settings.lease_seconds,
+            timeout=timeout,
+            cancel=cancel,
+        )
 
     def forget_stanza(self, stanza: str) -> None:
-        """Remove the stanza's configuration and copy lock: its service and every backup of it are gone."""
+        """Remove the stanza's configuration: its service and every backup of it are gone."""
         shutil.rmtree(self.config_dir(stanza), ignore_errors=True)
-        self._copy_lock_file(stanza).unlink(missing_ok=True)
-
-    def _copy_lock_file(self, stanza: str) -> Path:
-        return self._settings.data_dir / "copy-locks" / f"{stanza}.lock"
 
     def containers(self) -> list[Path]:
         """Every container directory of every region's store."""
@@ -125,6 +152,7 @@ class Archiving:
             ),
             config_dir=self.config_dir(stanza),
             os_user=self.os_user,
+            stanza_lock=self._stanza_lock_or_none(stanza),
         )
 
     def repository_driver(self, stanza: str, location: str | Path) -> PgBackRest:
@@ -141,11 +169,16 @@ class Archiving:
             ),
             config_dir=config_dir,
             os_user=self.os_user,
-            # The stanza's own lock directory: an expire here must wait for the service's backups.
+            # The stanza's own lock directory and lease: an expire here must wait for the service's backups.
             lock_dir=self.config_dir(stanza) / "lock",
+            stanza_lock=self._stanza_lock_or_none(stanza),
         )
         backrest.write_config()
         return backrest
+
+    def _stanza_lock_or_none(self, stanza: str) -> StanzaLock | None:
+        """The stanza's lease when there is a catalog; else the driver's own (host-local) lock."""
+        return self.stanza_lock(stanza) if self._sessions is not None else None
 
     def _pgbackrest_repository(self, index: int, location: str) -> Repository:
         options = self.repository(location).pgbackrest_options()
