@@ -19,6 +19,8 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
     replication_workers = 2       # files copied at once
     lag_sample_seconds = 30.0     # how often the replication lag is sampled for the report
+    wal_queue_max_mb = 1024       # WAL a service holds for a store that is down; beyond it the oldest is
+                                  # dropped (the database's disk never fills) and the gap is reported
     sealing_key_file = "/etc/dbaas/sealing.key"  # seals service passwords; default <data dir>/sealing.key;
                                                  # control planes sharing a catalog share this file
     [[regions]]
@@ -120,6 +122,7 @@ class Settings:
     replication_interval: float
     replication_workers: int
     lag_sample_seconds: float
+    wal_queue_max_mb: int
     sealing_key_file: Path | None  # None: <data dir>/sealing.key
     log_format: LogFormat = "text"
 
@@ -284,6 +287,7 @@ class _Given(BaseSettings):
     replication_interval: PositiveFloat = 1.0
     replication_workers: PositiveInt = 2
     lag_sample_seconds: PositiveFloat = 30.0
+    wal_queue_max_mb: PositiveInt = 1024
     sealing_key_file: Path | None = None
 
     @classmethod
@@ -332,6 +336,7 @@ class _Given(BaseSettings):
             replication_interval=self.replication_interval,
             replication_workers=self.replication_workers,
             lag_sample_seconds=self.lag_sample_seconds,
+            wal_queue_max_mb=self.wal_queue_max_mb,
             sealing_key_file=self.sealing_key_file.resolve() if self.sealing_key_file else None,
             log_format=self.log_format,
         )

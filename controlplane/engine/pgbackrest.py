@@ -141,6 +141,7 @@ class PgBackRest:
         bin_path: Path = DEFAULT_BIN,
         lock_dir: Path | None = None,
         stanza_lock: StanzaLock | None = None,
+        archive_queue_max_mb: int | None = None,
     ) -> None:
         if not _STANZA.match(stanza.name):
             raise PgBackRestError(f"stanza name {stanza.name!r} must match {_STANZA.pattern}")
@@ -157,6 +158,7 @@ class PgBackRest:
         self._config_dir = Path(config_dir).absolute()
         self._lock_dir = lock_dir
         self._stanza_lock = stanza_lock
+        self._archive_queue_max_mb = archive_queue_max_mb
         self._process_max = process_max
         self._compress_type = compress_type
         self._compress_level = compress_level
@@ -203,6 +205,10 @@ class PgBackRest:
             # Retention is the control plane's: backups go only through expire --set (see expire()).
             "expire-auto": "n",
         }
+        if self._archive_queue_max_mb is not None:
+            # A store that stays down must not fill the database's disk with WAL waiting for it: beyond this,
+            # archive-push drops the queue (the archive then has a gap, which the next full backup closes).
+            global_options["archive-push-queue-max"] = f"{self._archive_queue_max_mb}MB"
         lines = ["# Written by dbaas (controlplane/engine/pgbackrest.py); rewritten by every write_config().", ""]
         lines += ["[global]", *(f"{key}={value}" for key, value in global_options.items())]
         for repo in stanza.repositories:

@@ -153,6 +153,7 @@ class Archiving:
             config_dir=self.config_dir(stanza),
             os_user=self.os_user,
             stanza_lock=self._stanza_lock_or_none(stanza),
+            archive_queue_max_mb=self._settings.wal_queue_max_mb,
         )
 
     def repository_driver(self, stanza: str, location: str | Path) -> PgBackRest:
