@@ -37,7 +37,8 @@ def main() -> None:
         started = time.perf_counter()
         taken = full_backup(client, "big", "api-full")
         api_seconds = time.perf_counter() - started
-        repository, stanza, label = parse_handle(taken["backup_handle"])
+        location, stanza, label = parse_handle(taken["backup_handle"])
+        repository = Path(location)  # a directory region
         config_path = bench.plane.data_dir / "pgbackrest" / stanza
         started = time.perf_counter()
         as_db_user(

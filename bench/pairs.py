@@ -33,10 +33,13 @@ def describe(values: list[float], unit: str, scale: float = 1.0) -> str:
     return f"median {median} {unit} (min {low}, max {high})"
 
 
-def describe_ratio(ratios: list[float], target: float | None = None) -> str:
+def describe_ratio(ratios: list[float], target: float | None = None, *, at_least: float | None = None) -> str:
+    """The ratios' median and range, and whether the median meets `target` (at most) or `at_least`."""
     ordered = sorted(ratios)
     median = statistics.median(ordered)
     text = f"median {median:.2f}x (min {ordered[0]:.2f}x, max {ordered[-1]:.2f}x; {len(ordered)} pairs)"
-    if target is None:
-        return text
-    return f"{text}; target <= {target}x: {'met' if median <= target else 'NOT met'}"
+    if target is not None:
+        text += f"; target <= {target}x: {'met' if median <= target else 'NOT met'}"
+    if at_least is not None:
+        text += f"; target >= {at_least}x: {'met' if median >= at_least else 'NOT met'}"
+    return text

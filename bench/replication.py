@@ -92,7 +92,8 @@ def main() -> None:
         service = create_service(client, "big")
         pgbench_init(service["uri"], args.scale)
         taken = full_backup(client, "big", "base")
-        repository, stanza, _ = parse_handle(taken["backup_handle"])
+        location, stanza, _ = parse_handle(taken["backup_handle"])
+        repository = Path(location)  # a directory region
         size = sum(tree_bytes(repository / kind / stanza) for kind in ("archive", "backup"))
         raw_sync = raw_copy_seconds(repository, stanza, scratch, flush=True)
         raw = raw_copy_seconds(repository, stanza, scratch, flush=False)
