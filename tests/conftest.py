@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from controlplane.catalog import sealing
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+
+if TYPE_CHECKING:
+    from tools.swift_cluster import SwiftRegions
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +43,20 @@ def sealing_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sealing") / "sealing.key"
     sealing.load_key(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def swift_regions() -> Iterator[SwiftRegions]:
+    """Two independent Swift clusters on loopback, regions `swift-east` and `swift-west` (tools/swift_cluster.py):
+    started on first use (about 5 s) in a fresh directory the postgres account can reach, stopped at the end.
+    `swift_regions["swift-east"]` has `endpoint`, `region`, `ca_file`, `credentials_file`; `.toml()` gives the
+    `[[regions]]` entries of a control-plane configuration."""
+    # Imported here: boto3 is slow to import and most sessions never start Swift.
+    from tools import swift_cluster
+
+    base = Path(tempfile.mkdtemp(prefix="dbaas-swift-"))
+    try:
+        yield swift_cluster.up(base)
+    finally:
+        swift_cluster.down(base)
+        shutil.rmtree(base, ignore_errors=True)
