@@ -7,7 +7,12 @@ and exec, which is thread safe and needs no `runuser`/`sudo`. When the control p
 cannot switch users, so programs simply run as the current user.
 
 Children get a fixed, minimal environment (nothing of ours leaks into them: no tokens, no PG* variables),
-umask 077, `/` as working directory and stdin from /dev/null.
+umask 077, `/` as working directory and stdin from /dev/null. They die with the control plane: a child is
+started through util-linux's `setpriv --pdeathsig KILL`, which asks the kernel to kill it when the thread
+that started it ends, so a control plane killed with -9 leaves no pgBackRest, psql or pg_ctl writing a
+repository that another control plane has taken over (the servers pg_ctl starts are not its children and
+live on). Threads that start commands (job workers, request threads) outlive them, as `run` waits.
+setpriv, rather than prctl in a preexec_fn, because preexec_fn is unsafe in a threaded process.
 
 The account owns the data directories, the stanza configuration directories and the repositories, so
 whoever runs code as it (a tenant who broke out of PostgreSQL) can plant links, FIFOs and files there.
@@ -21,6 +26,7 @@ import errno
 import logging
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -37,6 +43,9 @@ _CANCEL_POLL = 0.05
 _KILL_GRACE = 5.0
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40  # as the kernel's own limit on links followed in one lookup
+# Sets the parent-death signal after the privilege drop (a change of user clears it) and execs the command,
+# which keeps its pid. None where util-linux is missing: children then outlive a killed control plane.
+_DIE_WITH_PARENT = shutil.which("setpriv", path=_PATH)
 logger = logging.getLogger(__name__)
 
 
@@ -220,8 +229,9 @@ class Account:
         return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
     def _spawn(self, argv: Sequence[str], with_stdin: bool, env: Mapping[str, str] | None) -> subprocess.Popen[str]:
+        prefix = [_DIE_WITH_PARENT, "--pdeathsig", "KILL", "--"] if _DIE_WITH_PARENT else []
         return subprocess.Popen(
-            list(argv),
+            [*prefix, *argv],
             stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

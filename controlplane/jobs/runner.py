@@ -11,7 +11,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import jobs as job_catalog
 from controlplane.catalog.db import transaction
+from controlplane.catalog.leases import process_holder
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -63,7 +63,9 @@ class JobRunner:
         lease_seconds: float = 30.0,
         on_failure: FailureHook | None = None,
     ) -> None:
-        self.owner = f"cp-{uuid.uuid4().hex[:12]}"
+        # host:pid:random, as the catalog leases' holders: an operator (or a test) sees which process of
+        # which host runs a job; the random part keeps a restart that reuses the pid from taking old claims.
+        self.owner = process_holder()
         self._sessions = sessions
         self._handlers = dict(handlers)
         self._workers = workers
