@@ -1,0 +1,121 @@
+"""Two control planes (`dbaas-cp serve`) sharing a PostgreSQL catalog, the region stores and the sealing key,
+each with its own data directory, as on two hosts that mount the same stores."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.controlplane.conftest import (
+    PostgresServer,
+    postgres_base_dir,
+    postgres_bin,
+    postgres_factory,
+    postgres_server,
+)
+from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+from tests.e2e.conftest import plugin_dir, workspace
+
+# Fixtures of the other suites, used here.
+__all__ = ["plugin_dir", "postgres_base_dir", "postgres_bin", "postgres_factory", "postgres_server", "workspace"]
+
+REGIONS = ("local-east", "local-west")
+# Short, so that work a killed control plane held resumes within seconds.
+LEASE_SECONDS = 3
+
+
+@dataclass
+class Pair:
+    """Two control planes on one catalog; `config` is the TOML both read."""
+
+    root: Path
+    config: Path
+    catalog: PostgresServer
+    planes: tuple[ControlPlane, ControlPlane]
+
+    def store(self, region: str) -> Path:
+        return self.root / region / "objects"
+
+    def services_dir(self, region: str) -> Path:
+        return self.root / region / "services"
+
+    def by_pid(self, pid: int) -> ControlPlane:
+        """The control plane whose process is `pid`."""
+        found = [plane for plane in self.planes if plane.process is not None and plane.process.pid == pid]
+        assert found, f"no control plane runs as pid {pid}"
+        return found[0]
+
+    def other(self, plane: ControlPlane) -> ControlPlane:
+        return self.planes[1] if plane is self.planes[0] else self.planes[0]
+
+
+def write_config(root: Path, catalog_url: str) -> Path:
+    """The one TOML of every control plane of the pair: catalog, sealing key and regions are shared."""
+    regions = "".join(
+        f'[[regions]]\nname = "{name}"\nobject_store = "{root / name / "objects"}"\n'
+        f'services_dir = "{root / name / "services"}"\n'
+        for name in REGIONS
+    )
+    config = root / "dbaas-cp.toml"
+    config.write_text(
+        f'catalog_url = "{catalog_url}"\nsealing_key_file = "{root / "sealing.key"}"\n'
+        f"lease_seconds = {LEASE_SECONDS}\njob_workers = 2\nreplication_interval = 0.5\n{regions}"
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def catalog(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
+    """An empty database on the shared test server, the catalog of one module's control planes."""
+    name = f"scaleout_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield postgres_server.with_database(name)
+    finally:
+        with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def pair(catalog: PostgresServer) -> Iterator[Pair]:
+    """Two control planes started together on the empty catalog (both migrate it at once)."""
+    root = unprivileged_reachable_dir("dbaas-scaleout-")
+    config = write_config(root, catalog.url)
+    planes = (ControlPlane(root / "a", config), ControlPlane(root / "b", config))
+    for plane in planes:
+        plane.data_dir.mkdir()
+    try:
+        start_together(planes)
+        yield Pair(root, config, catalog, planes)
+    finally:
+        for plane in planes:
+            plane.stop()
+        stop_leftover_servers(planes[0].data_dir, config)
+        remove_tree(root)
+
+
+def start_together(planes: tuple[ControlPlane, ...]) -> None:
+    """Start every control plane at the same moment; raises the first failure."""
+    failures: list[BaseException] = []
+
+    def start(plane: ControlPlane) -> None:
+        try:
+            plane.start()
+        except BaseException as exc:  # re-raised in the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start, args=(plane,)) for plane in planes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
