@@ -147,11 +147,12 @@ class BackupJobs:
                 session.expunge(backup)
         root = targets[-1] if targets and targets[-1].id == ids[-1] else None
         owned = root is not None and root.owned and root.label and root.repo_path and root.stanza
-        waiting: list[Path] = []
+        waiting: list[str] = []
         if root is not None and owned:
             waiting = self._expiries.expire(
                 stanza=str(root.stanza),
-                repo_path=Path(str(root.repo_path)),
+                project=root.project,
+                repo_path=str(root.repo_path),
                 container=root.container,
                 label=str(root.label),
             )
@@ -163,6 +164,7 @@ class BackupJobs:
                     service_id=root.service_id,
                     project=root.project,
                     stanza=str(root.stanza),
+                    container=root.container,
                     label=str(root.label),
                 )
                 log.info("backup %s of %s/%s: expiry deferred in %s", root.name, root.project, root.service, waiting)
@@ -176,7 +178,7 @@ class BackupJobs:
                 or (services.get_service_by_id(session, service_id=root.service_id) is None)
             )
         if root is not None and owned and service_gone:
-            self._expiries.purge(context.sessions, str(root.stanza))
+            self._expiries.purge(context.sessions, str(root.stanza), root.project)
 
     def verify(self, context: JobContext) -> None:
         backup_id = int(context.payload["backup_id"])
@@ -186,7 +188,7 @@ class BackupJobs:
         if not (backup.label and backup.repo_path and backup.stanza):
             problems = ["the backup has no pgBackRest label: it never completed"]
         else:
-            problems = self._archiving.repository_driver(backup.stanza, Path(backup.repo_path)).verify(
+            problems = self._archiving.repository_driver(backup.stanza, backup.repo_path).verify(
                 repo=1, label=backup.label
             )
         with transaction(context.sessions) as session:

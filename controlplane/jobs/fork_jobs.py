@@ -25,6 +25,7 @@ from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs, create_owner
 from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
+from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 RESTORED_MARKER = ".dbaas-restored"
@@ -62,8 +63,8 @@ class ForkJobs:
             segment, unarchived = self._archive_source_wal(context, plan)
             if instructions.copy_of:
                 self._wake_replicator()
-                _wait_for_copy(context, plan, segment)
-            source = self._archiving.repository_driver(instructions.stanza, Path(instructions.repo_path))
+                _wait_for_copy(self._archiving, context, plan, segment)
+            source = self._archiving.repository_driver(instructions.stanza, instructions.repo_path)
             jobs.save(context, state_message=f"restoring from {instructions.region}")
             source.restore(
                 target=data_dir,
@@ -114,13 +115,17 @@ class ForkJobs:
                 return None, f"{name} was not running"
             session.expunge(source)
         postgres = self._service_jobs.driver(source)
-        primary = Path(plan.instructions.copy_of or plan.instructions.repo_path)
+        location = plan.instructions.copy_of or plan.instructions.repo_path
         if not postgres.is_running():
             return None, f"{name} was not running"
-        if not primary.is_dir():
-            return None, f"the repository of {name} in its own region ({primary}) is gone"
-        if self._archiving.repository_path(source.cloud, primary.name) != primary:
-            return None, f"{name} moved to {source.cloud}: its WAL since is archived there, not in {primary}"
+        primary = self._archiving.repository(location)
+        try:
+            if not primary.exists():
+                return None, f"the repository of {name} in its own region ({location}) is gone"
+        except StoreUnavailable as exc:
+            return None, f"the repository of {name} in its own region cannot be reached: {exc}"
+        if primary.region != source.cloud:
+            return None, f"{name} moved to {source.cloud}: its WAL since is archived there, not in {location}"
         segment = switch_wal(postgres, postgres.peer_role(), commit_first=plan.request.recovery_target_time is not None)
         self._service_jobs.save(
             context, state_message=f"waiting for WAL segment {segment} of {source.name} to reach its archive"
@@ -147,24 +152,29 @@ def _last_replayed_commit(postgres: Postgres, superuser: str) -> datetime | None
     return datetime.fromisoformat(answer) if answer else None
 
 
-def _wait_for_copy(context: JobContext, plan: ForkPlan, segment: str | None) -> None:
+def _wait_for_copy(archiving: Archiving, context: JobContext, plan: ForkPlan, segment: str | None) -> None:
     """A fork from a secondary region's copy restores once the copy holds the backup to restore and the WAL
     to replay: up to `segment` when the source's archive was just brought up to date, else all the primary
     repository has (at once when the primary store is gone)."""
     instructions = plan.instructions
-    primary, copy, stanza = Path(str(instructions.copy_of)), Path(instructions.repo_path), instructions.stanza
+    primary, copy = archiving.repository(str(instructions.copy_of)), archiving.repository(instructions.repo_path)
+    stanza = instructions.stanza
 
     def caught_up() -> bool:
-        listed = listed_backups(copy, stanza)
-        if not listed or (instructions.label is not None and instructions.label not in listed):
+        try:
+            listed = listed_backups(copy, stanza)
+            if not listed or (instructions.label is not None and instructions.label not in listed):
+                return False
+            if segment is not None:
+                return holds_wal(copy, stanza, segment)
+            return plan_copy(primary, copy, stanza).up_to_date
+        except StoreUnavailable as exc:  # a store down for a moment: the wait goes on, its deadline stands
+            log.info("waiting for the copy of %s in %s: %s", stanza, instructions.region, exc)
             return False
-        if segment is not None:
-            return holds_wal(copy, stanza, segment)
-        return plan_copy(primary, copy, stanza).up_to_date
 
     context.wait_until(
         caught_up,
-        f"the copy in {instructions.region} ({copy}) did not catch up with {primary}; "
+        f"the copy in {instructions.region} ({copy.location}) did not catch up with {primary.location}; "
         "see the source's backup_to_another_region report",
         timeout=600,
     )

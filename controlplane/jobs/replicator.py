@@ -2,15 +2,18 @@
 
 A thread of the control plane makes a pass every `replication_interval` seconds, and at once when a
 backup succeeds: for every service with `user_config.additional_backup_regions`, each of its
-repositories is copied (controlplane/storage/repository_copy.py) to `<region's store>/<container>`
-of every such region. A new WAL segment is therefore seen within a pass; a full comparison (a sweep)
-runs every `_SWEEP_SECONDS`. Each backup's copies are rows with a state (Pending, Replicating,
-Succeeded, Failed); the lag of each (service, region) is sampled every `lag_sample_seconds` and kept
-for `_SAMPLE_DAYS`.
+repositories is copied (controlplane/storage/repository_copy.py) to the same container of every such
+region (`Archiving.location`: a directory of the region's store, or a bucket of its S3 endpoint). A
+new WAL segment is therefore seen within a pass; a full comparison (a sweep) runs every
+`_SWEEP_SECONDS`. Each backup's copies are rows with a state (Pending, Replicating, Succeeded, Failed);
+the lag of each (service, region) is sampled every `lag_sample_seconds` and kept for `_SAMPLE_DAYS`.
 
 The lag is measured against the primary store: how long the oldest object that the copy still lacks
 has been in the primary store (0 when the copy has everything). A copy that keeps failing lets the
-lag grow, with the reason in the samples; the primary is never touched.
+lag grow, with the reason in the samples; the primary is never touched. When the target cannot even
+be listed, the lag counts from what the last pass found missing, or from when the copy was last
+complete: it may overstate, never hide, a fault. Each sweep also removes what interrupted copies left
+in the target (temporary files, unfinished uploads).
 
 One pass per stanza at a time, across control-plane processes on this host, under `copy_lock`, which
 backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup that
@@ -22,26 +25,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import backups, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
-from controlplane.engine.os_user import resolve_account
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import (
     CopyCancelled,
     CopyPlan,
     SourceChanged,
-    StoreUnavailable,
     plan_copy,
     run_copy,
 )
+from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60.0
@@ -57,14 +59,26 @@ class CopyTarget:
     service_id: int
     service: str  # project/name, for messages
     stanza: str
-    source: Path
+    source: str  # the repository's location (a catalog repo_path)
     region: str
-    store_root: Path
-    target: Path
+    target: str  # the location of its copy in `region`
 
     @property
     def key(self) -> tuple[int, str, str]:
-        return (self.service_id, str(self.source), self.region)
+        return (self.service_id, self.source, self.region)
+
+    def plan(self, archiving: Archiving, *, known: Collection[str] = ()) -> CopyPlan:
+        """What the copy lacks now (StoreUnavailable: a store cannot be listed)."""
+        return plan_copy(archiving.repository(self.source), archiving.repository(self.target), self.stanza, known=known)
+
+    def copy(
+        self, archiving: Archiving, plan: CopyPlan, *, workers: int = 2, cancel: threading.Event | None = None
+    ) -> None:
+        """Carry out `plan` (run_copy's errors)."""
+        run_copy(
+            plan, archiving.repository(self.source), archiving.repository(self.target), self.stanza,
+            workers=workers, cancel=cancel,
+        )  # fmt: skip
 
 
 @dataclass
@@ -74,6 +88,8 @@ class _Progress:
     known: set[str] = field(default_factory=set)
     peak_lag: float = 0.0  # the largest lag a pass found since the last sample
     error: str | None = None
+    oldest_pending: float | None = None  # what the last plan found missing
+    complete_at: float | None = None  # when a plan last found the copy complete
 
 
 def copy_targets(settings: Settings, archiving: Archiving, session: Session, service: Service) -> list[CopyTarget]:
@@ -82,18 +98,16 @@ def copy_targets(settings: Settings, archiving: Archiving, session: Session, ser
     found = []
     for repo in repositories.list_repositories(session, service_id=service.id):
         for name in regions:
-            region = settings.region(name)
-            if region is None or name == repo.region:
+            if name == repo.region:
                 continue
             found.append(
                 CopyTarget(
                     service_id=service.id,
                     service=f"{service.project}/{service.name}",
                     stanza=archiving.stanza_name(service),
-                    source=Path(repo.path),
+                    source=repo.path,
                     region=name,
-                    store_root=region.object_store,
-                    target=region.object_store / repo.container,
+                    target=archiving.location(name, service.project, repo.container),
                 )
             )
     return found
@@ -104,7 +118,6 @@ class Replicator:
         self._settings = settings
         self._sessions = sessions
         self._archiving = archiving
-        self._account = resolve_account(settings.os_user)
         self._progress: dict[tuple[int, str, str], _Progress] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -170,35 +183,48 @@ class Replicator:
     def _copy(self, target: CopyTarget, *, sweep: bool) -> None:
         progress = self._progress.setdefault(target.key, _Progress())
         with self._archiving.copy_lock(target.stanza):
-            plan = plan_copy(target.source, target.target, target.stanza, known=() if sweep else progress.known)
+            try:
+                if sweep:
+                    self._archiving.repository(target.target).sweep_temporary()
+                plan = target.plan(self._archiving, known=() if sweep else progress.known)
+            except StoreUnavailable as exc:
+                now = time.time()
+                since = progress.oldest_pending or progress.complete_at or now
+                progress.peak_lag = max(progress.peak_lag, now - since)
+                self._failed(target, progress, exc)
+                return
             oldest = plan.oldest_pending()
-            progress.peak_lag = max(progress.peak_lag, time.time() - oldest if oldest is not None else 0.0)
+            now = time.time()
+            progress.peak_lag = max(progress.peak_lag, now - oldest if oldest is not None else 0.0)
+            progress.oldest_pending = oldest
+            if oldest is None:
+                progress.complete_at = now
             self._mark_pending(target, plan, healthy=progress.error is None)
             if plan.up_to_date and progress.error is None:
                 return
             try:
-                run_copy(
-                    plan, target.source, target.target, target.stanza, account=self._account,
-                    store_root=target.store_root, workers=self._settings.replication_workers, cancel=self._stopping,
-                )  # fmt: skip
+                target.copy(self._archiving, plan, workers=self._settings.replication_workers, cancel=self._stopping)
             except SourceChanged as exc:
                 log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
                 return
             except CopyCancelled:
                 return
             except StoreUnavailable as exc:
-                message = f"copy to region {target.region} failed: {exc}"
-                if progress.error != message:
-                    log.warning("%s (service %s)", message, target.service)
-                progress.error = message
-                progress.known.clear()
-                self._mark_failed(target, message)
+                self._failed(target, progress, exc)
                 return
-        progress.known.update(item.relative for item in plan.pending)
+        progress.known.update(item.key for item in plan.pending)
         if progress.error is not None:
             log.info("copy of %s to %s caught up", target.service, target.region)
         progress.error = None
         self._mark_succeeded(target, plan)
+
+    def _failed(self, target: CopyTarget, progress: _Progress, exc: StoreUnavailable) -> None:
+        message = f"copy to region {target.region} failed: {exc}"
+        if progress.error != message:
+            log.warning("%s (service %s)", message, target.service)
+        progress.error = message
+        progress.known.clear()
+        self._mark_failed(target, message)
 
     def _mark_pending(self, target: CopyTarget, plan: CopyPlan, *, healthy: bool) -> None:
         """A Pending row for every backup of the repository the region lacks; Replicating while copied.
@@ -226,11 +252,16 @@ class Replicator:
                     )  # fmt: skip
 
     def _mark_failed(self, target: CopyTarget, message: str) -> None:
-        """Copies not made yet fail; a copy that was made stays Succeeded while its manifest is there."""
+        """Copies not made yet fail; a copy that was made stays Succeeded while its manifest is there (a
+        target that cannot be listed shows none)."""
+        backup_dir = f"backup/{target.stanza}/"
+        try:
+            stored = {item.key for item in self._archiving.repository(target.target).list(backup_dir)}
+        except StoreUnavailable:
+            stored = set()
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
-                manifest = target.target / "backup" / target.stanza / str(backup.label) / "backup.manifest"
-                if replica.state == "Succeeded" and _exists(manifest):
+                if replica.state == "Succeeded" and f"{backup_dir}{backup.label}/backup.manifest" in stored:
                     continue
                 replication.update_replica(session, replica=replica, state="Failed", state_message=message)
 
@@ -242,7 +273,7 @@ class Replicator:
         kept = [
             backup
             for backup in backups.list_backups(session, service_id=target.service_id, states=("Succeeded",))
-            if backup.owned and backup.label and backup.repo_path == str(target.source)
+            if backup.owned and backup.label and backup.repo_path == target.source
         ]
         existing = replication.replicas_of(session, backup_ids=[backup.id for backup in kept])
         found = []
@@ -250,7 +281,7 @@ class Replicator:
             replica = next((r for r in existing[backup.id] if r.region == target.region), None)
             if replica is None:
                 replica = replication.ensure_replica(
-                    session, backup_id=backup.id, region=target.region, repo_path=str(target.target)
+                    session, backup_id=backup.id, region=target.region, repo_path=target.target
                 )
             found.append((backup, replica))
         return found
@@ -272,10 +303,3 @@ class Replicator:
                     session, service_id=service_id, region=region, sampled_at=int(now), lag_seconds=round(lag, 3),
                     status=status, message=message,
                 )  # fmt: skip
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:
-        return False

@@ -137,7 +137,7 @@ class RestoreTests:
             raise PgBackRestError(f"backup {backup.name!r} has no pgBackRest stanza, repository or label")
         port = free_loopback_port()
         postgres = self._driver(scratch, port)
-        source = self._archiving.repository_driver(stanza, Path(repo_path))
+        source = self._archiving.repository_driver(stanza, repo_path)
         source.restore(
             target=scratch, repo=1, label=label, port=port, socket_dir=postgres.socket_dir, cancel=context.cancel
         )

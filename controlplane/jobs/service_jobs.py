@@ -17,7 +17,6 @@ from pathlib import Path
 from controlplane.catalog import backups, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
-from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRest
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
@@ -30,7 +29,8 @@ from controlplane.jobs.replicator import copy_targets
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.settings import Settings
-from controlplane.storage.repository_copy import SourceChanged, StoreUnavailable, plan_copy, run_copy
+from controlplane.storage.repository_copy import SourceChanged
+from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -44,7 +44,7 @@ class ServiceJobs:
     def __init__(self, settings: Settings, archiving: Archiving) -> None:
         self._settings = settings
         self._archiving = archiving
-        self.expiries = Expiries(archiving)
+        self.expiries = Expiries(settings, archiving)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -124,7 +124,7 @@ class ServiceJobs:
             if postgres.is_running():
                 self._archive_to_the_end(context, service, postgres)
             postgres.remove()
-        self.expiries.purge(context.sessions, self._archiving.stanza_name(service))
+        self.expiries.purge(context.sessions, self._archiving.stanza_name(service), service.project)
         with transaction(context.sessions) as session:
             found = services.get_service_by_id(session, service_id=service.id)
             if found is not None:
@@ -137,20 +137,19 @@ class ServiceJobs:
         with transaction(context.sessions) as session:
             current = services.get_service_by_id(session, service_id=service.id)
             assert current is not None
-            primaries = [
-                Path(r.path)
+            locations = [
+                r.path
                 for r in repositories.list_repositories(session, service_id=service.id)
-                if r.region == service.cloud and Path(r.path).is_dir()
+                if r.region == service.cloud
             ]
             targets = copy_targets(self._settings, self._archiving, session, current)
         try:
+            primaries = [self._archiving.repository(location) for location in locations]
             segment = switch_wal(postgres, postgres.peer_role(), commit_first=True)
-            wait_for_wal(primaries, stanza, segment, context, timeout=120)
-            account = resolve_account(self._settings.os_user)
+            wait_for_wal([r for r in primaries if r.exists()], stanza, segment, context, timeout=120)
             for target in targets:
                 with self._archiving.copy_lock(stanza):
-                    plan = plan_copy(target.source, target.target, stanza)
-                    run_copy(plan, target.source, target.target, stanza, account=account, store_root=target.store_root)
+                    target.copy(self._archiving, target.plan(self._archiving))
         except (PostgresError, TimeoutError, StoreUnavailable, SourceChanged) as err:
             log.warning(
                 "service %s/%s: its last WAL may be missing from its archive: %s", service.project, service.name, err

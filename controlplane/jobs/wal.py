@@ -7,12 +7,15 @@ need it archived now: the current segment is switched out, then we wait until th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 from controlplane.engine.postgres import Postgres
 from controlplane.jobs.runner import JobContext
 from controlplane.storage.repository_copy import holds_wal
+from controlplane.storage.stores import Repository, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def switch_wal(postgres: Postgres, user: str, *, commit_first: bool) -> str:
@@ -29,12 +32,20 @@ def switch_wal(postgres: Postgres, user: str, *, commit_first: bool) -> str:
 
 
 def wait_for_wal(
-    repositories: Iterable[Path], stanza: str, segment: str, context: JobContext, timeout: float = 600
+    repositories: Iterable[Repository], stanza: str, segment: str, context: JobContext, timeout: float = 600
 ) -> None:
     """Wait until every repository's archive of the stanza holds `segment`."""
-    paths = list(repositories)
+    waited = list(repositories)
+
+    def reached() -> bool:
+        try:
+            return all(holds_wal(repository, stanza, segment) for repository in waited)
+        except StoreUnavailable as exc:  # a store down for a moment: the wait goes on, its deadline stands
+            log.info("waiting for WAL segment %s of %s: %s", segment, stanza, exc)
+            return False
+
     context.wait_until(
-        lambda: all(holds_wal(path, stanza, segment) for path in paths),
-        f"WAL segment {segment} of {stanza} did not reach {', '.join(map(str, paths))}",
+        reached,
+        f"WAL segment {segment} of {stanza} did not reach {', '.join(r.location for r in waited)}",
         timeout=timeout,
     )

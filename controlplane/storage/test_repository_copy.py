@@ -17,15 +17,25 @@ import pytest
 from controlplane.engine.os_user import Account, resolve_account
 from controlplane.engine.pgbackrest import BackupInfo, PgBackRest, Repository, Stanza
 from controlplane.engine.test_pgbackrest import STANZA, Source, base_dir, bin_dir, full, mark, source, switch_and_wait
-from controlplane.storage.repository_copy import CopyCancelled, backup_labels, listed_backups, plan_copy, run_copy
+from controlplane.storage import stores
+from controlplane.storage.directory import DirectoryRepository
+from controlplane.storage.repository_copy import (
+    CopyCancelled,
+    backup_labels,
+    holds_wal,
+    listed_backups,
+    plan_copy,
+    run_copy,
+)
+from controlplane.storage.stores import StoreUnavailable
 
 __all__ = ["base_dir", "bin_dir", "full", "source"]  # fixtures, imported to be used here
 
 
-def copy_driver(source: Source, copy: Path) -> PgBackRest:
-    """pgBackRest on the copy alone (as repo1), as the control plane drives a copy for a restore."""
+def copy_driver(source: Source, copy: stores.Repository, config_dir: Path) -> PgBackRest:
+    """pgBackRest on the copy alone (as repo1), pointed at it by its own options, as the control plane does."""
     stanza = source.pgbr.stanza
-    config_dir = copy.parent / f"{copy.name}-pgbackrest"
+    options = copy.pgbackrest_options()
     driver = PgBackRest(
         Stanza(
             name=STANZA,
@@ -33,12 +43,16 @@ def copy_driver(source: Source, copy: Path) -> PgBackRest:
             pg_port=stanza.pg_port,
             pg_socket_dir=stanza.pg_socket_dir,
             pg_user=stanza.pg_user,
-            repositories=(Repository(index=1, path=copy),),
+            repositories=(Repository(index=1, path=Path(options.pop("path")), settings=options),),
         ),
         config_dir=config_dir,
     )
     driver.write_config()
     return driver
+
+
+def source_repository(source: Source) -> DirectoryRepository:
+    return DirectoryRepository("east", source.repos[0].path, resolve_account("postgres"))
 
 
 @dataclass(frozen=True)
@@ -62,38 +76,69 @@ def test_interrupted_copy_is_never_listed_and_resumes_to_a_verified_copy(
     source: Source, full: BackupInfo, base_dir: Path
 ) -> None:
     mark(source.pg, "after-full-for-copy")
-    switch_and_wait(source)
-    primary = source.repos[0].path
-    copy = base_dir / "copy-store" / "default"
-    copy.parent.mkdir(mode=0o711)
+    segment = switch_and_wait(source)
+    primary = source_repository(source)
+    copy_path = base_dir / "copy-store" / "default"
+    copy_path.parent.mkdir(mode=0o711)
     account = resolve_account("postgres")
+    copy = DirectoryRepository("west", copy_path, account)
     plan = plan_copy(primary, copy, STANZA)
     assert full.label in plan.labels and plan.wal and plan.backup_files and not plan.up_to_date
+    assert holds_wal(primary, STANZA, segment) and not holds_wal(copy, STANZA, segment)
 
     interrupting = InterruptingAccount(**{f.name: getattr(account, f.name) for f in fields(Account)})
     with pytest.raises(CopyCancelled):
-        run_copy(plan, primary, copy, STANZA, account=interrupting, store_root=copy.parent, cancel=interrupting.cancel)
+        run_copy(
+            plan, primary, DirectoryRepository("west", copy_path, interrupting), STANZA, cancel=interrupting.cancel
+        )
     assert listed_backups(copy, STANZA) == (), "a half-made copy lists no backup"
     half = plan_copy(primary, copy, STANZA)
     assert 0 < len(half.pending) < len(plan.pending), "the files already copied are not copied again"
     # A crash in the middle of a file leaves its temporary name behind, nothing under the real name.
-    next(copy.rglob("*.zst")).with_name(".leftover.zst.1.2.tmp").write_bytes(b"half a file")
+    leftover = next(copy_path.rglob("*.zst")).with_name(".leftover.zst.1.2.tmp")
+    leftover.write_bytes(b"half a file")
+    assert all(not item.key.endswith(".tmp") for item in copy.list("")), "temporaries are never listed"
+    copy.sweep_temporary()
+    assert leftover.exists(), "a temporary file may be a live copy's"
+    os.utime(leftover, (0, 0))  # as one an hour-old crash left
+    copy.sweep_temporary()
+    assert not leftover.exists()
 
-    run_copy(half, primary, copy, STANZA, account=account, store_root=copy.parent)
+    run_copy(half, primary, copy, STANZA)
     assert plan_copy(primary, copy, STANZA).up_to_date
-    assert listed_backups(copy, STANZA) == backup_labels((primary / "backup" / STANZA / "backup.info").read_bytes())
-    driver = copy_driver(source, copy)
+    assert holds_wal(copy, STANZA, segment)
+    assert listed_backups(copy, STANZA) == backup_labels((copy_path / "backup" / STANZA / "backup.info").read_bytes())
+    assert listed_backups(copy, STANZA) == listed_backups(primary, STANZA)
+    driver = copy_driver(source, copy, base_dir / "copy-pgbackrest")
     assert [b.label for b in driver.info(repo=1)] == [b.label for b in source.pgbr.info(repo=1)]
     assert driver.verify(repo=1) == []
 
 
 def test_missing_store_root_is_reported_not_created(source: Source, full: BackupInfo, base_dir: Path) -> None:
-    from controlplane.storage.repository_copy import StoreUnavailable
-
     store = base_dir / "vanished-store"
-    plan = plan_copy(source.repos[0].path, store / "default", STANZA)
+    copy = DirectoryRepository("west", store / "default", resolve_account("postgres"))
+    plan = plan_copy(source_repository(source), copy, STANZA)
     with pytest.raises(StoreUnavailable, match="does not exist"):
-        run_copy(
-            plan, source.repos[0].path, store / "default", STANZA, account=resolve_account("postgres"), store_root=store
-        )
+        run_copy(plan, source_repository(source), copy, STANZA)
     assert not store.exists()
+
+
+def test_remove_takes_a_stanza_away_without_following_links(base_dir: Path) -> None:
+    account = resolve_account("postgres")
+    store = base_dir / "removal-store"
+    store.mkdir(mode=0o711)
+    repository = DirectoryRepository("east", store / "default", account)
+    repository.create()
+    outside = base_dir / "outside"
+    outside.mkdir()
+    (outside / "precious").write_bytes(b"keep")
+    stanza_dir = store / "default" / "archive" / "gone-1"
+    stanza_dir.mkdir(parents=True)
+    (stanza_dir / "00000001.gz").write_bytes(b"wal")
+    (stanza_dir / "link").symlink_to(outside)
+    (store / "default" / "archive" / "kept-2").mkdir()
+
+    repository.remove("archive/gone-1/")
+    repository.remove("backup/never-was/")  # nothing there: nothing to do
+    assert not stanza_dir.exists() and (outside / "precious").read_bytes() == b"keep"
+    assert (store / "default" / "archive" / "kept-2").is_dir()

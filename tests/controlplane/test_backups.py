@@ -15,6 +15,8 @@ import httpx
 import psycopg
 import pytest
 
+from controlplane.engine.os_user import resolve_account
+from controlplane.storage.directory import DirectoryRepository
 from controlplane.storage.repository_copy import listed_backups
 from tests.controlplane.cp_process import ControlPlane, wait_for_gone, wait_for_state
 
@@ -210,7 +212,9 @@ def wait_until_expired(label: str, backup_handle: str, timeout: float = 120) -> 
 def listed(backup_handle: str) -> tuple[str, ...]:
     """The labels pgBackRest lists in the repository of a backup handle `pgbackrest:<repo>#<stanza>/<label>`."""
     repo, _, rest = backup_handle.removeprefix("pgbackrest:").partition("#")
-    return listed_backups(Path(repo), rest.split("/")[0])
+    return listed_backups(
+        DirectoryRepository("local-east", Path(repo), resolve_account("postgres")), rest.split("/")[0]
+    )
 
 
 def test_deleting_the_only_full_backup_takes_its_chain_and_expires_it_later(

@@ -114,7 +114,7 @@ def wait_for_replica(client: httpx.Client, service: str, name: str, region: str,
 def repositories(settings: Settings, container: str, region: str) -> tuple[Path, Path]:
     """The primary (local-east) and the copy's repository of a container."""
     east, copy = settings.region("local-east"), settings.region(region)
-    assert east is not None and copy is not None
+    assert east is not None and copy is not None and east.object_store and copy.object_store
     return east.object_store / container, copy.object_store / container
 
 
@@ -145,8 +145,10 @@ def test_copy_is_restorable_after_the_primary_store_is_gone(
     wait_for_replica(acme, "orders", "after", "local-west", "Succeeded")
     stanza = stanza_of(plane, "orders")
     primary, secondary = repositories(settings, "btar", "local-west")
-    wait_until(lambda: plan_copy(primary, secondary, stanza).up_to_date, "the WAL after the backup to be copied")
-    problems = Archiving(settings).repository_driver(stanza, secondary).verify(repo=1, label=None)
+    archiving = Archiving(settings)
+    stores = archiving.repository(str(primary)), archiving.repository(str(secondary))
+    wait_until(lambda: plan_copy(*stores, stanza).up_to_date, "the WAL after the backup to be copied")
+    problems = archiving.repository_driver(stanza, str(secondary)).verify(repo=1, label=None)
     assert problems == [], f"pgbackrest verify on the copy: {problems}"
 
     found = wait_until(
@@ -240,7 +242,7 @@ def test_a_full_store_fails_the_copy_and_catches_up_when_it_has_room(
     )
     assert "full" in south["message"]
     store = settings.region("local-south")
-    assert store is not None
+    assert store is not None and store.object_store is not None
     subprocess.run(["mount", "-o", "remount,size=512m", str(store.object_store)], check=True)
     wait_for_replica(acme, "cramped", "big", "local-south", "Succeeded")
     stanza = stanza_of(plane, "cramped")
@@ -252,7 +254,7 @@ def test_an_unwritable_then_missing_store_fails_the_copy_until_it_returns(
     plane: ControlPlane, settings: Settings, acme: httpx.Client
 ) -> None:
     north = settings.region("local-north")
-    assert north is not None
+    assert north is not None and north.object_store is not None
     container = north.object_store / "default"
     locked = [container / "archive", container / "backup"]
     for directory in locked:

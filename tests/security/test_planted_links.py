@@ -21,6 +21,7 @@ from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Reposito
 from controlplane.engine.plans import PLANS
 from controlplane.engine.postgres import CONF_NAME, Postgres
 from controlplane.settings import load_settings
+from controlplane.storage.directory import DirectoryRepository
 from controlplane.storage.repository_copy import SourceChanged, holds_wal, listed_backups, plan_copy, run_copy
 from tests.controlplane.cp_process import ControlPlane, remove_tree, unprivileged_reachable_dir, wait_for_state
 from tests.controlplane.test_backups import backup
@@ -33,13 +34,14 @@ ARCHIVE = f"archive/{STANZA}/15-1/0000000100000000"
 WAL = "000000010000000000000001"
 PLANTED_WAL = "000000010000000000000002"
 DATA = f"backup/{STANZA}/{LABEL}/pg_data"
+ARCHIVE_INFO = b'[db]\ndb-id=1\ndb-version="15"\n\n[db:history]\n1={"db-id":7315,"db-version":"15"}\n'
 BACKUP_INFO = (
     f'[backrest]\nbackrest-format=5\n\n[backup:current]\n{LABEL}={{"backup-type":"full"}}\n\n[db]\ndb-id=1\n'
 ).encode()
 # Every regular file of the legitimate repository, with its content: exactly what a copy must hold.
 LEGITIMATE = {
-    f"archive/{STANZA}/archive.info": b'[db]\ndb-id=1\ndb-version="15"\n',
-    f"archive/{STANZA}/archive.info.copy": b'[db]\ndb-id=1\ndb-version="15"\n',
+    f"archive/{STANZA}/archive.info": ARCHIVE_INFO,
+    f"archive/{STANZA}/archive.info.copy": ARCHIVE_INFO,
     f"{ARCHIVE}/{WAL}-{'a' * 40}.zst": b"a WAL segment",
     f"backup/{STANZA}/backup.info": BACKUP_INFO,
     f"backup/{STANZA}/backup.info.copy": BACKUP_INFO,
@@ -103,17 +105,19 @@ def test_copy_follows_no_planted_link_opens_no_fifo_and_copies_the_legitimate_fi
     account: Account, scratch: Path
 ) -> None:
     secret = scratch / "secret"
-    source = build_repository(account, scratch / "east")
+    source_path = build_repository(account, scratch / "east")
+    source = DirectoryRepository("east", source_path, account)
     west = scratch / "west"
-    target = west / "default"
+    target_path = west / "default"
+    target = DirectoryRepository("west", target_path, account)
     elsewhere = scratch / "elsewhere"
     west.mkdir(mode=0o711)
     elsewhere.mkdir(mode=0o755)
-    account.private_dir(target, 0o750)
+    account.private_dir(target_path, 0o750)
     as_account(
         account,
         f"""
-        cd {source}
+        cd {source_path}
         ln -s {secret}/shadow {ARCHIVE}/{PLANTED_WAL}-{"b" * 40}.zst   # a WAL file
         ln -s {secret}/shadow {DATA}/base/1/16384.zst                   # a data file
         ln -s {secret} {DATA}/global                                    # a directory
@@ -121,22 +125,22 @@ def test_copy_follows_no_planted_link_opens_no_fifo_and_copies_the_legitimate_fi
         rm archive/{STANZA}/archive.info.copy; ln -s {secret}/shadow archive/{STANZA}/archive.info.copy
         rm backup/{STANZA}/backup.info.copy; mkfifo backup/{STANZA}/backup.info.copy
         printf '[backup:current]\\n../../etc={{}}\\n../../../../secret={{}}\\n' >> backup/{STANZA}/backup.info
-        ln -s {elsewhere} {target}/archive                              # a directory of the target
+        ln -s {elsewhere} {target_path}/archive                         # a directory of the target
         """,
     )
-    planted_info = (source / "backup" / STANZA / "backup.info").read_bytes()
+    planted_info = (source_path / "backup" / STANZA / "backup.info").read_bytes()
 
     plan = plan_copy(source, target, STANZA)
     assert plan.labels == (LABEL,), "labels that are no pgBackRest label are never paths"
-    run_copy(plan, source, target, STANZA, account=account, store_root=west)
+    run_copy(plan, source, target, STANZA)
 
-    copied = tree(target)
+    copied = tree(target_path)
     assert all(SECRET not in content for content in copied.values())
     expected = dict(
         LEGITIMATE, **{f"backup/{STANZA}/{name}": planted_info for name in ("backup.info", "backup.info.copy")}
     )
     assert copied == expected, "the legitimate files, and nothing else"
-    assert all(path.lstat().st_uid == account.uid for path in target.rglob("*")), "the copy is the account's"
+    assert all(path.lstat().st_uid == account.uid for path in target_path.rglob("*")), "the copy is the account's"
     assert listed_backups(target, STANZA) == (LABEL,)
     assert holds_wal(target, STANZA, WAL) and not holds_wal(target, STANZA, PLANTED_WAL)
     assert list(elsewhere.iterdir()) == [], "nothing written through the target's planted link"
@@ -148,25 +152,26 @@ def test_copy_follows_no_planted_link_opens_no_fifo_and_copies_the_legitimate_fi
 
 def test_a_file_swapped_for_a_fifo_or_link_after_planning_stops_the_pass(account: Account, scratch: Path) -> None:
     secret = scratch / "secret"
-    source = build_repository(account, scratch / "east")
+    source_path = build_repository(account, scratch / "east")
+    source = DirectoryRepository("east", source_path, account)
     west = scratch / "west"
     west.mkdir(mode=0o711)
-    target = west / "default"
+    target = DirectoryRepository("west", west / "default", account)
     plan = plan_copy(source, target, STANZA)
     as_account(
         account,
         f"""
-        cd {source}
+        cd {source_path}
         rm {DATA}/PG_VERSION.zst; mkfifo {DATA}/PG_VERSION.zst
         rm {DATA}/base/1/1259.zst; ln -s {secret}/shadow {DATA}/base/1/1259.zst
         """,
     )
     with pytest.raises(SourceChanged):  # and returns: the FIFO is opened without waiting for a writer
-        run_copy(plan, source, target, STANZA, account=account, store_root=west)
+        run_copy(plan, source, target, STANZA)
     assert listed_backups(target, STANZA) == (), "an interrupted pass lists no backup"
 
-    run_copy(plan_copy(source, target, STANZA), source, target, STANZA, account=account, store_root=west)
-    copied = tree(target)
+    run_copy(plan_copy(source, target, STANZA), source, target, STANZA)
+    copied = tree(west / "default")
     assert all(SECRET not in content for content in copied.values())
     assert f"{DATA}/PG_VERSION.zst" not in copied and f"{DATA}/base/1/1259.zst" not in copied
 
@@ -254,7 +259,7 @@ def test_the_replicator_does_not_copy_a_link_planted_in_the_source(control_plane
     service copied to local-west never reaches the copy, and the copy goes on."""
     settings = load_settings(control_plane.data_dir, None, control_plane.config)
     east, west = settings.region("local-east"), settings.region("local-west")
-    assert east is not None and west is not None
+    assert east is not None and west is not None and east.object_store and west.object_store
     secret_dir = unprivileged_reachable_dir("dbaas-planted-secret-")
     (secret_dir / "shadow").write_bytes(SECRET)
     secret_dir.chmod(0o700)

@@ -13,8 +13,8 @@ from controlplane.api.dependencies import ProjectDep, ReadSessionDep, RuntimeDep
 from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
 from controlplane.catalog import replication
 from controlplane.domain.services import existing_service
-from controlplane.jobs.replicator import copy_targets
-from controlplane.storage.repository_copy import plan_copy
+from controlplane.jobs.replicator import STATUS_FAILING, copy_targets
+from controlplane.storage.stores import StoreUnavailable
 
 router = APIRouter(
     prefix="/v1/projects/{project}/services/{service}",
@@ -63,18 +63,28 @@ def report(
     session.commit()  # the stores are walked with no catalog transaction open
     regions = []
     for region, latest, buckets in read:
-        oldest = [
-            pending
-            for target in targets
-            if target.region == region
-            and (pending := plan_copy(target.source, target.target, target.stanza).oldest_pending()) is not None
-        ]
+        oldest: list[float] = []
+        unreachable: str | None = None
+        for target in targets:
+            if target.region != region:
+                continue
+            try:
+                pending = target.plan(runtime.archiving).oldest_pending()
+            except StoreUnavailable as exc:  # the lag now is unknown: the latest sample's stands, shown failing
+                unreachable = str(exc)
+                continue
+            if pending is not None:
+                oldest.append(pending)
+        lags = [now - min(oldest)] if oldest else []
+        if unreachable is not None and latest is not None:
+            lags.append(latest.lag_seconds + now - latest.sampled_at)  # the sampled lag, grown since
+        status = latest.status if latest is not None else "pending"
         regions.append(
             RegionReport(
                 region=region,
-                status=latest.status if latest is not None else "pending",
-                lag_seconds=round(max(0.0, now - min(oldest)), 3) if oldest else 0.0,
-                message=latest.message if latest is not None else None,
+                status=STATUS_FAILING if unreachable is not None else status,
+                lag_seconds=round(max(0.0, *lags), 3),
+                message=unreachable or (latest.message if latest is not None else None),
                 samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=lag) for t, lag in buckets],
             )
         )
