@@ -34,6 +34,7 @@ _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOE
 _SENDFILE_MAX = 0x7FFFF000  # the most one sendfile(2) moves
 _CHUNK = 1 << 20  # a stream that is no file of this host is copied a MiB at a time
 _TEMPORARY_SUFFIX = ".tmp"
+_PGBACKREST_LINK = "latest"  # backup/<stanza>/latest, pgBackRest's link to the newest backup
 _ABANDONED_AFTER = 3600.0  # a temporary file this old belongs to no live copy (as S3's unfinished uploads)
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class DirectoryRepository:
                 for name, info in entries:
                     if name.startswith(".") or stat.S_ISDIR(info.st_mode):
                         continue  # a copy's temporary; directories are walked by _tree
+                    if stat.S_ISLNK(info.st_mode) and name == _PGBACKREST_LINK:
+                        continue  # pgBackRest's own, no object
                     if not stat.S_ISREG(info.st_mode):
                         _skipped(directory / name)
                         continue

@@ -83,7 +83,7 @@ def report(
             RegionReport(
                 region=region,
                 status=STATUS_FAILING if unreachable is not None else status,
-                lag_seconds=round(max(0.0, *lags), 3),
+                lag_seconds=round(max([0.0, *lags]), 3),
                 message=unreachable or (latest.message if latest is not None else None),
                 samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=lag) for t, lag in buckets],
             )
