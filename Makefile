@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install bytecode test unit e2e bench lint proto docs quickstart package
+.PHONY: install bytecode test unit e2e bench lint proto docs quickstart package swift-up swift-down
 
 install: $(BIN)/terraform-provider-dbaas
 
@@ -62,3 +62,11 @@ quickstart: install
 # Destroys the quickstart's resources and stops the control plane and its PostgreSQL servers.
 quickstart-destroy: install
 	examples/quickstart/quickstart.sh destroy
+
+# Two Swift all-in-one clusters on loopback (regions swift-east and swift-west) under .swift/, and
+# .swift/dbaas.toml for `dbaas-cp serve --config` (tools/swift_cluster.py; README "Swift regions").
+swift-up: install
+	$(BIN)/python -m tools.swift_cluster up --dir .swift
+
+swift-down:
+	$(BIN)/python -m tools.swift_cluster down --dir .swift

@@ -1,17 +1,17 @@
 """Two independent OpenStack Swift all-in-one clusters on loopback, for tests and for trying Swift regions.
 
-    python tools/swift_cluster.py up --dir .swift     # start swift-east and swift-west, write .swift/dbaas.toml
-    python tools/swift_cluster.py down --dir .swift   # stop every process `up` started
+    python -m tools.swift_cluster up --dir .swift     # start swift-east and swift-west, write .swift/dbaas.toml
+    python -m tools.swift_cluster down --dir .swift   # stop every process `up` started
 
 Each cluster lives in `<dir>/<region>/`: `etc/` (its swift_dir: server configurations, rings, the proxy's TLS
 key), `srv/` (object storage), `log/`, `run/` (pid files), `ca.pem` (the CA that signed the proxy's `localhost`
 certificate), `credentials` (S3 access key and secret, AWS shared-credentials format) and `ports.json`. It runs
 memcached, the account, container and object servers and a TLS proxy with s3api and tempauth, all as the
 `swift` OS user, one process each, each on a loopback port of its own. s3api's `location` is the region's name.
+What goes into those files is swift_files.py's.
 
-Swift is Debian's (python3-swift), so its servers run under Debian's /usr/bin/python3, never the project's
-venv; this tool runs in the venv: it needs boto3 (a signed S3 request tells a cluster is ready) and openssl
-(certificates).
+Swift is Debian's (python3-swift), so its servers run under Debian's /usr/bin/python3; this tool runs in the
+project's venv from the repository's root: it needs boto3 (a signed S3 request tells a cluster is ready).
 """
 
 from __future__ import annotations
@@ -35,36 +35,35 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from tools.swift_files import (
+    CLEAN_ENV,
+    STORAGE_SERVERS,
+    SWIFT_PYTHON,
+    SWIFT_USER,
+    SwiftClusterError,
+    build_rings,
+    credentials,
+    make_certificates,
+    proxy_conf,
+    read_credentials,
+    storage_conf,
+    write_atomically,
+)
+
+__all__ = ["REGION_NAMES", "Region", "SwiftClusterError", "SwiftRegions", "down", "read_credentials", "s3_client", "up"]
+
 REGION_NAMES = ("swift-east", "swift-west")
-SWIFT_USER = "swift"
-# Debian's Python, for which python3-swift is installed (the servers' own shebang).
-SWIFT_PYTHON = "/usr/bin/python3"
 MEMCACHED = "/usr/bin/memcached"
-STORAGE_SERVERS = ("account", "container", "object")
 PROCESSES = ("memcached", *STORAGE_SERVERS, "proxy")
-# tempauth's account and user: the S3 access key is "account:user", the secret its password.
-S3_ACCOUNT, S3_USER = "dbaas", "admin"
-# A one-device, one-replica ring: 2**8 partitions are plenty for a test cluster and build in milliseconds.
-RING_PART_POWER = 8
+# What the clusters need from Debian, and the package that brings each.
+_REQUIRED = {
+    SWIFT_PYTHON: "python3",
+    MEMCACHED: "memcached",
+    "/etc/swift/swift.conf": "swift",
+    **{f"/usr/bin/swift-{server}-server": f"swift-{server}" for server in (*STORAGE_SERVERS, "proxy")},
+}
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-_CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-
-_RING_BUILDER = """
-import json, sys
-from swift.common.ring import RingBuilder
-for spec in json.load(sys.stdin):
-    for kind, port in spec["ports"].items():
-        builder = RingBuilder(spec["part_power"], 1, 1)
-        builder.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1", "port": port, "device": "d1",
-                         "weight": 100.0})
-        builder.rebalance()
-        builder.get_ring().save(spec["swift_dir"] + "/" + kind + ".ring.gz")
-"""
-
-
-class SwiftClusterError(Exception):
-    """A cluster could not be started or stopped; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +141,10 @@ class Cluster:
         return set(self.running()) == set(PROCESSES)
 
     def region(self) -> Region:
-        ports = json.loads(self.ports_file.read_text())
+        """The cluster as a region of the control plane."""
         return Region(
             name=self.name,
-            endpoint=f"https://localhost:{ports['proxy']}",
+            endpoint=f"https://localhost:{self.ports()['proxy']}",
             region=self.name,
             ca_file=self.ca_file.resolve(),
             credentials_file=self.credentials_file.resolve(),
@@ -157,7 +156,7 @@ class Cluster:
 
     def _command(self, process: str) -> list[str]:
         if process == "memcached":
-            port = str(self._ports()["memcached"])
+            port = str(self.ports()["memcached"])
             return [MEMCACHED, "-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "16", "-t", "1"]
         # Verbose: the server logs to its standard error, which is the log file (there is no syslog here).
         return [SWIFT_PYTHON, f"/usr/bin/swift-{process}-server", str(self._conf(process)), "-v"]
@@ -165,34 +164,45 @@ class Cluster:
     def _conf(self, process: str) -> Path:
         return self.swift_dir / f"{process}-server.conf"
 
-    def _ports(self) -> dict[str, int]:
+    def ports(self) -> dict[str, int]:
+        """The port of each process, as the last `prepare()` chose them."""
         ports: dict[str, int] = json.loads(self.ports_file.read_text())
         return ports
 
-    def prepare(self, swift: pwd.struct_passwd, taken: set[int]) -> dict[str, int]:
-        """Write everything a start needs except the rings; return the ports the processes will listen on."""
-        for directory in (self.swift_dir, self.devices_dir / "d1", self.log_dir, self.root / "cache"):
+    def prepare(self, swift: pwd.struct_passwd, taken: set[int]) -> None:
+        """Write everything a start needs but the rings: directories, certificates (once), configurations
+        with ports not in `taken` (added to it) and a new password, and the credentials file."""
+        self.root.mkdir(exist_ok=True)
+        self.root.chmod(0o711)  # the postgres account (pgBackRest) reads ca.pem
+        cache_dir = self.root / "cache"
+        for directory in (self.swift_dir, self.devices_dir, self.devices_dir / "d1", self.log_dir, cache_dir):
             directory.mkdir(parents=True, exist_ok=True)
             os.chown(directory, swift.pw_uid, swift.pw_gid)
         self.swift_dir.chmod(0o700)
         self.run_dir.mkdir(exist_ok=True)
         if not self.ca_file.exists() or not (self.swift_dir / "server.key").exists():
-            _make_certificates(self.ca_file, self.swift_dir, swift)
+            make_certificates(self.ca_file, self.swift_dir, swift)
         ports = _choose_ports(self.ports_file, taken)
-        _write_private(self.ports_file, json.dumps(ports) + "\n", mode=0o644)
+        write_atomically(self.ports_file, json.dumps(ports) + "\n", mode=0o644)
         password = secrets.token_urlsafe(24)
         for server in STORAGE_SERVERS:
-            self._write_conf(server, _storage_conf(self, server, ports[server]), swift)
-        self._write_conf("proxy", _proxy_conf(self, ports, password), swift)
-        _write_private(
-            self.credentials_file,
-            f"[default]\naws_access_key_id = {S3_ACCOUNT}:{S3_USER}\naws_secret_access_key = {password}\n",
+            text = storage_conf(
+                name=self.name,
+                server=server,
+                port=ports[server],
+                swift_dir=self.swift_dir,
+                devices_dir=self.devices_dir,
+                cache_dir=cache_dir,
+            )
+            self._write_conf(server, text, swift)
+        self._write_conf(
+            "proxy", proxy_conf(name=self.name, ports=ports, swift_dir=self.swift_dir, password=password), swift
         )
-        return ports
+        write_atomically(self.credentials_file, credentials(password))
 
     def _write_conf(self, process: str, text: str, swift: pwd.struct_passwd) -> None:
         path = self._conf(process)
-        _write_private(path, text)
+        write_atomically(path, text)
         os.chown(path, swift.pw_uid, swift.pw_gid)
 
     def start(self, swift: pwd.struct_passwd) -> None:
@@ -207,7 +217,7 @@ class Cluster:
                     stdout=log,
                     stderr=log,
                     cwd=self.root,
-                    env={**_CLEAN_ENV, "HOME": swift.pw_dir},
+                    env={**CLEAN_ENV, "HOME": swift.pw_dir},
                     user=swift.pw_uid,
                     group=swift.pw_gid,
                     extra_groups=[],
@@ -216,7 +226,7 @@ class Cluster:
                 )
             finally:
                 os.close(log)
-            _write_private(self.pid_file(process), f"{child.pid}\n", mode=0o644)
+            write_atomically(self.pid_file(process), f"{child.pid}\n", mode=0o644)
 
     def wait_ready(self, deadline: float) -> None:
         """Wait until the proxy answers a signed S3 ListBuckets; fail early if a process died."""
@@ -259,116 +269,6 @@ class Cluster:
             self.pid_file(process).unlink(missing_ok=True)
 
 
-def _storage_conf(cluster: Cluster, server: str, port: int) -> str:
-    return f"""[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = {port}
-# One process, no forked workers: the pid file names the server itself.
-workers = 0
-user = {SWIFT_USER}
-swift_dir = {cluster.swift_dir}
-devices = {cluster.devices_dir}
-mount_check = false
-disable_fallocate = true
-recon_cache_path = {cluster.root / "cache"}
-log_name = {cluster.name}-{server}
-
-[pipeline:main]
-pipeline = {server}-server
-
-[app:{server}-server]
-use = egg:swift#{server}
-
-[{server}-replicator]
-
-[{server}-auditor]
-"""
-
-
-def _proxy_conf(cluster: Cluster, ports: dict[str, int], password: str) -> str:
-    return f"""[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = {ports["proxy"]}
-workers = 0
-user = {SWIFT_USER}
-swift_dir = {cluster.swift_dir}
-# pgBackRest speaks only TLS to S3, and checks the certificate's DNS name: it is made for localhost.
-cert_file = {cluster.swift_dir / "server.pem"}
-key_file = {cluster.swift_dir / "server.key"}
-log_name = {cluster.name}-proxy
-
-[pipeline:main]
-# s3api before tempauth (which checks its signatures); slo after them (S3 multipart uploads).
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo \
-proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-
-[filter:s3api]
-use = egg:swift#s3api
-location = {cluster.name}
-
-[filter:tempauth]
-use = egg:swift#tempauth
-user_{S3_ACCOUNT}_{S3_USER} = {password} .admin
-
-# tempauth keeps its tokens in memcached: this cluster's own.
-[filter:cache]
-use = egg:swift#memcache
-memcache_servers = 127.0.0.1:{ports["memcached"]}
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:listing_formats]
-use = egg:swift#listing_formats
-
-[filter:copy]
-use = egg:swift#copy
-
-[filter:slo]
-use = egg:swift#slo
-
-[filter:dlo]
-use = egg:swift#dlo
-"""
-
-
-def _make_certificates(ca_file: Path, swift_dir: Path, swift: pwd.struct_passwd) -> None:
-    """A self-signed CA (its key is thrown away once it has signed) and the proxy's `localhost` certificate."""
-    ca_key, csr, extensions = swift_dir / "ca.key", swift_dir / "server.csr", swift_dir / "server.ext"
-    server_key, server_cert = swift_dir / "server.key", swift_dir / "server.pem"
-    extensions.write_text(
-        "subjectAltName = DNS:localhost\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n"
-    )
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    name = swift_dir.parent.name
-    try:
-        _run(["openssl", "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca_file), "-days", "3650",
-              "-subj", f"/CN=dbaas {name} test CA"])  # fmt: skip
-        _run(["openssl", "req", *ec, "-keyout", str(server_key), "-out", str(csr), "-subj", "/CN=localhost"])
-        _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_file), "-CAkey", str(ca_key),
-              "-CAcreateserial", "-days", "825", "-extfile", str(extensions), "-out", str(server_cert)])  # fmt: skip
-    finally:
-        for leftover in (ca_key, csr, extensions, ca_file.with_suffix(".srl")):
-            leftover.unlink(missing_ok=True)
-    ca_file.chmod(0o644)
-    for path in (server_key, server_cert):
-        path.chmod(0o600)
-        os.chown(path, swift.pw_uid, swift.pw_gid)
-
-
 def _choose_ports(ports_file: Path, taken: set[int]) -> dict[str, int]:
     """The previous start's ports when they are all free (a configuration keeps working), else new ones."""
     try:
@@ -396,29 +296,13 @@ def _free_port() -> int:
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers bind: a port whose last connections wait in TIME_WAIT is free to them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
-
-
-def _build_rings(clusters: list[Cluster]) -> None:
-    """Every cluster's account, container and object rings, in one Python process (importing swift is slow)."""
-    specs = [
-        {
-            "swift_dir": str(cluster.swift_dir),
-            "part_power": RING_PART_POWER,
-            "ports": {
-                server: port
-                for server, port in json.loads(cluster.ports_file.read_text()).items()
-                if server in STORAGE_SERVERS
-            },
-        }
-        for cluster in clusters
-    ]
-    swift = pwd.getpwnam(SWIFT_USER)
-    _run([SWIFT_PYTHON, "-c", _RING_BUILDER], stdin=json.dumps(specs), user=swift)
 
 
 def s3_client(region: Region, *, attempts: int = 3) -> Any:
@@ -452,16 +336,11 @@ def _list_buckets_error(region: Region) -> str | None:
     return None
 
 
-def read_credentials(path: Path) -> tuple[str, str]:
-    """The access key and secret of a credentials file written by `up`."""
-    values = dict(
-        line.split(" = ", 1) for line in path.read_text().splitlines() if " = " in line and not line.startswith("[")
-    )
-    return values["aws_access_key_id"], values["aws_secret_access_key"]
-
-
 def up(base: Path) -> SwiftRegions:
     """Start both clusters under `base` (those already running are left as they are); write base/dbaas.toml."""
+    missing = [f"{path} (Debian package {package})" for path, package in _REQUIRED.items() if not Path(path).exists()]
+    if missing:
+        raise SwiftClusterError(f"Swift is not installed: missing {', '.join(missing)}")
     try:
         swift = pwd.getpwnam(SWIFT_USER)
     except KeyError:
@@ -469,22 +348,20 @@ def up(base: Path) -> SwiftRegions:
             f"the OS user {SWIFT_USER!r} does not exist: install the Debian package swift"
         ) from None
     base.mkdir(parents=True, exist_ok=True)
-    # The postgres account (pgBackRest) reads each cluster's ca.pem.
-    base.chmod(0o711)
+    base.chmod(0o711)  # the postgres account (pgBackRest) reads each cluster's ca.pem
     clusters = [Cluster(base / name) for name in REGION_NAMES]
     to_start = [cluster for cluster in clusters if not cluster.is_up()]
-    taken: set[int] = set()
-    for cluster in clusters:
-        if cluster not in to_start:
-            taken.update(cluster._ports().values())
+    taken = {port for cluster in clusters if cluster not in to_start for port in cluster.ports().values()}
     try:
         for cluster in to_start:
             cluster.stop()
-            cluster.root.mkdir(exist_ok=True)
-            cluster.root.chmod(0o711)
             cluster.prepare(swift, taken)
         if to_start:
-            _build_rings(to_start)
+            storage_ports = {
+                cluster.swift_dir: {server: cluster.ports()[server] for server in STORAGE_SERVERS}
+                for cluster in to_start
+            }
+            build_rings(storage_ports, swift)
         for cluster in to_start:
             cluster.start(swift)
         deadline = time.monotonic() + READY_TIMEOUT
@@ -495,7 +372,7 @@ def up(base: Path) -> SwiftRegions:
             cluster.stop()
         raise
     regions = SwiftRegions(tuple(cluster.region() for cluster in clusters))
-    _write_private(base / "dbaas.toml", regions.toml(), mode=0o644)
+    write_atomically(base / "dbaas.toml", regions.toml(), mode=0o644)
     return regions
 
 
@@ -504,32 +381,6 @@ def down(base: Path) -> None:
     for name in REGION_NAMES:
         if (base / name).is_dir():
             Cluster(base / name).stop()
-
-
-def _write_private(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write a file whole or not at all (a crash leaves the previous version)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as file:
-        os.fchmod(fd, mode)
-        file.write(text)
-    temporary.replace(path)
-
-
-def _run(argv: list[str], *, stdin: str | None = None, user: pwd.struct_passwd | None = None) -> None:
-    result = subprocess.run(
-        argv,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**_CLEAN_ENV, "HOME": user.pw_dir} if user else None,
-        user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None,
-        extra_groups=[] if user else None,
-    )
-    if result.returncode != 0:
-        raise SwiftClusterError(f"{argv[0]} failed (exit {result.returncode}): {result.stderr.strip()}")
 
 
 def _read_pid(path: Path) -> int | None:

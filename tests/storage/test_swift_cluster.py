@@ -143,7 +143,8 @@ def test_regions_toml_names_each_region_and_its_files(swift_regions: SwiftRegion
 
 def _tool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tools" / "swift_cluster.py"), *args],
+        [sys.executable, "-m", "tools.swift_cluster", *args],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=180,
@@ -209,6 +210,10 @@ def test_up_is_idempotent_and_down_stops_everything() -> None:
         assert all(_port_free(port) for cluster_ports in ports.values() for port in cluster_ports.values())
         assert not list(base.glob("*/run/*.pid"))
         _tool("down", "--dir", str(base))  # stopping what is stopped is fine
+
+        # Started again, the clusters keep their ports: a control plane's configuration stays right.
+        _tool("up", "--dir", str(base))
+        assert (base / "dbaas.toml").read_text() == toml
     finally:
         _tool("down", "--dir", str(base))
         shutil.rmtree(base, ignore_errors=True)
