@@ -35,6 +35,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from controlplane.engine.os_user import AccountError, resolve_account
 from tools.swift_files import (
     CLEAN_ENV,
     STORAGE_SERVERS,
@@ -341,13 +342,19 @@ def up(base: Path) -> SwiftRegions:
     missing = [f"{path} (Debian package {package})" for path, package in _REQUIRED.items() if not Path(path).exists()]
     if missing:
         raise SwiftClusterError(f"Swift is not installed: missing {', '.join(missing)}")
+    if os.geteuid() != 0:
+        raise SwiftClusterError(f"run as root: the clusters run as the OS user {SWIFT_USER!r}")
     try:
         swift = pwd.getpwnam(SWIFT_USER)
+        # The servers read their files below `base` (made 0711 below): every directory above must let them through.
+        resolve_account(SWIFT_USER).make_reachable_parent(base)
     except KeyError:
         raise SwiftClusterError(
             f"the OS user {SWIFT_USER!r} does not exist: install the Debian package swift"
         ) from None
-    base.mkdir(parents=True, exist_ok=True)
+    except AccountError as exc:
+        raise SwiftClusterError(f"--dir {base}: {exc}") from None
+    base.mkdir(exist_ok=True)
     base.chmod(0o711)  # the postgres account (pgBackRest) reads each cluster's ca.pem
     clusters = [Cluster(base / name) for name in REGION_NAMES]
     to_start = [cluster for cluster in clusters if not cluster.is_up()]
