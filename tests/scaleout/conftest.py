@@ -3,7 +3,10 @@ each with its own data directory, as on two hosts that mount the same stores."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from tests.controlplane.conftest import (
 )
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 from tests.e2e.conftest import plugin_dir, workspace
+from tests.plugin_process import REPO
 
 # Fixtures of the other suites, used here.
 __all__ = ["plugin_dir", "postgres_base_dir", "postgres_bin", "postgres_factory", "postgres_server", "workspace"]
@@ -54,6 +58,21 @@ class Pair:
 
     def other(self, plane: ControlPlane) -> ControlPlane:
         return self.planes[1] if plane is self.planes[0] else self.planes[0]
+
+    def create_token(self, project: str, cwd: Path) -> str:
+        """`dbaas-cp token create --project P --config cfg.toml` run in `cwd`, as an operator runs it: no
+        data directory, the catalog named by the configuration."""
+        command = [sys.executable, "-m", "controlplane.cli", "token", "create", "--project", project]
+        result = subprocess.run(
+            [*command, "--config", str(self.config)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
 
 
 def write_config(root: Path, catalog_url: str) -> Path:

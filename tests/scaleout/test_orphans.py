@@ -13,11 +13,16 @@ from pathlib import Path
 from tests.plugin_process import REPO
 
 
-def children_of(parent: int) -> list[int]:
+def children_running(parent: int, program: bytes) -> list[int]:
+    """Children of `parent` that run `program` (one forked but not yet exec-ed still runs Python)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
+                and (entry / "cmdline").read_bytes().split(b"\0")[0] == program
+            ):
                 found.append(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue  # it ended while we looked
@@ -42,11 +47,10 @@ def test_a_command_dies_with_its_control_plane_killed_with_sigkill() -> None:
     )
     assert plane.stdout is not None and plane.stdout.readline() == b"started\n"
     deadline = time.monotonic() + 30
-    while not (children := children_of(plane.pid)):
+    while not (children := children_running(plane.pid, b"sleep")):
         assert time.monotonic() < deadline, "the command did not start"
         time.sleep(0.02)
     (command,) = children
-    assert Path(f"/proc/{command}/cmdline").read_bytes().split(b"\0")[0] == b"sleep"
     plane.kill()
     plane.wait(timeout=30)
     deadline = time.monotonic() + 10

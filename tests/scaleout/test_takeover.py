@@ -4,9 +4,6 @@ the dead one started dies with it instead of writing on in a repository the othe
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +15,6 @@ import pytest
 
 from controlplane.jobs import kinds
 from tests.controlplane.cp_process import ControlPlane, wait_for_state
-from tests.plugin_process import REPO
 from tests.scaleout.conftest import Pair
 
 PROJECT = "/v1/projects/acme"
@@ -26,34 +22,10 @@ T = TypeVar("T")
 ROWS = 300_000  # some seconds of pgBackRest's work, so that a kill lands in the middle of it
 
 
-def create_token(pair: Pair, project: str, cwd: Path) -> str:
-    """`dbaas-cp token create --project P --config cfg.toml`, as an operator runs it: no data directory."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "controlplane.cli",
-            "token",
-            "create",
-            "--project",
-            project,
-            "--config",
-            str(pair.config),
-        ],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def clients(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[ControlPlane, httpx.Client]]:
     """A client of project acme on each control plane, with one token."""
-    token = create_token(pair, "acme", tmp_path_factory.mktemp("operator"))
+    token = pair.create_token("acme", tmp_path_factory.mktemp("operator"))
     opened = {plane: plane.client(token) for plane in pair.planes}
     yield opened
     for client in opened.values():
@@ -70,7 +42,7 @@ def test_both_started_together_on_the_empty_catalog(pair: Pair) -> None:
 
 
 def test_token_create_with_the_config_works_on_both(pair: Pair, tmp_path: Path) -> None:
-    token = create_token(pair, "tokens", tmp_path)
+    token = pair.create_token("tokens", tmp_path)
     for plane in pair.planes:
         with plane.client(token) as client:
             assert client.get("/v1/projects/tokens/services").status_code == 200
