@@ -1,0 +1,369 @@
+"""The binary log archive of a MariaDB service: copies from birth, the recoverable window, and replay.
+
+Every closed binary log of a server (all but the one being written) is copied, zstd-compressed and
+streamed, to `mysql/<stanza>/binlog/<file>.zst` in the repository; `mysql/<stanza>/binlog/index.json`,
+rewritten after the files, lists what is archived with each file's digest and the times of its first and
+last events. The index is the truth: a file copied but not yet indexed is copied again. Archived files are
+then purged from the server, which never expires them itself (mariadb.py).
+
+A point in time is reached by restoring the latest backup that ended before it (mariabackup.py) and
+replaying the archived logs from the backup's binary log position with `mariadb-binlog`, stopping at the
+target. MariaDB stamps binary log events to the second, so a target lands on the second: the replay keeps
+every transaction committed in an earlier second and none committed in the target's second or later
+(`--stop-datetime`), and a transaction still open at the stop is rolled back. A fork at the latest
+transaction first closes the current log (`archive_latest`), so the archive holds every commit made before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import stat
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import zstandard
+
+from controlplane.engine import marks
+from controlplane.engine.mariabackup import BackupError, BackupManifest, BinlogPosition, Metered, list_backups
+from controlplane.engine.mariadb import MariaDB, MariaDBError, sql_string
+from controlplane.engine.os_user import AccountError, CommandError, open_directory
+from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "index.json"
+INDEX_FORMAT = 1
+_STANZA = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+_BINLOG_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.(\d{6,})$")
+_CHUNK = 1 << 20
+_ZSTD_LEVEL = 3
+_MAGIC = b"\xfebin"
+_HEADER = struct.Struct("<IBII")  # timestamp, type, server id, event size: the start of every event header
+_HEADER_SIZE = 19
+_REPLAY_TIMEOUT = 7 * 24 * 3600.0  # bounded by the logs, not by us
+# One archiver of a stanza at a time in this process: two would race on the index.
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class BinlogArchiveError(Exception):
+    """Archiving or replaying binary logs failed; the message names the stanza, the file and the cause."""
+
+
+@dataclass(frozen=True)
+class ArchivedBinlog:
+    """One archived binary log, as the index lists it."""
+
+    name: str
+    size: int  # of the binary log
+    stored_size: int
+    sha256: str  # of the stored object
+    first_event_at: datetime
+    last_event_at: datetime
+
+
+@dataclass(frozen=True)
+class Window:
+    """The times a fork may target: from the end of the earliest backup to the last archived event."""
+
+    start: datetime
+    end: datetime
+
+
+def binlog_prefix(stanza: str) -> str:
+    if not _STANZA.match(stanza):
+        raise BinlogArchiveError(f"stanza {stanza!r} must match {_STANZA.pattern}")
+    return f"mysql/{stanza}/binlog/"
+
+
+def _sequence(name: str) -> int:
+    match = _BINLOG_NAME.match(name)
+    if match is None:
+        raise BinlogArchiveError(f"{name!r} is no binary log name (like binlog.000001)")
+    return int(match.group(1))
+
+
+def _lock_for(repository: Repository, stanza: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((repository.location, stanza), threading.Lock())
+
+
+# -- archive ---------------------------------------------------------------------------------------
+
+
+def archived(repository: Repository, stanza: str) -> list[ArchivedBinlog]:
+    """The archived binary logs of `stanza`, oldest first (none without an index)."""
+    text = repository.read(binlog_prefix(stanza) + INDEX_NAME)
+    if text is None:
+        return []
+    try:
+        body = json.loads(text)
+        if body.get("format") != INDEX_FORMAT:
+            raise ValueError("unknown index format")
+        entries = [
+            ArchivedBinlog(
+                **{
+                    **entry,
+                    "first_event_at": datetime.fromisoformat(entry["first_event_at"]),
+                    "last_event_at": datetime.fromisoformat(entry["last_event_at"]),
+                }
+            )
+            for entry in body["files"]
+        ]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BinlogArchiveError(f"the binary log index of stanza {stanza} is unreadable: {exc}") from exc
+    return sorted(entries, key=lambda entry: _sequence(entry.name))
+
+
+def archive(repository: Repository, stanza: str, server: MariaDB) -> list[ArchivedBinlog]:
+    """Copy every closed binary log of the running `server` that is not archived yet, index them, then
+    purge them from the server; the files archived now."""
+    with _lock_for(repository, stanza):
+        try:
+            files = server.binlog_files()
+        except MariaDBError as exc:
+            raise BinlogArchiveError(f"archiving the binary logs of stanza {stanza}: {exc}") from exc
+        if not files:
+            raise BinlogArchiveError(f"archiving the binary logs of stanza {stanza}: {server.home} has log-bin off")
+        index = archived(repository, stanza)
+        known = {entry.name for entry in index}
+        new = [_copy(repository, stanza, server, item.name) for item in files[:-1] if item.name not in known]
+        if new:
+            _write_index(repository, stanza, [*index, *new])
+        try:
+            # Everything before the current log is archived now: the server may let it go.
+            server.sql(f"PURGE BINARY LOGS TO {sql_string(files[-1].name)}")
+        except MariaDBError as exc:
+            raise BinlogArchiveError(f"purging the archived binary logs of stanza {stanza}: {exc}") from exc
+        if new:
+            logger.info("archive %s: %s", stanza, ", ".join(entry.name for entry in new))
+        return new
+
+
+def archive_latest(repository: Repository, stanza: str, server: MariaDB) -> list[ArchivedBinlog]:
+    """Close the current binary log, then archive: the archive then holds every commit made before the call."""
+    try:
+        server.flush_binary_logs()
+    except MariaDBError as exc:
+        raise BinlogArchiveError(f"closing the current binary log of stanza {stanza}: {exc}") from exc
+    return archive(repository, stanza, server)
+
+
+def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> ArchivedBinlog:
+    """Stream binary log `name` from the server's datadir into the repository, noting its event times."""
+    clock = _EventClock()
+    try:
+        with _open_regular(server.data_dir, name) as source:
+            raw = Metered(source, cancel=None, digest=False, observe=clock.feed)
+            compressed = Metered(
+                zstandard.ZstdCompressor(level=_ZSTD_LEVEL).stream_reader(io.BufferedReader(raw, _CHUNK)),
+                cancel=None,
+            )
+            repository.write(
+                binlog_prefix(stanza) + f"{name}.zst", io.BufferedReader(compressed, _CHUNK), -1, durable=True
+            )
+    except (OSError, StoreUnavailable) as exc:
+        raise BinlogArchiveError(f"archiving binary log {name} of stanza {stanza} failed: {exc}") from exc
+    if clock.first is None or clock.last is None:
+        raise BinlogArchiveError(f"archiving binary log {name} of stanza {stanza}: it holds no event")
+    return ArchivedBinlog(
+        name=name,
+        size=raw.size,
+        stored_size=compressed.size,
+        sha256=compressed.hexdigest(),
+        first_event_at=clock.first,
+        last_event_at=clock.last,
+    )
+
+
+def _write_index(repository: Repository, stanza: str, entries: list[ArchivedBinlog]) -> None:
+    files = []
+    for entry in sorted(entries, key=lambda item: _sequence(item.name)):
+        row = asdict(entry)
+        row["first_event_at"] = entry.first_event_at.isoformat()
+        row["last_event_at"] = entry.last_event_at.isoformat()
+        files.append(row)
+    body = json.dumps({"format": INDEX_FORMAT, "files": files}, indent=1).encode()
+    try:
+        repository.write(binlog_prefix(stanza) + INDEX_NAME, io.BytesIO(body), len(body), durable=True)
+    except StoreUnavailable as exc:
+        raise BinlogArchiveError(f"writing the binary log index of stanza {stanza} failed: {exc}") from exc
+
+
+class _EventClock:
+    """Follows a binary log's event headers as its bytes stream past: the times of its first and last events."""
+
+    def __init__(self) -> None:
+        self._skip = len(_MAGIC)
+        self._header = bytearray()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        at = 0
+        while at < len(view):
+            if self._skip:
+                step = min(self._skip, len(view) - at)
+                self._skip -= step
+                at += step
+                continue
+            take = min(_HEADER_SIZE - len(self._header), len(view) - at)
+            self._header += view[at : at + take]
+            at += take
+            if len(self._header) == _HEADER_SIZE:
+                timestamp, _, _, size = _HEADER.unpack_from(self._header)
+                self._header.clear()
+                self._skip = max(size - _HEADER_SIZE, 0)
+                moment = datetime.fromtimestamp(timestamp, UTC)
+                self.first = self.first or moment
+                self.last = moment if self.last is None else max(self.last, moment)
+
+
+@contextlib.contextmanager
+def _open_regular(directory: Path, name: str) -> Iterator[io.BufferedReader]:
+    """Regular file `name` of the account's `directory`, read without following a link planted there."""
+    parent = open_directory(directory)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+    finally:
+        os.close(parent)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{directory / name} is no regular file")
+        yield handle
+
+
+# -- window and replay -----------------------------------------------------------------------------
+
+
+def recoverable_window(repository: Repository, stanza: str) -> Window | None:
+    """From the end of the earliest backup to the last archived event (None: no backup yet)."""
+    backups = list_backups(repository, stanza)
+    if not backups:
+        return None
+    start = min(item.stopped_at for item in backups)
+    logs = archived(repository, stanza)
+    end = max([start, *(entry.last_event_at for entry in logs)])
+    return Window(start=start, end=end)
+
+
+def backup_before(repository: Repository, stanza: str, target: datetime) -> BackupManifest:
+    """The latest backup that ended at or before `target`: where a point-in-time restore starts."""
+    window = recoverable_window(repository, stanza)
+    if window is None:
+        raise BinlogArchiveError(f"stanza {stanza} has no backup to restore from")
+    if not window.start <= target <= window.end:
+        raise BinlogArchiveError(
+            f"{target.isoformat()} is outside the recoverable window of stanza {stanza}: "
+            f"{window.start.isoformat()} .. {window.end.isoformat()}"
+        )
+    return max(
+        (item for item in list_backups(repository, stanza) if item.stopped_at <= target),
+        key=lambda item: (item.stopped_at, item.label),
+    )
+
+
+def replay(
+    repository: Repository,
+    stanza: str,
+    server: MariaDB,
+    start: BinlogPosition,
+    *,
+    until: datetime | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """Apply the archived binary logs of `stanza` to the running `server` from `start` (a backup's end)
+    up to `until` (every archived event when None); the server's GTID position afterwards.
+
+    `until` lands on the second (see the module's docstring) and must not be later than the last archived
+    event: what is not archived cannot be replayed.
+    """
+    logs = archived(repository, stanza)
+    first = next((index for index, entry in enumerate(logs) if entry.name == start.file), None)
+    if first is None:
+        if not logs or _sequence(start.file) > _sequence(logs[-1].name):
+            return server.current_gtid()  # nothing was written after the backup, or nothing archived yet
+        raise BinlogArchiveError(f"stanza {stanza}: binary log {start.file}, where the backup ends, is not archived")
+    needed = logs[first:]
+    for earlier, later in itertools.pairwise(needed):
+        if _sequence(later.name) != _sequence(earlier.name) + 1:
+            raise BinlogArchiveError(
+                f"stanza {stanza}: the archive lacks the binary logs between {earlier.name} and {later.name}"
+            )
+    if until is not None:
+        if until > needed[-1].last_event_at.replace(microsecond=999999):
+            raise BinlogArchiveError(
+                f"{until.isoformat()} is after the last archived event of stanza {stanza} "
+                f"({needed[-1].last_event_at.isoformat()})"
+            )
+        last = next(index for index, entry in enumerate(needed) if entry.last_event_at >= until.replace(microsecond=0))
+        needed = needed[: last + 1]
+    scratch = server.home / ".replay"
+    try:
+        marks.remove_marked(scratch)
+        marks.mark(scratch)
+        server.account.private_dir(scratch)
+        paths = [_fetch(repository, stanza, entry, scratch, server) for entry in needed]
+        options = [f"--start-position={start.position}"]
+        if until is not None:
+            # Read in UTC (TZ below): the first event stamped at or after the target's second stops the replay.
+            options.append(f"--stop-datetime={until.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}")
+        pipeline = (
+            'set -o pipefail; socket="$1"; user="$2"; shift 2; '
+            'mariadb-binlog "$@" | mariadb --no-defaults --socket="$socket" --user="$user"'
+        )
+        server.account.run(
+            ["/bin/bash", "-c", pipeline, "replay", str(server.socket_path), server.admin_user, *options]
+            + [str(path) for path in paths],
+            timeout=_REPLAY_TIMEOUT,
+            cancel=cancel,
+            env={"TZ": "UTC"},
+        )
+    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, CommandError, BackupError) as exc:
+        raise BinlogArchiveError(
+            f"replaying the binary logs of stanza {stanza} into {server.home} failed: {exc}"
+        ) from exc
+    finally:
+        with contextlib.suppress(OSError, marks.UnmarkedError):
+            marks.remove_marked(scratch)
+    position = server.current_gtid()
+    logger.info("replay %s into %s: %d binary logs, now at %s", stanza, server.home, len(needed), position)
+    return position
+
+
+def _fetch(repository: Repository, stanza: str, entry: ArchivedBinlog, scratch: Path, server: MariaDB) -> Path:
+    """Binary log `entry` from the archive, decompressed into the account's `scratch`, its digest checked."""
+    key = binlog_prefix(stanza) + f"{entry.name}.zst"
+    directory = open_directory(scratch)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        out = os.open(entry.name, flags, 0o600, dir_fd=directory)
+    finally:
+        os.close(directory)
+    try:
+        with repository.open_read(key) as stored, os.fdopen(out, "wb", closefd=False) as handle:
+            metered = Metered(stored, cancel=None)
+            zstandard.ZstdDecompressor().copy_stream(io.BufferedReader(metered, _CHUNK), handle, write_size=_CHUNK)
+        server.account.own_descriptor(out)
+    except ObjectMissing as exc:
+        raise BinlogArchiveError(f"stanza {stanza}: {key} is missing from {repository.location}") from exc
+    except zstandard.ZstdError as exc:
+        raise BinlogArchiveError(f"stanza {stanza}: {key} is no zstd stream: {exc}") from exc
+    finally:
+        os.close(out)
+    if metered.hexdigest() != entry.sha256:
+        raise BinlogArchiveError(
+            f"stanza {stanza}: {key} was altered (sha256 {metered.hexdigest()}, index {entry.sha256})"
+        )
+    return scratch / entry.name

@@ -1,0 +1,531 @@
+"""mariabackup: full and incremental backups of a MariaDB server into a repository, and their restore.
+
+A stanza's backups live in the repository (storage/stores.py) under `mysql/<stanza>/backups/<label>/`:
+
+- `data.mbstream.zst`: mariabackup's mbstream, zstd-compressed as it is streamed from the server to the
+  store (never whole in memory or on local disk), its sha256 taken on the way;
+- `manifest.json`, written LAST: what the backup is (type, parent, LSN range, the binary log position
+  and GTID at its end, sizes, digest, times). A backup without a manifest does not exist.
+
+Labels sort like pgBackRest's: `20261201-174500F` for a full backup, `<full label>_20261201-180000I` for an
+incremental, whose `parent` may be any earlier backup of its chain (Trove's semantics); an incremental
+without a named parent chains on the latest backup. Removing a backup removes the incrementals built on
+it, newest first and manifests before data, so no chain is ever left broken.
+
+Restore fetches the chain (full, then incrementals in order), unpacks each with `mbstream -x`, prepares the
+full and applies the incrementals in order (`--prepare --incremental-dir`), then moves the result into a
+new server's home (MariaDB.build): ready to configure with a new port and start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Literal, cast
+
+import zstandard
+
+from controlplane.engine import marks
+from controlplane.engine.mariadb import MariaDB
+from controlplane.engine.os_user import Account, AccountError, CommandError, read_file
+from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+BackupType = Literal["full", "incr"]
+DATA_NAME = "data.mbstream.zst"
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+_STANZA = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+_LABEL = re.compile(r"^\d{8}-\d{6}F(?:_\d{8}-\d{6}I)?$")
+_STAMP = "%Y%m%d-%H%M%S"
+_CHUNK = 1 << 20
+_ZSTD_LEVEL = 3  # zstd's default: several hundred MB/s per core, well ahead of the disk it reads
+_STDERR_LINES = 30
+_BINLOG_POS = re.compile(r"filename '([^']+)', position '(\d+)'(?:, GTID of the last change '([^']*)')?")
+
+
+class BackupError(Exception):
+    """A backup, verification or restore failed; the message names the stanza, the backup and the cause."""
+
+
+@dataclass(frozen=True)
+class BinlogPosition:
+    """Where in the source's binary logs a backup ends: replay starts there."""
+
+    file: str
+    position: int
+    gtid: str
+
+
+@dataclass(frozen=True)
+class BackupManifest:
+    """What `manifest.json` says about one backup."""
+
+    label: str
+    type: BackupType
+    parent: str | None
+    from_lsn: int
+    to_lsn: int
+    binlog: BinlogPosition
+    stream_size: int  # mbstream bytes, uncompressed
+    stored_size: int  # bytes of the stored object
+    sha256: str  # of the stored object
+    started_at: datetime
+    stopped_at: datetime
+    server_version: str
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {"format": MANIFEST_FORMAT, **asdict(self)}
+        body["started_at"] = self.started_at.isoformat()
+        body["stopped_at"] = self.stopped_at.isoformat()
+        return json.dumps(body, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, text: bytes) -> BackupManifest:
+        body = json.loads(text)
+        if body.pop("format", None) != MANIFEST_FORMAT:
+            raise ValueError("unknown manifest format")
+        body["binlog"] = BinlogPosition(**body["binlog"])
+        body["started_at"] = datetime.fromisoformat(body["started_at"])
+        body["stopped_at"] = datetime.fromisoformat(body["stopped_at"])
+        return cls(**body)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A verification's findings: `problems` is empty when the backup and its chain are whole."""
+
+    label: str
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def backups_prefix(stanza: str) -> str:
+    if not _STANZA.match(stanza):
+        raise BackupError(f"stanza {stanza!r} must match {_STANZA.pattern}")
+    return f"mysql/{stanza}/backups/"
+
+
+def _key(stanza: str, label: str, name: str) -> str:
+    if not _LABEL.match(label):
+        raise BackupError(f"backup label {label!r} is no mariabackup label (like 20261201-174500F)")
+    return f"{backups_prefix(stanza)}{label}/{name}"
+
+
+# -- listing ---------------------------------------------------------------------------------------
+
+
+def list_backups(repository: Repository, stanza: str) -> list[BackupManifest]:
+    """Every backup of `stanza` with a manifest, by label; an unreadable manifest is logged and skipped."""
+    prefix = backups_prefix(stanza)
+    found = []
+    for stored in repository.list(prefix):
+        if not stored.key.endswith(f"/{MANIFEST_NAME}"):
+            continue
+        text = repository.read(stored.key)
+        try:
+            found.append(BackupManifest.from_json(text or b""))
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("%s in %s: unreadable manifest (%s), skipped", stored.key, repository.location, exc)
+    return sorted(found, key=lambda manifest: manifest.label)
+
+
+def manifest(repository: Repository, stanza: str, label: str) -> BackupManifest:
+    """The manifest of backup `label`; BackupError when there is none."""
+    text = repository.read(_key(stanza, label, MANIFEST_NAME))
+    if text is None:
+        raise BackupError(f"backup {label} of stanza {stanza} is not in {repository.location}")
+    try:
+        return BackupManifest.from_json(text)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BackupError(f"the manifest of backup {label} of stanza {stanza} is unreadable: {exc}") from exc
+
+
+def chain(repository: Repository, stanza: str, label: str) -> list[BackupManifest]:
+    """Backup `label` and its ancestors, full backup first: what a restore of it applies, in order."""
+    links = [manifest(repository, stanza, label)]
+    while links[-1].parent is not None:
+        links.append(manifest(repository, stanza, links[-1].parent))
+    return links[::-1]
+
+
+# -- backup ----------------------------------------------------------------------------------------
+
+
+def backup(
+    repository: Repository,
+    stanza: str,
+    server: MariaDB,
+    *,
+    type: BackupType,
+    parent: str | None = None,
+    cancel: threading.Event | None = None,
+) -> BackupManifest:
+    """Take a `type` backup of the running `server` into `repository`; its manifest.
+
+    An incremental copies the pages changed since `parent` (any backup of the stanza), or since the latest
+    backup when `parent` is None; a full backup takes no parent.
+    """
+    existing = list_backups(repository, stanza)
+    base: BackupManifest | None = None
+    if type == "full":
+        if parent is not None:
+            raise BackupError(f"stanza {stanza}: a full backup has no parent (got parent {parent!r})")
+    elif type == "incr":
+        if parent is not None:
+            base = manifest(repository, stanza, parent)
+        elif existing:
+            base = max(existing, key=lambda item: (item.stopped_at, item.label))
+        else:
+            raise BackupError(f"stanza {stanza}: an incremental backup needs an earlier backup, and there is none")
+    else:
+        raise BackupError(f"stanza {stanza}: backup type must be 'full' or 'incr', not {type!r}")
+    started_at = datetime.now(UTC).replace(microsecond=0)
+    label = _new_label(started_at, base, {item.label for item in existing})
+    work = server.home / f".backup-{label}"
+    try:
+        marks.remove_marked(work)
+        marks.mark(work)
+        server.account.private_dir(work)
+    except (OSError, AccountError, marks.UnmarkedError) as exc:
+        raise BackupError(f"backup {label} of stanza {stanza}: preparing {work} failed: {exc}") from exc
+    argv = [
+        "mariabackup",
+        f"--defaults-file={server.option_file}",  # must come first
+        "--backup",
+        "--stream=mbstream",
+        f"--socket={server.socket_path}",
+        f"--user={server.admin_user}",
+        f"--target-dir={work}",
+        f"--extra-lsndir={work}",
+    ]
+    if base is not None:
+        argv.append(f"--incremental-lsn={base.to_lsn}")
+    what = f"backup {label} of stanza {stanza}"
+    data_key = _key(stanza, label, DATA_NAME)
+    try:
+        with Streamed(server.account, argv, what, stdin=False) as process:
+            assert process.stdout is not None
+            stream = Metered(process.stdout, cancel=cancel, digest=False, at_end=process.check)
+            compressed = Metered(
+                zstandard.ZstdCompressor(level=_ZSTD_LEVEL).stream_reader(io.BufferedReader(stream, _CHUNK)),
+                cancel=cancel,
+            )
+            repository.write(data_key, io.BufferedReader(compressed, _CHUNK), -1, durable=True)
+        checkpoints = _key_values(work / "xtrabackup_checkpoints")
+        info = _key_values(work / "xtrabackup_info")
+        result = BackupManifest(
+            label=label,
+            type=type,
+            parent=None if base is None else base.label,
+            from_lsn=int(checkpoints["from_lsn"]),
+            to_lsn=int(checkpoints["to_lsn"]),
+            binlog=_binlog_position(info.get("binlog_pos", "")),
+            stream_size=stream.size,
+            stored_size=compressed.size,
+            sha256=compressed.hexdigest(),
+            started_at=started_at,
+            stopped_at=datetime.now(UTC),
+            server_version=info.get("server_version", ""),
+        )
+        manifest_json = result.to_json()
+        repository.write(_key(stanza, label, MANIFEST_NAME), io.BytesIO(manifest_json), len(manifest_json))
+    except (StoreUnavailable, OSError, KeyError, ValueError) as exc:
+        with contextlib.suppress(StoreUnavailable):
+            repository.remove(f"{backups_prefix(stanza)}{label}/")
+        raise BackupError(f"{what} failed: {exc}") from exc
+    except BackupError:
+        with contextlib.suppress(StoreUnavailable):
+            repository.remove(f"{backups_prefix(stanza)}{label}/")
+        raise
+    finally:
+        with contextlib.suppress(OSError, marks.UnmarkedError):
+            marks.remove_marked(work)
+    logger.info("%s: %d bytes stored (%d streamed)", what, result.stored_size, result.stream_size)
+    return result
+
+
+def _new_label(started_at: datetime, base: BackupManifest | None, taken: set[str]) -> str:
+    """A label for a backup started at `started_at`, a second later than a taken one if need be."""
+    stamp = started_at
+    while True:
+        if base is None:
+            label = f"{stamp.strftime(_STAMP)}F"
+        else:
+            label = f"{base.label.split('_', 1)[0]}_{stamp.strftime(_STAMP)}I"
+        if label not in taken and all(not other.startswith(label[:-1]) for other in taken):
+            return label
+        stamp += timedelta(seconds=1)
+
+
+def _binlog_position(text: str) -> BinlogPosition:
+    match = _BINLOG_POS.search(text)
+    if match is None:
+        raise ValueError(f"mariabackup reported no binary log position (binlog_pos = {text!r}): is log-bin on?")
+    return BinlogPosition(file=match.group(1), position=int(match.group(2)), gtid=match.group(3) or "")
+
+
+def _key_values(path: Path) -> dict[str, str]:
+    """The `key = value` lines of a file mariabackup wrote (read as root without following a planted link)."""
+    pairs = (line.partition("=") for line in read_file(path).splitlines())
+    return {key.strip(): value.strip() for key, sep, value in pairs if sep}
+
+
+# -- verify ----------------------------------------------------------------------------------------
+
+
+def verify(repository: Repository, stanza: str, label: str) -> Verification:
+    """Re-read backup `label` and every backup of its chain: each manifest and object must be there, of
+    the recorded size and digest."""
+    problems: list[str] = []
+    current: str | None = label
+    while current is not None:
+        try:
+            link = manifest(repository, stanza, current)
+        except BackupError as exc:
+            problems.append(str(exc))
+            break
+        problems += _check_object(repository, stanza, link)
+        current = link.parent
+    return Verification(label=label, problems=problems)
+
+
+def _check_object(repository: Repository, stanza: str, link: BackupManifest) -> list[str]:
+    key = _key(stanza, link.label, DATA_NAME)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with repository.open_read(key) as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except ObjectMissing:
+        return [f"{key} is missing"]
+    if size != link.stored_size:
+        return [f"{key} has {size} bytes, the manifest says {link.stored_size}"]
+    if digest.hexdigest() != link.sha256:
+        return [f"{key} was altered: its sha256 is {digest.hexdigest()}, the manifest says {link.sha256}"]
+    return []
+
+
+# -- remove ----------------------------------------------------------------------------------------
+
+
+def remove(repository: Repository, stanza: str, label: str) -> list[str]:
+    """Remove backup `label` and every incremental built on it; the labels removed, newest first."""
+    backups = list_backups(repository, stanza)
+    doomed = {label}
+    for item in backups:  # by label: a parent sorts before its children
+        if item.parent in doomed:
+            doomed.add(item.label)
+    removed = sorted(doomed, reverse=True)
+    for name in removed:
+        # The manifest first: a backup half removed is no longer listed, and never restored.
+        repository.remove(_key(stanza, name, MANIFEST_NAME))
+        repository.remove(f"{backups_prefix(stanza)}{name}/")
+    return removed
+
+
+# -- restore ---------------------------------------------------------------------------------------
+
+
+def restore(
+    repository: Repository,
+    stanza: str,
+    label: str,
+    server: MariaDB,
+    *,
+    cancel: threading.Event | None = None,
+) -> BackupManifest:
+    """Restore backup `label` into `server`'s home, which must not hold a server yet; the backup's manifest
+    (its binary log position is where replay starts). The server is left stopped and unconfigured."""
+    links = chain(repository, stanza, label)
+    scratch = server.home.with_name(f".{server.home.name}.restore")
+    account = server.account
+    try:
+        account.make_reachable_parent(scratch)
+        marks.remove_marked(scratch)
+        marks.mark(scratch)
+        account.private_dir(scratch)
+        for link in links:
+            target = scratch / link.label
+            account.private_dir(target)
+            _unpack(repository, stanza, link, target, account, cancel)
+        full = scratch / links[0].label
+        _mariabackup(account, ["--prepare", f"--target-dir={full}"], f"preparing {links[0].label}", cancel)
+        for link in links[1:]:
+            _mariabackup(
+                account,
+                ["--prepare", f"--target-dir={full}", f"--incremental-dir={scratch / link.label}"],
+                f"applying {link.label}",
+                cancel,
+            )
+        server.build(
+            lambda data_dir: _mariabackup(
+                account, ["--move-back", f"--target-dir={full}", f"--datadir={data_dir}"], "moving back", cancel
+            )
+        )
+    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable) as exc:
+        raise BackupError(f"restoring backup {label} of stanza {stanza} into {server.home} failed: {exc}") from exc
+    finally:
+        with contextlib.suppress(OSError, marks.UnmarkedError):
+            marks.remove_marked(scratch)
+    logger.info("restore %s of %s into %s: %d backups applied", label, stanza, server.home, len(links))
+    return links[-1]
+
+
+def _unpack(
+    repository: Repository,
+    stanza: str,
+    link: BackupManifest,
+    target: Path,
+    account: Account,
+    cancel: threading.Event | None,
+) -> None:
+    """Stream backup `link` from the store through zstd into `mbstream -x`, checking its digest."""
+    key = _key(stanza, link.label, DATA_NAME)
+    what = f"unpacking {link.label} of stanza {stanza}"
+    with (
+        repository.open_read(key) as stored,
+        Streamed(account, ["mbstream", "-x", "-C", str(target)], what, stdin=True) as process,
+    ):
+        assert process.stdin is not None
+        metered = Metered(stored, cancel=cancel)
+        try:
+            zstandard.ZstdDecompressor().copy_stream(
+                io.BufferedReader(metered, _CHUNK), process.stdin, write_size=_CHUNK
+            )
+        except zstandard.ZstdError as exc:
+            raise BackupError(f"{what}: {key} is no zstd stream: {exc}") from exc
+        process.stdin.close()
+        process.check()
+    if metered.hexdigest() != link.sha256 or metered.size != link.stored_size:
+        raise BackupError(f"{what}: {key} was altered (sha256 {metered.hexdigest()}, manifest {link.sha256})")
+
+
+def _mariabackup(account: Account, options: list[str], what: str, cancel: threading.Event | None) -> None:
+    try:
+        account.run(["mariabackup", "--no-defaults", *options], timeout=7 * 24 * 3600, cancel=cancel)
+    except CommandError as exc:
+        raise BackupError(f"mariabackup {what} failed: {exc}") from exc
+
+
+# -- streaming helpers -----------------------------------------------------------------------------
+
+
+class Streamed:
+    """A program run as `account` whose standard output (or input) we stream; its stderr is drained into a
+    short tail for errors. Leaving the block kills it if it still runs."""
+
+    def __init__(self, account: Account, argv: list[str], what: str, *, stdin: bool) -> None:
+        # Account's own spawn: the same identity, environment, umask and death with us as its `run`.
+        self._process = account._spawn(argv, stdin, None)
+        self._what = what
+        self._program = argv[0]
+        self._stderr: deque[str] = deque(maxlen=_STDERR_LINES)
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+
+    @property
+    def stdout(self) -> BinaryIO | None:
+        return _binary(self._process.stdout)
+
+    @property
+    def stdin(self) -> BinaryIO | None:
+        return _binary(self._process.stdin)
+
+    def _read_stderr(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr.append(line.rstrip("\n"))
+
+    def check(self) -> None:
+        """Wait for the program's end; BackupError with its stderr tail unless it exited 0."""
+        status = self._process.wait()
+        self._drain.join()
+        if status != 0:
+            detail = "\n".join(self._stderr)
+            raise BackupError(f"{self._what}: {self._program} exited with status {status}\n{detail}")
+
+    def __enter__(self) -> Streamed:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=30)
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
+        self._drain.join(timeout=30)
+
+
+def _binary(pipe: IO[str] | None) -> BinaryIO | None:
+    """The byte stream under a text pipe of Popen(text=True)."""
+    return None if pipe is None else cast(BinaryIO, cast(io.TextIOWrapper, pipe).buffer)
+
+
+class Metered(io.RawIOBase):
+    """A readable stream that counts (and hashes) what passes through it, shows it to `observe`, honours
+    `cancel` between reads, and calls `at_end` when its source is exhausted (which may raise: a program
+    that failed)."""
+
+    def __init__(
+        self,
+        source: IO[bytes] | BinaryIO | Any,
+        *,
+        cancel: threading.Event | None,
+        digest: bool = True,
+        at_end: Callable[[], None] | None = None,
+        observe: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._cancel = cancel
+        self._digest = hashlib.sha256() if digest else None
+        self._at_end = at_end
+        self._observe = observe
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._cancel is not None and self._cancel.is_set():
+            raise BackupError("cancelled")
+        data = self._source.read(len(buffer))
+        if not data:
+            if self._at_end is not None:
+                self._at_end()
+                self._at_end = None
+            return 0
+        buffer[: len(data)] = data
+        self.size += len(data)
+        if self._digest is not None:
+            self._digest.update(data)
+        if self._observe is not None:
+            self._observe(data)
+        return len(data)
+
+    def hexdigest(self) -> str:
+        assert self._digest is not None
+        return self._digest.hexdigest()
