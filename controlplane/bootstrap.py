@@ -34,7 +34,12 @@ def prepare_directories(settings: Settings) -> None:
     They are traversable (0711) but not listable by others: the database processes run as an
     unprivileged user that must reach its own data directory below them.
     """
-    for directory in [settings.data_dir] + [p for r in settings.regions for p in (r.object_store, r.services_dir)]:
+    directories = [settings.data_dir]
+    for region in settings.regions:
+        directories.append(region.services_dir)
+        if region.object_store is not None:  # None: an S3 region, whose store is no directory of ours
+            directories.append(region.object_store)
+    for directory in directories:
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o711)
 
