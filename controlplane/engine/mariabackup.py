@@ -39,7 +39,7 @@ from typing import IO, Any, BinaryIO, Literal, cast
 import zstandard
 
 from controlplane.engine import marks
-from controlplane.engine.mariadb import MariaDB
+from controlplane.engine.mariadb import MariaDB, MariaDBError
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file
 from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
 
@@ -246,7 +246,9 @@ def backup(
             server_version=info.get("server_version", ""),
         )
         manifest_json = result.to_json()
-        repository.write(_key(stanza, label, MANIFEST_NAME), io.BytesIO(manifest_json), len(manifest_json))
+        repository.write(
+            _key(stanza, label, MANIFEST_NAME), io.BytesIO(manifest_json), len(manifest_json), durable=True
+        )
     except (StoreUnavailable, OSError, KeyError, ValueError) as exc:
         with contextlib.suppress(StoreUnavailable):
             repository.remove(f"{backups_prefix(stanza)}{label}/")
@@ -356,8 +358,10 @@ def restore(
 ) -> BackupManifest:
     """Restore backup `label` into `server`'s home, which must not hold a server yet; the backup's manifest
     (its binary log position is where replay starts). The server is left stopped and unconfigured."""
+    if server.status() != "missing":
+        raise BackupError(f"restoring backup {label} of stanza {stanza}: {server.home} holds a server already")
     links = chain(repository, stanza, label)
-    scratch = server.home.with_name(f".{server.home.name}.restore")
+    scratch = server.scratch_dir("restore")
     account = server.account
     try:
         account.make_reachable_parent(scratch)
@@ -382,7 +386,7 @@ def restore(
                 account, ["--move-back", f"--target-dir={full}", f"--datadir={data_dir}"], "moving back", cancel
             )
         )
-    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable) as exc:
+    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, ObjectMissing, MariaDBError) as exc:
         raise BackupError(f"restoring backup {label} of stanza {stanza} into {server.home} failed: {exc}") from exc
     finally:
         with contextlib.suppress(OSError, marks.UnmarkedError):

@@ -47,6 +47,8 @@ BINLOG_BASENAME = "binlog"
 DEFAULT_DATABASE = "defaultdb"
 # Sockets live under /tmp (a socket path is limited to 107 bytes), in a private directory named by the port.
 SOCKET_ROOT = Path("/tmp")
+# The siblings of a home that jobs on it fill (a crash may leave them): remove() takes them too.
+SCRATCH_PURPOSES = ("build", "restore")
 _INSTALL_TIMEOUT = 300.0
 _SQL_TIMEOUT = 60.0
 _LOG_TAIL_LINES = 20
@@ -225,7 +227,7 @@ class MariaDB:
                 logger.debug("build %s: home already present", self._home)
                 return
             started = time.monotonic()
-            staging = self._home.with_name(f".{self._home.name}.build")
+            staging = self.scratch_dir("build")
             try:
                 if os.path.lexists(self._home):
                     logger.warning("build %s: wiping an incomplete home", self._home)
@@ -245,6 +247,12 @@ class MariaDB:
                 with contextlib.suppress(OSError, marks.UnmarkedError):
                     marks.remove_marked(staging)
             logger.info("build %s: done in %.2f s", self._home, time.monotonic() - started)
+
+    def scratch_dir(self, purpose: str) -> Path:
+        """A marked sibling of the home for a job on it (`build`, `restore`), removed with the home."""
+        if purpose not in SCRATCH_PURPOSES:
+            raise MariaDBError(f"{self._home}: no scratch directory for {purpose!r} (known: {SCRATCH_PURPOSES})")
+        return self._home.with_name(f".{self._home.name}.{purpose}")
 
     # -- configure ---------------------------------------------------------------------------------
 
@@ -428,6 +436,8 @@ class MariaDB:
             self.stop()
             try:
                 marks.remove_marked(self._home)
+                for purpose in SCRATCH_PURPOSES:
+                    marks.remove_marked(self.scratch_dir(purpose))
             except (OSError, marks.UnmarkedError) as exc:
                 raise MariaDBError(f"removing {self._home} failed: {exc}") from exc
             with contextlib.suppress(OSError):

@@ -141,6 +141,9 @@ def test_a_failed_backup_leaves_nothing(source: MariaDB, repository: DirectoryRe
         mariabackup.backup(repository, STANZA, source, type="full", parent="20261201-000000F")
     with pytest.raises(mariabackup.BackupError, match="needs an earlier backup"):
         mariabackup.backup(repository, "empty-stanza", source, type="incr")
+    some = mariabackup.list_backups(repository, STANZA)[0].label
+    with pytest.raises(mariabackup.BackupError, match="holds a server already"):
+        mariabackup.restore(repository, STANZA, some, source)
     with pytest.raises(mariabackup.BackupError, match=r"stanza '\.\./x'"):
         mariabackup.list_backups(repository, "../x")
 
