@@ -96,12 +96,16 @@ def test_pgbackrest_archives_backs_up_and_restores_through_swift(
     assert stanza["archive"][0]["max"] >= backup["archive"]["stop"]
     stored = swift_cluster.s3_client(region).list_objects_v2(Bucket=bucket, Prefix=f"pgbackrest/backup/{STANZA}/")
     assert any(item["Key"].endswith("/backup.manifest") for item in stored.get("Contents", []))
+    # Committed after the backup: the restored server gets it from the WAL archive in Swift (archive-get).
+    with psycopg.connect(source.dsn, autocommit=True) as connection:
+        connection.execute("INSERT INTO kept SELECT g FROM generate_series(1001, 1500) AS g")
+    pgbackrest("check")
 
     target = postgres_base_dir / "swift-restored"
     marks.mark(target)
     account.private_dir(target)
     port = free_loopback_port()
-    # Where the restored server archives nothing: it must not write into the source's stanza.
+    # --archive-mode=off: the restored server must not archive into the source's stanza.
     pgbackrest("restore", f"--pg1-path={target}", "--archive-mode=off")
     restored = Postgres(target, port=port)
     try:
@@ -110,7 +114,7 @@ def test_pgbackrest_archives_backs_up_and_restores_through_swift(
         restored.wait_until_promoted(user=source.username, timeout=120)
         dsn = f"postgresql://{source.username}:{source.password}@127.0.0.1:{port}/postgres"
         with psycopg.connect(dsn) as connection:
-            assert connection.execute("SELECT count(*) FROM kept").fetchone() == (1000,)
+            assert connection.execute("SELECT count(*) FROM kept").fetchone() == (1500,)
     finally:
         restored.remove()
 
