@@ -131,9 +131,9 @@ def _owned(session: Session, project: str) -> set[tuple[str, str]]:
 
 def _container_of(location: str) -> str:
     """The container a location holds, for the admin's imports (who names any location): a directory's
-    name, or the part of a bucket's name after the project (stores.bucket_name)."""
+    name, or a bucket's name between the project and the digest (stores.bucket_name)."""
     if location.startswith(S3_SCHEME):
-        return location.rsplit("/", 1)[1].partition(".")[2]
+        return location.rsplit("/", 1)[1].rsplit("-", 1)[0].partition("-")[2] or "default"
     return Path(location).name
 
 

@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from controlplane.settings import Region, S3Endpoint
-from controlplane.storage.stores import ObjectMissing, StoredObject, StoreUnavailable
+from controlplane.storage.stores import ObjectMissing, StoredObject, StoreUnavailable, bucket_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -71,8 +71,8 @@ def project_buckets(region: Region, project: str) -> list[str]:
         listed = client(region).list_buckets().get("Buckets", [])
     except (BotoCoreError, ClientError) as err:
         raise _unavailable(region, "listing the buckets", err) from err
-    prefix = f"{project[:20].rstrip('-')}."
-    return sorted(b["Name"] for b in listed if "Name" in b and b["Name"].startswith((f"{project}.", prefix)))
+    prefix = bucket_prefix(project)
+    return sorted(b["Name"] for b in listed if "Name" in b and b["Name"].startswith(prefix))
 
 
 class S3Repository:

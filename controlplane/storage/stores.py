@@ -29,9 +29,9 @@ from controlplane.settings import Region, Settings
 
 S3_SCHEME = "s3://"
 # S3's bucket rule (what Swift's s3api enforces with dns_compliant_bucket_names): 3 to 63 lowercase letters,
-# digits, dots and hyphens; letters or digits at both ends; no `..`, `.-` or `-.`.
-_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{1,61})[a-z0-9]$")
-_BUCKET_FORBIDDEN = ("..", ".-", "-.")
+# digits, dots and hyphens, letters or digits at both ends; ours have no dots (pgBackRest refuses them).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_NAME_PART = 24  # of a project's or a container's name in a bucket name: 24 + 1 + 24 + 1 + 10 <= 63
 _TEMPORARY_PREFIX = "."  # a path component starting with a dot is a copy's temporary, never pgBackRest's
 
 
@@ -103,21 +103,24 @@ class Repository(Protocol):
 
 
 def bucket_name(project: str, container: str) -> str:
-    """The S3 bucket of a project's container: `<project>.<container>` when that is a valid bucket name.
+    """The S3 bucket of a project's container: `<project>-<container>-<digest>`, e.g. `acme-default-3f1c9a0b2e`.
 
-    Projects have no dots (`^[a-z][a-z0-9-]*$`), so the first dot always splits the two apart. A pair whose
-    plain name is no valid bucket (too long, an underscore, `..`) gets a shortened name with a digest of both.
+    pgBackRest refuses bucket names with dots, and a plain `<project>-<container>` would be ambiguous (projects
+    have hyphens too): the digest of the pair keeps every project's containers apart, the rest keeps the name
+    readable. Both parts are cut to fit S3's 63 characters; a container's dots and underscores become hyphens.
     """
-    plain = f"{project}.{container}"
-    if _valid_bucket(plain):
-        return plain
-    digest = hashlib.sha256(f"{project}/{container}".encode()).hexdigest()[:16]
-    short = re.sub(r"[^a-z0-9-]", "-", container)[:24].strip("-") or "c"
-    return f"{project[:20].rstrip('-')}.{short}-{digest}"
+    digest = hashlib.sha256(f"{project}/{container}".encode()).hexdigest()[:10]
+    readable = re.sub(r"[^a-z0-9-]", "-", container)[:_NAME_PART].strip("-") or "c"
+    return f"{project[:_NAME_PART].rstrip('-')}-{readable}-{digest}"
+
+
+def bucket_prefix(project: str) -> str:
+    """What every bucket of `project` starts with (other projects' buckets may too: check the digest)."""
+    return f"{project[:_NAME_PART].rstrip('-')}-"
 
 
 def _valid_bucket(name: str) -> bool:
-    return bool(_BUCKET.match(name)) and not any(bad in name for bad in _BUCKET_FORBIDDEN)
+    return bool(_BUCKET.match(name)) and ".." not in name
 
 
 def location_of(region: Region, project: str, container: str) -> str:

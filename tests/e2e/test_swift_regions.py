@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from controlplane.storage.stores import bucket_name, bucket_prefix
 from tests.controlplane.cp_process import ControlPlane, stop_leftover_servers, unprivileged_reachable_dir
 from tests.e2e.test_dbaas_service import write
 from tests.terraform_workspace import Workspace, cli_config, terraform_env
@@ -90,7 +91,7 @@ def stored_keys(swift_regions: SwiftRegions, stanza_part: str) -> dict[str, list
         s3 = s3_client(region)
         keys = []
         for bucket in s3.list_buckets().get("Buckets", []):
-            if bucket["Name"].startswith(f"{PROJECT}."):
+            if bucket["Name"].startswith(bucket_prefix(PROJECT)):
                 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
                     keys += [item["Key"] for item in page.get("Contents", []) if stanza_part in item["Key"]]
         found[region.name] = keys
@@ -104,7 +105,8 @@ def test_backups_forks_and_destroy_on_swift_regions(workspace: Workspace, swift_
     uri = found["dbaas_service.db"]["uri"]
     base = found["dbaas_backup.base"]
     assert (base["state"], base["region"]) == ("Succeeded", "swift-east")
-    assert base["backup_handle"].startswith(f"pgbackrest:s3://swift-east/{PROJECT}.default#"), base["backup_handle"]
+    bucket = bucket_name(PROJECT, "default")
+    assert base["backup_handle"].startswith(f"pgbackrest:s3://swift-east/{bucket}#"), base["backup_handle"]
 
     psql(uri, "CREATE TABLE marks (label text PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
     psql(uri, "INSERT INTO marks (label) VALUES ('one')")
