@@ -38,8 +38,8 @@ bench: bytecode
 	$(BIN)/python bench/package_launch.py
 
 lint: install
-	$(BIN)/ruff check provider controlplane tests bench proto packaging
-	$(BIN)/ruff format --check provider controlplane tests bench proto packaging
+	$(BIN)/ruff check provider controlplane tests bench proto packaging tools
+	$(BIN)/ruff format --check provider controlplane tests bench proto packaging tools
 	$(BIN)/mypy
 
 # The release in dist/: terraform-provider-dbaas_<version>_linux_amd64.zip, its SHA256SUMS and registry manifest
