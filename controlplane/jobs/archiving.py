@@ -94,21 +94,6 @@ class Archiving:
         """Remove the stanza's configuration: its service and every backup of it are gone."""
         shutil.rmtree(self.config_dir(stanza), ignore_errors=True)
 
-    def containers(self) -> list[Path]:
-        """Every container directory of every region's store."""
-        stores = [region.object_store for region in self._settings.regions if region.object_store.is_dir()]
-        return [path for store in stores for path in store.iterdir() if path.is_dir() and not path.is_symlink()]
-
-    def container_paths(self, container: str) -> list[Path]:
-        """Where `container` is in every region's store: a repository and its copies in other regions."""
-        return [self.repository_path(region.name, container) for region in self._settings.regions]
-
-    def repository_path(self, region: str, container: str) -> Path:
-        found = self._settings.region(region)
-        if found is None:
-            raise LookupError(f"region {region!r} is not configured")
-        return found.object_store / container
-
     def location(self, region: str, project: str, container: str) -> str:
         """Where `project`'s `container` lives in `region` (controlplane/storage/stores.py's one rule)."""
         found = self._settings.region(region)
