@@ -12,6 +12,8 @@ object that vanished while read is `ObjectMissing`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -61,8 +64,15 @@ def client(region: Region) -> S3Client:
                     response_checksum_validation="when_required",
                 ),
             )
+            # Swift's s3api wants DeleteObjects' Content-MD5, which botocore no longer sends (it sends CRC32).
+            found.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
             _clients[region.name] = found
         return found
+
+
+def _add_content_md5(request: AWSRequest, **_: object) -> None:
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
 def project_buckets(region: Region, project: str) -> list[str]:
