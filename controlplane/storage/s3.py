@@ -164,6 +164,8 @@ class S3Repository:
             raise self._unavailable("reading", err) from err
         try:
             yield body  # type: ignore[misc]  # botocore's StreamingBody reads like a binary file
+        except (BotoCoreError, ClientError) as err:  # the stream broke while a copy read it
+            raise self._unavailable("reading", err) from err
         finally:
             body.close()
 
