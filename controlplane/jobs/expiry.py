@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import backups, expiries
 from controlplane.catalog.db import transaction
 from controlplane.engine.os_user import resolve_account
+from controlplane.engine.pgbackrest import PgBackRestError
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import listed_backups
@@ -42,7 +43,7 @@ class Expiries:
         done there.
 
         While the repository itself must keep it, its copies are left alone too: a copy pass would bring them
-        back from it.
+        back from it. A copy whose store cannot be reached now is among the locations returned.
         """
         with self._archiving.copy_lock(stanza):
             primary = self._archiving.repository_driver(stanza, repo_path)
@@ -50,7 +51,14 @@ class Expiries:
                 return [repo_path]
             waiting = []
             for copy in self.copies(project, container):
-                if copy == repo_path or label not in listed_backups(self._archiving.repository(copy), stanza):
+                if copy == repo_path:
+                    continue
+                try:
+                    if label not in listed_backups(self._archiving.repository(copy), stanza):
+                        continue
+                except StoreUnavailable as exc:
+                    log.warning("the expiry of %s in %s waits: %s", label, copy, exc)
+                    waiting.append(copy)
                     continue
                 driver = self._archiving.repository_driver(stanza, copy)
                 if driver.expirable(repo=1, label=label):
@@ -66,7 +74,13 @@ class Expiries:
             owed = expiries.deferred_expiries(session, stanza=stanza)
             rows = [(e.id, e.service_id, e.project, e.repo_path, e.container, e.label) for e in owed]
         for expiry_id, service_id, project, repo_path, container, label in rows:
-            waiting = self.expire(stanza=stanza, project=project, repo_path=repo_path, container=container, label=label)
+            try:
+                waiting = self.expire(
+                    stanza=stanza, project=project, repo_path=repo_path, container=container, label=label
+                )
+            except (PgBackRestError, StoreUnavailable) as exc:  # a store down: the next full backup tries again
+                log.warning("deferred expiry of %s in %s failed, kept for later: %s", label, repo_path, exc)
+                continue
             if repo_path in waiting:
                 continue
             log.info("deferred expiry of %s in %s done", label, repo_path)

@@ -118,10 +118,12 @@ class ForkJobs:
         location = plan.instructions.copy_of or plan.instructions.repo_path
         if not postgres.is_running():
             return None, f"{name} was not running"
-        primary = self._archiving.repository(location)
         try:
+            primary = self._archiving.repository(location)
             if not primary.exists():
                 return None, f"the repository of {name} in its own region ({location}) is gone"
+        except LookupError:
+            return None, f"the repository of {name} ({location}) is in no configured region any more"
         except StoreUnavailable as exc:
             return None, f"the repository of {name} in its own region cannot be reached: {exc}"
         if primary.region != source.cloud:
