@@ -335,17 +335,24 @@ class MariaDB:
         while True:
             if self.pid() is None:
                 raise MariaDBError("the server exited")
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.connect(str(self.socket_path))
-                    return
-                except OSError:
-                    pass
+            if self._greets():
+                return
             if cancel is not None and cancel.is_set():
                 raise MariaDBError("cancelled")
             if time.monotonic() > deadline:
                 raise MariaDBError(f"the server did not answer within {timeout:g} s")
             time.sleep(0.02)
+
+    def _greets(self) -> bool:
+        """Whether the server sends its handshake on the socket: it accepts connections only once started
+        (the socket listens earlier, and a server stopped before it is ready may hang in its startup)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(str(self.socket_path))
+                return bool(probe.recv(4))
+            except OSError:
+                return False
 
     def stop(self, *, timeout: float = 60) -> None:
         """Shut the server down cleanly (SIGTERM) and wait for it; nothing when it is stopped."""
@@ -353,12 +360,15 @@ class MariaDB:
             if self.pid() is None:
                 return
             self._kill(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self.pid() is not None:
-                if time.monotonic() > deadline:
-                    raise MariaDBError(f"stopping MariaDB in {self._home}: still running after {timeout:g} s")
-                time.sleep(0.02)
+            self._wait_for_exit(timeout=timeout)
             logger.info("stop %s: stopped", self._home)
+
+    def _wait_for_exit(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pid() is not None:
+            if time.monotonic() > deadline:
+                raise MariaDBError(f"stopping MariaDB in {self._home}: still running after {timeout:g} s")
+            time.sleep(0.02)
 
     def _kill(self, sig: signal.Signals) -> None:
         pid = self.pid()
@@ -431,9 +441,11 @@ class MariaDB:
     # -- remove ------------------------------------------------------------------------------------
 
     def remove(self) -> None:
-        """Stop the server if it runs, then delete the home (marked ones only) and the socket directory."""
+        """Kill the server if it runs, then delete the home (marked ones only) and the socket directory."""
         with self._lock:
-            self.stop()
+            # Killed, not shut down: its files go next, and a clean shutdown only costs time.
+            self._kill(signal.SIGKILL)
+            self._wait_for_exit(timeout=60)
             try:
                 marks.remove_marked(self._home)
                 for purpose in SCRATCH_PURPOSES:
