@@ -225,7 +225,7 @@ def backup(
             assert process.stdout is not None
             stream = Metered(process.stdout, cancel=cancel, digest=False, at_end=process.check)
             compressed = Metered(
-                zstandard.ZstdCompressor(level=_ZSTD_LEVEL).stream_reader(io.BufferedReader(stream, _CHUNK)),
+                zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1).stream_reader(io.BufferedReader(stream, _CHUNK)),
                 cancel=cancel,
             )
             repository.write(data_key, io.BufferedReader(compressed, _CHUNK), -1, durable=True)
