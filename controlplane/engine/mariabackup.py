@@ -224,10 +224,8 @@ def backup(
         with Streamed(server.account, argv, what, stdin=False) as process:
             assert process.stdout is not None
             stream = Metered(process.stdout, cancel=cancel, digest=False, at_end=process.check)
-            compressed = Metered(
-                zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1).stream_reader(io.BufferedReader(stream, _CHUNK)),
-                cancel=cancel,
-            )
+            compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1)
+            compressed = Metered(compressor.stream_reader(io.BufferedReader(stream, _CHUNK)), cancel=cancel)
             repository.write(data_key, io.BufferedReader(compressed, _CHUNK), -1, durable=True)
         checkpoints = _key_values(work / "xtrabackup_checkpoints")
         info = _key_values(work / "xtrabackup_info")

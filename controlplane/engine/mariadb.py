@@ -51,6 +51,7 @@ SOCKET_ROOT = Path("/tmp")
 SCRATCH_PURPOSES = ("build", "restore")
 _INSTALL_TIMEOUT = 300.0
 _SQL_TIMEOUT = 60.0
+_CHECK_TIMEOUT = 24 * 3600.0  # bounded by the data, not by us
 _LOG_TAIL_LINES = 20
 _USERNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED_USERS = frozenset({"root", "mysql", "mariadb.sys", "PUBLIC"})
@@ -424,6 +425,24 @@ class MariaDB:
             return self._account.run(argv, timeout=timeout, stdin=statement).stdout.rstrip("\n")
         except CommandError as exc:
             raise MariaDBError(f"SQL on {self._home} failed: {exc}") from exc
+
+    def check_tables(self, *, timeout: float = _CHECK_TIMEOUT, cancel: threading.Event | None = None) -> None:
+        """CHECK TABLE on every table of every database (mariadb-check), as a restore test does; MariaDBError
+        with the checker's report when a table is damaged."""
+        argv = [
+            "mariadb-check",
+            "--no-defaults",
+            f"--socket={self.socket_path}",
+            f"--user={self.admin_user}",
+            "--all-databases",
+            "--silent",  # errors only
+        ]
+        try:
+            report = self._account.run(argv, timeout=timeout, cancel=cancel).stdout
+        except CommandError as exc:
+            raise MariaDBError(f"checking the tables of {self._home} failed: {exc}") from exc
+        if "error" in report.lower():
+            raise MariaDBError(f"checking the tables of {self._home} found damage:\n{report.strip()[-2000:]}")
 
     def flush_binary_logs(self) -> None:
         """Close the current binary log and open the next (the closed one can then be archived)."""

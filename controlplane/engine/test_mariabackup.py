@@ -117,6 +117,7 @@ def test_full_and_incremental_chains_restore(source: MariaDB, repository: Direct
     try:
         assert contents(fork) == expected[:-1]  # everything up to "after-first"
         assert contents(fork)[-1] == "after-first"
+        fork.check_tables()  # what a restore test runs
     finally:
         fork.remove()
     fork = restored(base_dir, repository, branch.label, "fork-branch")

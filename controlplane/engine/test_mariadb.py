@@ -188,3 +188,20 @@ def test_remove_keeps_what_we_did_not_make(base_dir: Path) -> None:
     with pytest.raises(MariaDBError, match="no mark"):
         MariaDB(foreign, port=free_loopback_port()).remove()
     assert foreign.exists() and not marks.is_marked(foreign)
+
+
+def test_check_tables_finds_a_damaged_table(base_dir: Path) -> None:
+    server = create(base_dir / "damaged")
+    try:
+        server.sql("CREATE TABLE defaultdb.notes (id INT PRIMARY KEY, v TEXT) ENGINE=Aria")
+        server.sql("INSERT INTO defaultdb.notes SELECT seq, REPEAT('x', 500) FROM seq_1_to_200", database="defaultdb")
+        server.check_tables()
+        server.stop()
+        data = server.data_dir / "defaultdb" / "notes.MAD"
+        with data.open("r+b") as handle:
+            handle.truncate(data.stat().st_size // 2)
+        server.start()
+        with pytest.raises(MariaDBError, match=r"defaultdb\.notes"):
+            server.check_tables()
+    finally:
+        server.remove()
