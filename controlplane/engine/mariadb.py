@@ -19,6 +19,7 @@ is a password user on loopback TCP with every privilege on `defaultdb` and on th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -117,6 +118,11 @@ def service_uri(*, username: str, password: str, host: str, port: int) -> str:
     return f"mysql://{user}:{secret}@{host}:{port}/{DEFAULT_DATABASE}"
 
 
+def native_password_hash(password: str) -> str:
+    """MariaDB's mysql_native_password hash of `password` (`*` and the hex of SHA1(SHA1(password)))."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
 def sql_string(value: str) -> str:
     """A MariaDB string literal (for statements sent on standard input, never on a command line)."""
     if "\0" in value:
@@ -186,15 +192,9 @@ class MariaDB:
 
         mariadb-install-db fills a staging home that is renamed into place when finished, so `home` holds
         nothing or a whole server. The tenant is made by a bootstrap server reading the statements on its
-        standard input: the password never reaches a command line.
+        standard input (see `ensure_owner`); grant tables are off in bootstrap mode until FLUSH PRIVILEGES.
         """
-        if not _USERNAME.match(username) or username in _RESERVED_USERS or username == self.admin_user:
-            raise MariaDBError(
-                f"install {self._home}: username {username!r} must match {_USERNAME.pattern} "
-                f"and be none of {sorted(_RESERVED_USERS | {self.admin_user})}"
-            )
-        if not password or any(c in password for c in "\n\r\0"):
-            raise MariaDBError(f"install {self._home}: the password is empty or has a line break or NUL")
+        statements = "FLUSH PRIVILEGES;\n" + self._owner_statements("install", username, password)
 
         def fill(data_dir: Path) -> None:
             self._run(
@@ -215,7 +215,7 @@ class MariaDB:
                 [SERVER_PROGRAM, "--no-defaults", f"--datadir={data_dir}", "--bootstrap", "--skip-log-bin"],
                 timeout=_INSTALL_TIMEOUT,
                 cancel=cancel,
-                stdin=_tenant_statements(username, password),
+                stdin=statements,
             )
 
         self.build(fill)
@@ -426,6 +426,37 @@ class MariaDB:
         except CommandError as exc:
             raise MariaDBError(f"SQL on {self._home} failed: {exc}") from exc
 
+    def ensure_owner(self, *, username: str, password: str) -> None:
+        """Make the running server's tenant `username` with `password` and its privileges (a fork's tenant,
+        a changed password); idempotent."""
+        self.sql(self._owner_statements("ensure_owner", username, password))
+
+    def _owner_statements(self, what: str, username: str, password: str) -> str:
+        """The statements that make `defaultdb` and the tenant: every privilege on `defaultdb` and on the
+        databases named `<username>_…`, nothing global. The password goes as its mysql_native_password
+        hash, so the binary logs (and their archive) never hold it in clear."""
+        if not _USERNAME.match(username) or username in _RESERVED_USERS or username == self.admin_user:
+            raise MariaDBError(
+                f"{what} {self._home}: username {username!r} must match {_USERNAME.pattern} "
+                f"and be none of {sorted(_RESERVED_USERS | {self.admin_user})}"
+            )
+        if not password or any(c in password for c in "\n\r\0"):
+            raise MariaDBError(f"{what} {self._home}: the password is empty or has a line break or NUL")
+        account = f"{sql_string(username)}@'127.0.0.1'"
+        hashed = sql_string(native_password_hash(password))
+        # In a database-name pattern `_` is a wildcard: escaped, `<username>_%` means exactly that prefix.
+        own_prefix = username.replace("_", "\\_") + "\\_%"
+        return "\n".join(
+            [
+                f"CREATE DATABASE IF NOT EXISTS `{DEFAULT_DATABASE}`;",
+                f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY PASSWORD {hashed};",
+                f"ALTER USER {account} IDENTIFIED BY PASSWORD {hashed};",
+                f"GRANT ALL PRIVILEGES ON `{DEFAULT_DATABASE}`.* TO {account};",
+                f"GRANT ALL PRIVILEGES ON `{own_prefix}`.* TO {account};",
+                "",
+            ]
+        )
+
     def check_tables(self, *, timeout: float = _CHECK_TIMEOUT, cancel: threading.Event | None = None) -> None:
         """CHECK TABLE on every table of every database (mariadb-check), as a restore test does; MariaDBError
         with the checker's report when a table is damaged."""
@@ -510,20 +541,3 @@ class MariaDB:
             return tail(self.log_file, offset, lines=_LOG_TAIL_LINES) or "(the server logged nothing)"
         except OSError as exc:
             return f"(no server log: {exc})"
-
-
-def _tenant_statements(username: str, password: str) -> str:
-    """The bootstrap statements that make `defaultdb` and the tenant (grant tables are off until FLUSH)."""
-    account = f"{sql_string(username)}@'127.0.0.1'"
-    # In a database-name pattern `_` is a wildcard: escaped, `<username>_%` means exactly that prefix.
-    own_prefix = username.replace("_", "\\_") + "\\_%"
-    return "\n".join(
-        [
-            "FLUSH PRIVILEGES;",
-            f"CREATE DATABASE IF NOT EXISTS `{DEFAULT_DATABASE}`;",
-            f"CREATE USER {account} IDENTIFIED BY {sql_string(password)};",
-            f"GRANT ALL PRIVILEGES ON `{DEFAULT_DATABASE}`.* TO {account};",
-            f"GRANT ALL PRIVILEGES ON `{own_prefix}`.* TO {account};",
-            "",
-        ]
-    )

@@ -129,6 +129,22 @@ def test_tenant_needs_its_password_and_loopback_only(server: MariaDB) -> None:
     assert server.sql("SELECT @@gtid_strict_mode, @@log_slave_updates, @@binlog_expire_logs_seconds") == "1\t1\t0"
 
 
+def test_ensure_owner_changes_the_password_which_no_binary_log_holds(server: MariaDB) -> None:
+    changed = "n3w-" + secrets.token_urlsafe(12)
+    server.ensure_owner(username=TENANT, password=changed)
+    try:
+        assert tenant(server, "SELECT 1", password=changed).stdout.strip() == "1"
+        assert tenant(server, "SELECT 1").returncode != 0
+    finally:
+        server.ensure_owner(username=TENANT, password=PASSWORD)
+    assert tenant(server, "SELECT 1").stdout.strip() == "1"
+    server.flush_binary_logs()
+    logs = [str(server.data_dir / item.name) for item in server.binlog_files()]
+    decoded = subprocess.run(["mariadb-binlog", "--no-defaults", *logs], capture_output=True, text=True, check=True)
+    assert "ALTER USER" in decoded.stdout
+    assert changed not in decoded.stdout and PASSWORD not in decoded.stdout
+
+
 def test_uri_names_user_password_and_defaultdb() -> None:
     uri = service_uri(username=TENANT, password="p@ss/word", host="127.0.0.1", port=3307)
     assert uri == f"mysql://{TENANT}:p%40ss%2Fword@127.0.0.1:3307/defaultdb"
