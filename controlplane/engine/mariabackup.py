@@ -99,6 +99,11 @@ class BackupManifest:
         body = json.loads(text)
         if body.pop("format", None) != MANIFEST_FORMAT:
             raise ValueError("unknown manifest format")
+        # The repository is written by the database account: what becomes a key is checked first.
+        if not _LABEL.match(body["label"]) or not (body["parent"] is None or _LABEL.match(body["parent"])):
+            raise ValueError(f"bad label or parent: {body['label']!r}, {body['parent']!r}")
+        if body["type"] not in ("full", "incr") or (body["type"] == "full") != (body["parent"] is None):
+            raise ValueError(f"bad type {body['type']!r} for parent {body['parent']!r}")
         body["binlog"] = BinlogPosition(**body["binlog"])
         body["started_at"] = datetime.fromisoformat(body["started_at"])
         body["stopped_at"] = datetime.fromisoformat(body["stopped_at"])
@@ -141,7 +146,10 @@ def list_backups(repository: Repository, stanza: str) -> list[BackupManifest]:
             continue
         text = repository.read(stored.key)
         try:
-            found.append(BackupManifest.from_json(text or b""))
+            item = BackupManifest.from_json(text or b"")
+            if stored.key != _key(stanza, item.label, MANIFEST_NAME):
+                raise ValueError(f"it describes backup {item.label}")
+            found.append(item)
         except (ValueError, TypeError, KeyError) as exc:
             logger.warning("%s in %s: unreadable manifest (%s), skipped", stored.key, repository.location, exc)
     return sorted(found, key=lambda manifest: manifest.label)
@@ -153,7 +161,10 @@ def manifest(repository: Repository, stanza: str, label: str) -> BackupManifest:
     if text is None:
         raise BackupError(f"backup {label} of stanza {stanza} is not in {repository.location}")
     try:
-        return BackupManifest.from_json(text)
+        found = BackupManifest.from_json(text)
+        if found.label != label:
+            raise ValueError(f"it describes backup {found.label}")
+        return found
     except (ValueError, TypeError, KeyError) as exc:
         raise BackupError(f"the manifest of backup {label} of stanza {stanza} is unreadable: {exc}") from exc
 
@@ -330,16 +341,21 @@ def _check_object(repository: Repository, stanza: str, link: BackupManifest) -> 
 
 def remove(repository: Repository, stanza: str, label: str) -> list[str]:
     """Remove backup `label` and every incremental built on it; the labels removed, newest first."""
-    backups = list_backups(repository, stanza)
+    prefix = backups_prefix(stanza)
     doomed = {label}
-    for item in backups:  # by label: a parent sorts before its children
+    for item in list_backups(repository, stanza):  # by label: a parent sorts before its children
         if item.parent in doomed:
             doomed.add(item.label)
+    if label.endswith("F"):
+        # Every incremental of a full backup's chain is named after it, listed or not (a manifest unreadable
+        # or not yet written): none can outlive the full backup it needs.
+        stored = {item.key[len(prefix) :].split("/", 1)[0] for item in repository.list(prefix)}
+        doomed |= {name for name in stored if name.startswith(f"{label}_") and _LABEL.match(name)}
     removed = sorted(doomed, reverse=True)
     for name in removed:
         # The manifest first: a backup half removed is no longer listed, and never restored.
         repository.remove(_key(stanza, name, MANIFEST_NAME))
-        repository.remove(f"{backups_prefix(stanza)}{name}/")
+        repository.remove(f"{prefix}{name}/")
     return removed
 
 

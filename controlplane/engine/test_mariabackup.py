@@ -7,6 +7,8 @@ adding backups and binary logs to that stanza, as a service's life does.
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import tempfile
 import time
@@ -166,6 +168,15 @@ def test_verify_finds_an_altered_backup_and_removal_keeps_chains_whole(
     with pytest.raises(mariabackup.BackupError, match=r"altered|zstd"):
         mariabackup.restore(repository, stanza, child.label, MariaDB(base_dir / "never", port=free_loopback_port()))
     assert not (base_dir / "never").exists()
+
+    # A manifest planted by the database account is no way out of the stanza.
+    planted = json.loads(repository.read(f"mysql/{stanza}/backups/{child.label}/{mariabackup.MANIFEST_NAME}") or b"")
+    planted["parent"] = "../../elsewhere"
+    body = json.dumps(planted).encode()
+    repository.write(f"mysql/{stanza}/backups/{child.label}/{mariabackup.MANIFEST_NAME}", io.BytesIO(body), len(body))
+    assert [item.label for item in mariabackup.list_backups(repository, stanza)] == [full.label]
+    with pytest.raises(mariabackup.BackupError, match="unreadable"):
+        mariabackup.chain(repository, stanza, child.label)
 
     assert mariabackup.remove(repository, stanza, full.label) == [child.label, full.label]
     assert mariabackup.list_backups(repository, stanza) == []
