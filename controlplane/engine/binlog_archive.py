@@ -101,11 +101,24 @@ def _lock_for(repository: Repository, stanza: str) -> threading.Lock:
 # -- archive ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Index:
+    """What index.json holds: the archived files, and the sequence number below which none is archived
+    again (pruned ones, which the server may still keep while InnoDB needs them)."""
+
+    files: list[ArchivedBinlog]
+    pruned_before: int
+
+
 def archived(repository: Repository, stanza: str) -> list[ArchivedBinlog]:
     """The archived binary logs of `stanza`, oldest first (none without an index)."""
+    return _read_index(repository, stanza).files
+
+
+def _read_index(repository: Repository, stanza: str) -> _Index:
     text = repository.read(binlog_prefix(stanza) + INDEX_NAME)
     if text is None:
-        return []
+        return _Index(files=[], pruned_before=0)
     try:
         body = json.loads(text)
         if body.get("format") != INDEX_FORMAT:
@@ -120,9 +133,10 @@ def archived(repository: Repository, stanza: str) -> list[ArchivedBinlog]:
             )
             for entry in body["files"]
         ]
+        files = sorted(entries, key=lambda entry: _sequence(entry.name))
+        return _Index(files=files, pruned_before=int(body["pruned_before"]))
     except (ValueError, TypeError, KeyError) as exc:
         raise BinlogArchiveError(f"the binary log index of stanza {stanza} is unreadable: {exc}") from exc
-    return sorted(entries, key=lambda entry: _sequence(entry.name))
 
 
 def archive(repository: Repository, stanza: str, server: MariaDB) -> list[ArchivedBinlog]:
@@ -135,11 +149,15 @@ def archive(repository: Repository, stanza: str, server: MariaDB) -> list[Archiv
             raise BinlogArchiveError(f"archiving the binary logs of stanza {stanza}: {exc}") from exc
         if not files:
             raise BinlogArchiveError(f"archiving the binary logs of stanza {stanza}: {server.home} has log-bin off")
-        index = archived(repository, stanza)
-        known = {entry.name for entry in index}
-        new = [_copy(repository, stanza, server, item.name) for item in files[:-1] if item.name not in known]
+        index = _read_index(repository, stanza)
+        known = {entry.name for entry in index.files}
+        new = [
+            _copy(repository, stanza, server, item.name)
+            for item in files[:-1]
+            if item.name not in known and _sequence(item.name) >= index.pruned_before
+        ]
         if new:
-            _write_index(repository, stanza, [*index, *new])
+            _write_index(repository, stanza, _Index([*index.files, *new], index.pruned_before))
         try:
             # Everything before the current log is archived now: the server may let it go.
             server.sql(f"PURGE BINARY LOGS TO {sql_string(files[-1].name)}")
@@ -157,6 +175,27 @@ def archive_latest(repository: Repository, stanza: str, server: MariaDB) -> list
     except MariaDBError as exc:
         raise BinlogArchiveError(f"closing the current binary log of stanza {stanza}: {exc}") from exc
     return archive(repository, stanza, server)
+
+
+def prune(repository: Repository, stanza: str) -> list[str]:
+    """Remove the archived binary logs older than every backup's position: no restore can replay them.
+
+    The index is rewritten first, so it never lists a removed file. Nothing goes while there is no backup.
+    """
+    with _lock_for(repository, stanza):
+        backups = list_backups(repository, stanza)
+        if not backups:
+            return []
+        oldest = min(_sequence(item.binlog.file) for item in backups)
+        index = _read_index(repository, stanza)
+        dropped = [entry.name for entry in index.files if _sequence(entry.name) < oldest]
+        if dropped:
+            kept = [entry for entry in index.files if _sequence(entry.name) >= oldest]
+            _write_index(repository, stanza, _Index(kept, max(oldest, index.pruned_before)))
+            for name in dropped:
+                repository.remove(binlog_prefix(stanza) + f"{name}.zst")
+            logger.info("prune %s: %s", stanza, ", ".join(dropped))
+        return dropped
 
 
 def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> ArchivedBinlog:
@@ -186,14 +225,14 @@ def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> Ar
     )
 
 
-def _write_index(repository: Repository, stanza: str, entries: list[ArchivedBinlog]) -> None:
+def _write_index(repository: Repository, stanza: str, index: _Index) -> None:
     files = []
-    for entry in sorted(entries, key=lambda item: _sequence(item.name)):
+    for entry in sorted(index.files, key=lambda item: _sequence(item.name)):
         row = asdict(entry)
         row["first_event_at"] = entry.first_event_at.isoformat()
         row["last_event_at"] = entry.last_event_at.isoformat()
         files.append(row)
-    body = json.dumps({"format": INDEX_FORMAT, "files": files}, indent=1).encode()
+    body = json.dumps({"format": INDEX_FORMAT, "files": files, "pruned_before": index.pruned_before}, indent=1).encode()
     try:
         repository.write(binlog_prefix(stanza) + INDEX_NAME, io.BytesIO(body), len(body), durable=True)
     except StoreUnavailable as exc:

@@ -231,3 +231,29 @@ def test_fork_at_the_latest_transaction(source: MariaDB, repository: DirectoryRe
         assert position == source.current_gtid()
     finally:
         fork.remove()
+
+
+def test_pruning_keeps_what_the_oldest_backup_needs(
+    source: MariaDB, repository: DirectoryRepository, base_dir: Path
+) -> None:
+    old_fulls = [item.label for item in mariabackup.list_backups(repository, STANZA) if item.type == "full"]
+    insert(source, "before-new-full")
+    binlog_archive.archive_latest(repository, STANZA, source)
+    newest = mariabackup.backup(repository, STANZA, source, type="full")
+    assert binlog_archive.prune(repository, STANZA) == []  # the old chains still need every log
+    for label in old_fulls:
+        mariabackup.remove(repository, STANZA, label)
+    dropped = binlog_archive.prune(repository, STANZA)
+    assert dropped and all(name < newest.binlog.file for name in dropped)
+    insert(source, "after-prune")
+    binlog_archive.archive_latest(repository, STANZA, source)
+    logs = binlog_archive.archived(repository, STANZA)
+    assert logs[0].name == newest.binlog.file
+    stored = {item.key.rsplit("/", 1)[1] for item in repository.list(f"mysql/{STANZA}/binlog/")}
+    assert stored == {binlog_archive.INDEX_NAME, *(f"{entry.name}.zst" for entry in logs)}
+    fork = restored(base_dir, repository, newest.label, "fork-pruned")
+    try:
+        binlog_archive.replay(repository, STANZA, fork, newest.binlog)
+        assert contents(fork) == contents(source)
+    finally:
+        fork.remove()
