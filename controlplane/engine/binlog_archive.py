@@ -299,6 +299,8 @@ def recoverable_window(repository: Repository, stanza: str) -> Window | None:
 
 def backup_before(repository: Repository, stanza: str, target: datetime) -> BackupManifest:
     """The latest backup that ended at or before `target`: where a point-in-time restore starts."""
+    if target.tzinfo is None:
+        raise BinlogArchiveError(f"stanza {stanza}: the target time {target.isoformat()} has no time zone")
     window = recoverable_window(repository, stanza)
     if window is None:
         raise BinlogArchiveError(f"stanza {stanza} has no backup to restore from")
@@ -328,6 +330,8 @@ def replay(
     `until` lands on the second (see the module's docstring) and must not be later than the last archived
     event: what is not archived cannot be replayed.
     """
+    if until is not None and until.tzinfo is None:
+        raise BinlogArchiveError(f"stanza {stanza}: the target time {until.isoformat()} has no time zone")
     logs = archived(repository, stanza)
     first = next((index for index, entry in enumerate(logs) if entry.name == start.file), None)
     if first is None:

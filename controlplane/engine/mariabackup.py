@@ -432,6 +432,9 @@ def _unpack(
             )
         except zstandard.ZstdError as exc:
             raise BackupError(f"{what}: {key} is no zstd stream: {exc}") from exc
+        except BrokenPipeError:
+            process.check()  # mbstream gave up: its own words say why
+            raise
         process.stdin.close()
         process.check()
     if metered.hexdigest() != link.sha256 or metered.size != link.stored_size:

@@ -218,6 +218,8 @@ def test_point_in_time_lands_between_two_commits(
         fork.remove()
     with pytest.raises(binlog_archive.BinlogArchiveError, match="outside the recoverable window"):
         binlog_archive.backup_before(repository, STANZA, datetime(2001, 1, 1, tzinfo=UTC))
+    with pytest.raises(binlog_archive.BinlogArchiveError, match="no time zone"):
+        binlog_archive.backup_before(repository, STANZA, target.replace(tzinfo=None))
 
 
 def test_fork_at_the_latest_transaction(source: MariaDB, repository: DirectoryRepository, base_dir: Path) -> None:
