@@ -34,9 +34,10 @@ from pathlib import Path
 import zstandard
 
 from controlplane.engine import marks
-from controlplane.engine.mariabackup import BackupError, BackupManifest, BinlogPosition, Metered, list_backups
+from controlplane.engine.mariabackup import BackupManifest, BinlogPosition, list_backups
 from controlplane.engine.mariadb import MariaDB, MariaDBError, sql_string
 from controlplane.engine.os_user import AccountError, CommandError, open_directory
+from controlplane.engine.streams import Metered
 from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -373,7 +374,7 @@ def replay(
             cancel=cancel,
             env={"TZ": "UTC"},
         )
-    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, CommandError, BackupError) as exc:
+    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, CommandError) as exc:
         raise BinlogArchiveError(
             f"replaying the binary logs of stanza {stanza} into {server.home} failed: {exc}"
         ) from exc

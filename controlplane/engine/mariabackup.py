@@ -24,23 +24,19 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
-import signal
-import subprocess
 import threading
-from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, cast
+from typing import Any, Literal
 
 import zstandard
 
 from controlplane.engine import marks
 from controlplane.engine.mariadb import MariaDB, MariaDBError
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file
+from controlplane.engine.streams import Metered, StreamCancelled, Streamed
 from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -54,7 +50,6 @@ _LABEL = re.compile(r"^\d{8}-\d{6}F(?:_\d{8}-\d{6}I)?$")
 _STAMP = "%Y%m%d-%H%M%S"
 _CHUNK = 1 << 20
 _ZSTD_LEVEL = 3  # zstd's default: several hundred MB/s per core, well ahead of the disk it reads
-_STDERR_LINES = 30
 _BINLOG_POS = re.compile(r"filename '([^']+)', position '(\d+)'(?:, GTID of the last change '([^']*)')?")
 
 
@@ -232,7 +227,7 @@ def backup(
     what = f"backup {label} of stanza {stanza}"
     data_key = _key(stanza, label, DATA_NAME)
     try:
-        with Streamed(server.account, argv, what, stdin=False) as process:
+        with Streamed(server.account, argv, stdin=False) as process:
             assert process.stdout is not None
             stream = Metered(process.stdout, cancel=cancel, digest=False, at_end=process.check)
             compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1)
@@ -258,7 +253,7 @@ def backup(
         repository.write(
             _key(stanza, label, MANIFEST_NAME), io.BytesIO(manifest_json), len(manifest_json), durable=True
         )
-    except (StoreUnavailable, OSError, KeyError, ValueError) as exc:
+    except (StoreUnavailable, OSError, KeyError, ValueError, CommandError, StreamCancelled) as exc:
         with contextlib.suppress(StoreUnavailable):
             repository.remove(f"{backups_prefix(stanza)}{label}/")
         raise BackupError(f"{what} failed: {exc}") from exc
@@ -400,7 +395,16 @@ def restore(
                 account, ["--move-back", f"--target-dir={full}", f"--datadir={data_dir}"], "moving back", cancel
             )
         )
-    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, ObjectMissing, MariaDBError) as exc:
+    except (
+        OSError,
+        AccountError,
+        marks.UnmarkedError,
+        StoreUnavailable,
+        ObjectMissing,
+        MariaDBError,
+        CommandError,
+        StreamCancelled,
+    ) as exc:
         raise BackupError(f"restoring backup {label} of stanza {stanza} into {server.home} failed: {exc}") from exc
     finally:
         with contextlib.suppress(OSError, marks.UnmarkedError):
@@ -422,7 +426,7 @@ def _unpack(
     what = f"unpacking {link.label} of stanza {stanza}"
     with (
         repository.open_read(key) as stored,
-        Streamed(account, ["mbstream", "-x", "-C", str(target)], what, stdin=True) as process,
+        Streamed(account, ["mbstream", "-x", "-C", str(target)], stdin=True) as process,
     ):
         assert process.stdin is not None
         metered = Metered(stored, cancel=cancel)
@@ -446,107 +450,3 @@ def _mariabackup(account: Account, options: list[str], what: str, cancel: thread
         account.run(["mariabackup", "--no-defaults", *options], timeout=7 * 24 * 3600, cancel=cancel)
     except CommandError as exc:
         raise BackupError(f"mariabackup {what} failed: {exc}") from exc
-
-
-# -- streaming helpers -----------------------------------------------------------------------------
-
-
-class Streamed:
-    """A program run as `account` whose standard output (or input) we stream; its stderr is drained into a
-    short tail for errors. Leaving the block kills it if it still runs."""
-
-    def __init__(self, account: Account, argv: list[str], what: str, *, stdin: bool) -> None:
-        # Account's own spawn: the same identity, environment, umask and death with us as its `run`.
-        self._process = account._spawn(argv, stdin, None)
-        self._what = what
-        self._program = argv[0]
-        self._stderr: deque[str] = deque(maxlen=_STDERR_LINES)
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-
-    @property
-    def stdout(self) -> BinaryIO | None:
-        return _binary(self._process.stdout)
-
-    @property
-    def stdin(self) -> BinaryIO | None:
-        return _binary(self._process.stdin)
-
-    def _read_stderr(self) -> None:
-        assert self._process.stderr is not None
-        for line in self._process.stderr:
-            self._stderr.append(line.rstrip("\n"))
-
-    def check(self) -> None:
-        """Wait for the program's end; BackupError with its stderr tail unless it exited 0."""
-        status = self._process.wait()
-        self._drain.join()
-        if status != 0:
-            detail = "\n".join(self._stderr)
-            raise BackupError(f"{self._what}: {self._program} exited with status {status}\n{detail}")
-
-    def __enter__(self) -> Streamed:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(timeout=30)
-        for pipe in (self._process.stdin, self._process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    pipe.close()
-        self._drain.join(timeout=30)
-
-
-def _binary(pipe: IO[str] | None) -> BinaryIO | None:
-    """The byte stream under a text pipe of Popen(text=True)."""
-    return None if pipe is None else cast(BinaryIO, cast(io.TextIOWrapper, pipe).buffer)
-
-
-class Metered(io.RawIOBase):
-    """A readable stream that counts (and hashes) what passes through it, shows it to `observe`, honours
-    `cancel` between reads, and calls `at_end` when its source is exhausted (which may raise: a program
-    that failed)."""
-
-    def __init__(
-        self,
-        source: IO[bytes] | BinaryIO | Any,
-        *,
-        cancel: threading.Event | None,
-        digest: bool = True,
-        at_end: Callable[[], None] | None = None,
-        observe: Callable[[bytes], None] | None = None,
-    ) -> None:
-        self._source = source
-        self._cancel = cancel
-        self._digest = hashlib.sha256() if digest else None
-        self._at_end = at_end
-        self._observe = observe
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._cancel is not None and self._cancel.is_set():
-            raise BackupError("cancelled")
-        data = self._source.read(len(buffer))
-        if not data:
-            if self._at_end is not None:
-                self._at_end()
-                self._at_end = None
-            return 0
-        buffer[: len(data)] = data
-        self.size += len(data)
-        if self._digest is not None:
-            self._digest.update(data)
-        if self._observe is not None:
-            self._observe(data)
-        return len(data)
-
-    def hexdigest(self) -> str:
-        assert self._digest is not None
-        return self._digest.hexdigest()

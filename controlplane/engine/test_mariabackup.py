@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -139,6 +140,11 @@ def test_a_failed_backup_leaves_nothing(source: MariaDB, repository: DirectoryRe
             mariabackup.backup(repository, STANZA, stopped, type="full")
     finally:
         stopped.remove()
+    assert repository.list("mysql/") == before
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(mariabackup.BackupError, match="cancelled"):
+        mariabackup.backup(repository, STANZA, source, type="full", cancel=cancelled)
     assert repository.list("mysql/") == before
     with pytest.raises(mariabackup.BackupError, match="no parent"):
         mariabackup.backup(repository, STANZA, source, type="full", parent="20261201-000000F")
