@@ -115,10 +115,12 @@ def pair(catalog: PostgresServer) -> Iterator[Pair]:
         start_together(planes)
         yield Pair(root, config, catalog, planes)
     finally:
-        for plane in planes:
-            plane.stop()
-        stop_leftover_servers(planes[0].data_dir, config)
-        remove_tree(root)
+        try:
+            for plane in planes:
+                plane.stop()
+            stop_leftover_servers(planes[0].data_dir, config)
+        finally:
+            remove_tree(root)
 
 
 def start_together(planes: tuple[ControlPlane, ...]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import psycopg
@@ -84,15 +84,10 @@ def test_kill_9_during_a_copy_to_a_backup_region(pair: Pair, clients: dict[Contr
     backup_path = f"{PROJECT}/services/travel/backups/copied"
     assert clients[first].post(f"{PROJECT}/services/travel/backups", json={"name": "copied"}).status_code == 202
 
-    def copying(plane: ControlPlane) -> bool:
-        found = clients[plane].get(backup_path).json()
-        return any(replica["state"] == "Replicating" for replica in found.get("replicas") or [])
-
-    wait_until(lambda: copying(first) or None, "the copy to local-west starts", timeout=180)
-    # The control plane that took the backup copies it first: its replicator is woken when the backup ends.
-    backup_owner = owner_pid(pair, kinds.TAKE_BACKUP, "travel", status="succeeded")
-    assert backup_owner is not None
-    copier = pair.by_pid(backup_owner)
+    # The catalog shows who copies: the holder of the stanza's copy lease while the replica is Replicating.
+    holder = wait_until(lambda: copy_in_progress(pair, "travel"), "the copy to local-west starts", timeout=180)
+    assert holder is not False, "the copy ended before it could be interrupted"
+    copier = pair.by_pid(holder)
     copier.kill()
     survivor = clients[pair.other(copier)]
 
@@ -161,6 +156,24 @@ def owner_pid(pair: Pair, kind: str, service: str, *, status: str) -> int | None
         ).fetchone()
     # Owners are host:pid:random (controlplane/catalog/leases.py process_holder).
     return int(row[0].split(":")[1]) if row is not None else None
+
+
+def copy_in_progress(pair: Pair, service: str) -> int | Literal[False] | None:
+    """The pid of the control plane copying the service's backup now; False once copied, None before."""
+    with psycopg.connect(pair.catalog.dsn) as connection:
+        row = connection.execute(
+            "SELECT r.state, l.holder FROM backup_replicas r JOIN backups b ON b.id = r.backup_id"
+            " JOIN services s ON s.id = b.service_id"
+            " LEFT JOIN leases l ON l.name = 'copy:acme-' || s.name || '-' || s.id AND l.expires_at > now()"
+            " WHERE s.project = 'acme' AND s.name = %s",
+            (service,),
+        ).fetchone()
+    if row is None:
+        return None
+    state, holder = row
+    if state == "Succeeded":
+        return False
+    return int(holder.split(":")[1]) if state == "Replicating" and holder is not None else None
 
 
 def pgbackrest_child(parent: int, verb: str) -> int | None:
