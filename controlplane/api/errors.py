@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane.domain.errors import Conflict, DomainError, Invalid, NotFound
@@ -22,7 +23,10 @@ _CODES = {
     413: "too_large",
     422: "invalid",
     500: "internal",
+    503: "unavailable",
 }
+# How long a client should wait before trying again when the catalog cannot be reached.
+_CATALOG_RETRY_AFTER = "2"
 
 
 # The answer to each kind of domain error (and to its subclasses); DomainError itself missing here is a bug,
@@ -92,6 +96,15 @@ def install(app: FastAPI) -> None:
         field = ".".join(location) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return JSONResponse(error_body("invalid", message, field), status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def catalog_unreachable(request: Request, err: Exception) -> JSONResponse:
+        # The shared catalog is down, restarting or locked: the client may send the request again.
+        message = "the catalog cannot be reached for now; try again (a create sent again with its Idempotency-Key answers what it made)"
+        return JSONResponse(
+            error_body("unavailable", message, None), status_code=503, headers={"Retry-After": _CATALOG_RETRY_AFTER}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
