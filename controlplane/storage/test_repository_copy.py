@@ -51,6 +51,13 @@ def copy_driver(source: Source, copy: stores.Repository, config_dir: Path) -> Pg
     return driver
 
 
+def holds_all_but_new_wal(source: stores.Repository, copy: stores.Repository) -> bool:
+    """Whether the copy holds every backup of the source and its info files: the source server is live, so
+    a WAL segment archived since the copy ended (archive_timeout) may be missing, nothing else."""
+    plan = plan_copy(source, copy, STANZA)
+    return not (plan.backup_files or plan.manifests or plan.history) and plan.info_written_at is None
+
+
 def source_repository(source: Source) -> DirectoryRepository:
     return DirectoryRepository("east", source.repos[0].path, resolve_account("postgres"))
 
@@ -105,7 +112,7 @@ def test_interrupted_copy_is_never_listed_and_resumes_to_a_verified_copy(
     assert not leftover.exists()
 
     run_copy(half, primary, copy, STANZA)
-    assert plan_copy(primary, copy, STANZA).up_to_date
+    assert holds_all_but_new_wal(primary, copy)
     assert holds_wal(copy, STANZA, segment)
     assert listed_backups(copy, STANZA) == backup_labels((copy_path / "backup" / STANZA / "backup.info").read_bytes())
     assert listed_backups(copy, STANZA) == listed_backups(primary, STANZA)

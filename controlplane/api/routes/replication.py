@@ -13,7 +13,8 @@ from controlplane.api.dependencies import ProjectDep, ReadSessionDep, RuntimeDep
 from controlplane.api.models.replication import LagSample, RegionReport, Report, ReportRequest
 from controlplane.catalog import replication
 from controlplane.domain.services import existing_service
-from controlplane.jobs.replicator import STATUS_FAILING, copy_targets
+from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.replicator import STATUS_FAILING, CopyTarget, copy_targets
 from controlplane.storage.stores import StoreUnavailable
 
 router = APIRouter(
@@ -63,29 +64,36 @@ def report(
     session.commit()  # the stores are walked with no catalog transaction open
     regions = []
     for region, latest, buckets in read:
-        oldest: list[float] = []
-        unreachable: str | None = None
-        for target in targets:
-            if target.region != region:
-                continue
-            try:
-                pending = target.plan(runtime.archiving).oldest_pending()
-            except StoreUnavailable as exc:  # the lag now is unknown: the latest sample's stands, shown failing
-                unreachable = str(exc)
-                continue
-            if pending is not None:
-                oldest.append(pending)
-        lags = [now - min(oldest)] if oldest else []
-        if unreachable is not None and latest is not None:
-            lags.append(latest.lag_seconds + now - latest.sampled_at)  # the sampled lag, grown since
-        status = latest.status if latest is not None else "pending"
+        status, message = (latest.status, latest.message) if latest is not None else ("pending", None)
+        lag: float | None = None
+        # A region where the replicator keeps failing is not waited on again (its store answers with errors,
+        # or not at all); a store that cannot be listed now fails the region too.
+        if status != STATUS_FAILING:
+            lag, unreachable = _current_lag(runtime.archiving, [t for t in targets if t.region == region], now)
+            if unreachable is not None:
+                status, message = STATUS_FAILING, unreachable
+        if lag is None:  # unknown now: the last sample's, grown since
+            lag = latest.lag_seconds + now - latest.sampled_at if latest is not None else 0.0
         regions.append(
             RegionReport(
                 region=region,
-                status=STATUS_FAILING if unreachable is not None else status,
-                lag_seconds=round(max([0.0, *lags]), 3),
-                message=unreachable or (latest.message if latest is not None else None),
-                samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=lag) for t, lag in buckets],
+                status=status,
+                lag_seconds=round(max(0.0, lag), 3),
+                message=message,
+                samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=worst) for t, worst in buckets],
             )
         )
     return Report(period=body.period, bucket_seconds=bucket, regions=regions)
+
+
+def _current_lag(archiving: Archiving, targets: list[CopyTarget], now: float) -> tuple[float | None, str | None]:
+    """(the lag now, None) from what the copies lack; (None, why) when a store cannot be listed."""
+    oldest = []
+    for target in targets:
+        try:
+            pending = target.plan(archiving).oldest_pending()
+        except StoreUnavailable as exc:
+            return None, str(exc)
+        if pending is not None:
+            oldest.append(pending)
+    return (now - min(oldest) if oldest else 0.0), None
