@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -206,12 +207,10 @@ def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> Ar
         with _open_regular(server.data_dir, name) as source:
             raw = Metered(source, cancel=None, digest=False, observe=clock.feed)
             compressed = Metered(
-                zstandard.ZstdCompressor(level=_ZSTD_LEVEL).stream_reader(io.BufferedReader(raw, _CHUNK)),
+                zstandard.ZstdCompressor(level=_ZSTD_LEVEL).stream_reader(cast(BinaryIO, raw)),
                 cancel=None,
             )
-            repository.write(
-                binlog_prefix(stanza) + f"{name}.zst", io.BufferedReader(compressed, _CHUNK), -1, durable=True
-            )
+            repository.write(binlog_prefix(stanza) + f"{name}.zst", cast(BinaryIO, compressed), -1, durable=True)
     except (OSError, StoreUnavailable) as exc:
         raise BinlogArchiveError(f"archiving binary log {name} of stanza {stanza} failed: {exc}") from exc
     if clock.first is None or clock.last is None:
@@ -398,7 +397,9 @@ def _fetch(repository: Repository, stanza: str, entry: ArchivedBinlog, scratch: 
     try:
         with repository.open_read(key) as stored, os.fdopen(out, "wb", closefd=False) as handle:
             metered = Metered(stored, cancel=None)
-            zstandard.ZstdDecompressor().copy_stream(io.BufferedReader(metered, _CHUNK), handle, write_size=_CHUNK)
+            zstandard.ZstdDecompressor().copy_stream(
+                cast(BinaryIO, metered), handle, read_size=_CHUNK, write_size=_CHUNK
+            )
         server.account.own_descriptor(out)
     except ObjectMissing as exc:
         raise BinlogArchiveError(f"stanza {stanza}: {key} is missing from {repository.location}") from exc

@@ -29,7 +29,7 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 import zstandard
 
@@ -229,10 +229,11 @@ def backup(
     try:
         with Streamed(server.account, argv, stdin=False) as process:
             assert process.stdout is not None
-            stream = Metered(process.stdout, cancel=cancel, digest=False, at_end=process.check)
             compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, threads=-1)
-            compressed = Metered(compressor.stream_reader(io.BufferedReader(stream, _CHUNK)), cancel=cancel)
-            repository.write(data_key, io.BufferedReader(compressed, _CHUNK), -1, durable=True)
+            compressed = Metered(compressor.stream_reader(process.stdout), cancel=cancel)
+            repository.write(data_key, cast(BinaryIO, compressed), -1, durable=True)
+            process.check()  # a backup cut short wrote a short object: removed below
+            stream_size = compressor.frame_progression()[0]
         checkpoints = _key_values(work / "xtrabackup_checkpoints")
         info = _key_values(work / "xtrabackup_info")
         result = BackupManifest(
@@ -242,7 +243,7 @@ def backup(
             from_lsn=int(checkpoints["from_lsn"]),
             to_lsn=int(checkpoints["to_lsn"]),
             binlog=_binlog_position(info.get("binlog_pos", "")),
-            stream_size=stream.size,
+            stream_size=stream_size,
             stored_size=compressed.size,
             sha256=compressed.hexdigest(),
             started_at=started_at,
@@ -432,7 +433,7 @@ def _unpack(
         metered = Metered(stored, cancel=cancel)
         try:
             zstandard.ZstdDecompressor().copy_stream(
-                io.BufferedReader(metered, _CHUNK), process.stdin, write_size=_CHUNK
+                cast(BinaryIO, metered), process.stdin, read_size=_CHUNK, write_size=_CHUNK
             )
         except zstandard.ZstdError as exc:
             raise BackupError(f"{what}: {key} is no zstd stream: {exc}") from exc

@@ -317,24 +317,29 @@ class MariaDB:
                 log_offset = self.log_file.lstat().st_size if self.log_file.exists() else 0
             except (OSError, AccountError) as exc:
                 raise MariaDBError(f"start {self._home} failed: {exc}") from exc
-            # setsid -f forks the server into a session of its own and returns: the server is no child of
-            # ours and outlives us. Its output goes to the error log, not to our pipes.
-            launch = 'exec setsid -f "$0" --defaults-file="$1" </dev/null >/dev/null 2>&1'
+            # The shell starts the server in the background and tells its pid: the server is then no child of
+            # ours and outlives us (the shell's session is its own, see Account.run). Its output goes to the
+            # error log, not to our pipes.
+            launch = '"$0" --defaults-file="$1" </dev/null >/dev/null 2>&1 & echo $!'
+            server_pid: int | None = None
             try:
-                self._account.run(["/bin/sh", "-c", launch, SERVER_PROGRAM, str(self.option_file)], timeout=30)
-                self._wait_until_answering(timeout, cancel)
-            except (CommandError, MariaDBError) as exc:
-                self._kill(signal.SIGKILL)
+                argv = ["/bin/sh", "-c", launch, SERVER_PROGRAM, str(self.option_file)]
+                server_pid = int(self._account.run(argv, timeout=30).stdout.strip())
+                self._wait_until_answering(server_pid, timeout, cancel)
+            except (CommandError, MariaDBError, ValueError) as exc:
+                if server_pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(server_pid, signal.SIGKILL)
                 raise MariaDBError(
                     f"starting MariaDB in {self._home} failed: {exc}\n--- end of {self.log_file} ---\n"
                     f"{self._log_tail(log_offset)}"
                 ) from exc
             logger.info("start %s: running on port %d in %.2f s", self._home, self._port, time.monotonic() - started)
 
-    def _wait_until_answering(self, timeout: float, cancel: threading.Event | None) -> None:
+    def _wait_until_answering(self, server_pid: int, timeout: float, cancel: threading.Event | None) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            if self.pid() is None:
+            if not _alive(server_pid):
                 raise MariaDBError("the server exited")
             if self._greets():
                 return
@@ -389,10 +394,9 @@ class MariaDB:
                 if os.stat(f"/proc/{entry}").st_uid != self._account.uid:
                     continue
                 argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1][1:2]
             except OSError:
                 continue
-            if wanted in argv and state not in ("Z", "X"):
+            if wanted in argv and _alive(int(entry)):
                 return int(entry)
         return None
 
@@ -502,6 +506,10 @@ class MariaDB:
                     marks.remove_marked(self.scratch_dir(purpose))
             except (OSError, marks.UnmarkedError) as exc:
                 raise MariaDBError(f"removing {self._home} failed: {exc}") from exc
+            if not self._greets():  # the socket of the server killed above, not of a new one on its port
+                for leftover in (self.socket_path, self.socket_path.with_name(self.socket_path.name + ".lock")):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
             with contextlib.suppress(OSError):
                 self.socket_path.parent.rmdir()  # only when empty: another server may use the port now
             logger.info("remove %s: deleted", self._home)
@@ -541,3 +549,12 @@ class MariaDB:
             return tail(self.log_file, offset, lines=_LOG_TAIL_LINES) or "(the server logged nothing)"
         except OSError as exc:
             return f"(no server log: {exc})"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie waiting for init to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][1:2]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

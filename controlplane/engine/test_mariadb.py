@@ -173,8 +173,10 @@ def test_a_new_driver_finds_the_running_server_and_stops_it(base_dir: Path) -> N
     first.start()
     first.stop()
     assert first.status() == "stopped"
+    first.start()
     first.remove()
     assert first.status() == "missing" and not first.home.exists()
+    assert not first.socket_path.parent.exists()
 
 
 def test_failed_start_reports_the_log_tail(base_dir: Path) -> None:
