@@ -9,8 +9,9 @@ A service's home, marked (marks.py) so that only homes we made are ever removed,
   rewritten whole by `configure()` and the server's only one (`--defaults-file`);
 - `server.log`: the server's error log, whose tail explains a failed start.
 
-The server is detached (its own session, `setsid -f`), so it outlives the control plane; a driver built
-later for the same home finds it again in /proc by its option file. The administrator is the account's
+The server is detached (started in the background by a shell of its own session, not a child of ours), so
+it outlives the control plane; a driver built later for the same home finds it again in /proc by its
+option file. The administrator is the account's
 own database user (`<account>@localhost`, unix_socket authentication over the private socket); the tenant
 is a password user on loopback TCP with every privilege on `defaultdb` and on the databases named
 `<username>_…` it creates, and nothing global (no FILE, PROCESS, SUPER, SHUTDOWN, GRANT OPTION…).

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -224,6 +224,8 @@ def test_point_in_time_lands_between_two_commits(
         fork.remove()
     with pytest.raises(binlog_archive.BinlogArchiveError, match="outside the recoverable window"):
         binlog_archive.backup_before(repository, STANZA, datetime(2001, 1, 1, tzinfo=UTC))
+    with pytest.raises(binlog_archive.BinlogArchiveError, match="after the last archived event"):
+        binlog_archive.replay(repository, STANZA, source, base.binlog, until=datetime.now(UTC) + timedelta(hours=1))
     with pytest.raises(binlog_archive.BinlogArchiveError, match="no time zone"):
         binlog_archive.backup_before(repository, STANZA, target.replace(tzinfo=None))
 
