@@ -12,8 +12,8 @@ The lag is measured against the primary store: how long the oldest object that t
 has been in the primary store (0 when the copy has everything). A copy that keeps failing lets the
 lag grow, with the reason in the samples; the primary is never touched. When the target cannot even
 be listed, the lag counts from what the last pass found missing, or from when the copy was last
-complete: it may overstate, never hide, a fault. Each sweep also removes what interrupted copies left
-in the target (temporary files, unfinished uploads).
+complete: it may overstate, never hide, a fault. Every hour, what interrupted copies left in the targets
+(temporary files, unfinished uploads) is removed.
 
 One pass per stanza at a time, across control-plane processes on this host, under `copy_lock`, which
 backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup that
@@ -47,6 +47,9 @@ from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 60.0
+# What interrupted copies leave is removed once it is an hour old (younger may be a live copy's): sweeping the
+# targets for it more often than hourly would find nothing more, and a directory's sweep walks its whole tree.
+_TEMPORARY_SWEEP_SECONDS = 3600.0
 _SAMPLE_DAYS = 400  # a year's report, and some
 _PRUNE_SECONDS = 3600.0
 STATUS_OK, STATUS_FAILING = "ok", "failing"
@@ -97,6 +100,8 @@ def copy_targets(settings: Settings, archiving: Archiving, session: Session, ser
     regions = [r for r in (service.user_config or {}).get("additional_backup_regions") or [] if settings.region(r)]
     found = []
     for repo in repositories.list_repositories(session, service_id=service.id):
+        if settings.region(repo.region) is None:
+            continue  # a region no longer configured: its store cannot be reached
         for name in regions:
             if name == repo.region:
                 continue
@@ -122,6 +127,7 @@ class Replicator:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._last_sweep = 0.0
+        self._last_temporary_sweep = 0.0
         self._last_sample = 0.0
         self._last_prune = 0.0
         self._sampled: set[tuple[int, str, str]] = set()  # sampled at least once: a new copy gets a sample at once
@@ -171,6 +177,9 @@ class Replicator:
             # Forget what no longer needs copying (feature off, service gone).
             wanted = {target.key for target in targets}
             self._progress = {key: value for key, value in self._progress.items() if key in wanted}
+        if clock - self._last_temporary_sweep >= _TEMPORARY_SWEEP_SECONDS:
+            self._last_temporary_sweep = clock
+            self._sweep_temporary({target.target for target in targets})
         if sample or any(target.key not in self._sampled for target in targets):
             self._last_sample = clock
             self._sample(targets)
@@ -180,12 +189,18 @@ class Replicator:
             with transaction(self._sessions) as session:
                 replication.prune_lag_samples(session, before=int(time.time()) - _SAMPLE_DAYS * 86400)
 
+    def _sweep_temporary(self, locations: set[str]) -> None:
+        """Remove what interrupted copies left in each target (temporary files, unfinished uploads)."""
+        for location in sorted(locations):
+            try:
+                self._archiving.repository(location).sweep_temporary()
+            except StoreUnavailable as exc:
+                log.info("what interrupted copies left in %s stays until the next sweep: %s", location, exc)
+
     def _copy(self, target: CopyTarget, *, sweep: bool) -> None:
         progress = self._progress.setdefault(target.key, _Progress())
         with self._archiving.copy_lock(target.stanza):
             try:
-                if sweep:
-                    self._archiving.repository(target.target).sweep_temporary()
                 plan = target.plan(self._archiving, known=() if sweep else progress.known)
             except StoreUnavailable as exc:
                 now = time.time()
