@@ -16,6 +16,7 @@ from controlplane.catalog.tokens import create_token
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
 from controlplane.jobs.fork_jobs import ForkJobs
+from controlplane.jobs.gap_watch import GapWatch
 from controlplane.jobs.recovery import recover
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.restore_tests import RestoreTests
@@ -159,4 +160,5 @@ def build_runtime(settings: Settings) -> Runtime:
         runner=runner,
         scheduler=scheduler,
         replicator=replicator,
+        gap_watch=GapWatch(settings, sessions, archiving),
     )

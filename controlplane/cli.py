@@ -100,12 +100,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime.runner.start()
         runtime.scheduler.start()
         runtime.replicator.start()
+        runtime.gap_watch.start()
         try:
             # log_config None: uvicorn's lines go through our handler; its access log gives way to the
             # API's own (api/request_id.py), which carries request ids.
             app = create_app(runtime)
             uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         finally:
+            runtime.gap_watch.stop()
             runtime.replicator.stop()
             runtime.scheduler.stop()
             runtime.runner.stop()

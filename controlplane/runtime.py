@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog.db import read_sessions
 from controlplane.catalog.tokens import CallerCache
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.gap_watch import GapWatch
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobRunner
 from controlplane.jobs.scheduler import Scheduler
@@ -25,6 +26,7 @@ class Runtime:
     runner: JobRunner
     scheduler: Scheduler
     replicator: Replicator
+    gap_watch: GapWatch
     callers: CallerCache = field(default_factory=CallerCache)
     read_sessions: sessionmaker[Session] = field(init=False)
 

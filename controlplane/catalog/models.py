@@ -93,6 +93,10 @@ class Service(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     fork_from: Mapped[dict[str, Any] | None] = mapped_column(json_document(nullable=True))
+    # WAL missing from the archive after the newest backup (a store that stayed down): no point in time after
+    # `archive_gap_until` can be restored until the next backup (jobs/gap_watch.py).
+    archive_gap: Mapped[str | None] = mapped_column(String)
+    archive_gap_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Job(Base):

@@ -69,6 +69,13 @@ def resolve(
         )
     else:
         chosen = usable[-1]
+    if fork_from.backup is None and target_time is None and source is not None and source.archive_gap:
+        # Recovery would stop at the gap and promote: the fork would silently miss what came after it.
+        raise Invalid(
+            "fork_from.service",
+            f"service {fork_from.service!r} cannot be forked at its latest transaction: {source.archive_gap}; "
+            "fork one of its backups or a point in time before the gap, or take a full backup first",
+        )
     if target_time is not None:
         chosen = _for_time(
             fork_from.service, usable, target_time, _window_end(source, usable, requested_at), requested_at
@@ -147,6 +154,8 @@ def _copy_repositories(
 def _window_end(source: Service | None, usable: list[Backup], now: datetime) -> datetime | None:
     """Up to now while the source runs: the fork job makes its WAL reach the archive first. Without it, what
     it archived: up to its deletion (which archives everything first), else nothing after its last backup."""
+    if source is not None and source.archive_gap_until is not None:
+        return source.archive_gap_until  # nothing after a gap in the archive can be reached
     if source is not None and source.state == "RUNNING":
         return now
     ends = [b.recovery_window_end or b.finished_at for b in usable]

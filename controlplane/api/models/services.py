@@ -147,6 +147,13 @@ class ServicePublic(ServiceBase):
     restored_from: RestoredFrom | None = Field(
         default=None, description="What a fork's restore actually used; null before it ends.", examples=[None]
     )
+    archive_gap: str | None = Field(
+        default=None,
+        description="WAL missing from the archive after the newest backup, when a store stayed unreachable longer "
+        "than the WAL queue allows: nothing after the time it names can be restored until the next full backup. "
+        "Null when the archive is whole.",
+        examples=[None],
+    )
 
 
 class ServiceTypeOffer(BaseModel):

@@ -229,6 +229,7 @@ def public(service: Service) -> ServicePublic:
         uri=uri,
         created_at=service.created_at,
         updated_at=service.updated_at,
+        archive_gap=service.archive_gap,
         **_fork_fields(service.fork_from),
     )
 

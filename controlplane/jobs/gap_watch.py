@@ -1,0 +1,85 @@
+"""Watches every running service's WAL archive for a gap after its newest backup, and shows it on the service.
+
+A store that stayed down longer than the WAL queue allows (`wal_queue_max_mb`) leaves a gap in the archive
+(controlplane/storage/archive_gaps.py). A thread of the control plane looks every `lag_sample_seconds` at the
+archive in each repository of a service's current region and records the first gap it finds on the service
+(`archive_gap`, and `archive_gap_until`, the last moment that can still be restored); the next backup, taken
+after the gap, clears it. Forks refuse what the gap makes unreachable (controlplane/domain/forks.py).
+Every control plane sharing a catalog may watch: what they record is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog import repositories, services
+from controlplane.catalog.db import transaction
+from controlplane.jobs.archiving import Archiving
+from controlplane.settings import Settings
+from controlplane.storage.archive_gaps import ArchiveGap, find_gap
+from controlplane.storage.stores import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class GapWatch:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._archiving = archiving
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="archive-gap-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._settings.lag_sample_seconds):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("looking for gaps in the WAL archives failed; trying again later")
+
+    def run_once(self) -> None:
+        """Look at every running service's archive once and record what changed."""
+        with transaction(self._sessions) as session:
+            watched = [
+                (service.id, self._archiving.stanza_name(service), [repo.path for repo in repos])
+                for service in services.list_services(session, states=["RUNNING"])
+                if (repos := [r for r in repositories.list_repositories(session, service_id=service.id)
+                              if r.region == service.cloud])
+            ]  # fmt: skip
+        for service_id, stanza, locations in watched:
+            if self._stopping.is_set():
+                return
+            try:
+                gaps = [
+                    gap for location in locations if (gap := find_gap(self._archiving.repository(location), stanza))
+                ]
+            except StoreUnavailable as exc:  # the store is down: what is recorded stays until it can be read
+                log.info("archive of %s not checked for gaps: %s", stanza, exc)
+                continue
+            self._record(service_id, min(gaps, key=lambda gap: gap.recoverable_until, default=None))
+
+    def _record(self, service_id: int, gap: ArchiveGap | None) -> None:
+        message = gap.describe() if gap is not None else None
+        until = datetime.fromtimestamp(gap.recoverable_until, UTC) if gap is not None else None
+        with transaction(self._sessions) as session:
+            service = services.get_service_by_id(session, service_id=service_id)
+            if service is None or service.archive_gap == message:
+                return
+            if message is None:
+                log.info("service %s/%s: the gap in its WAL archive is closed", service.project, service.name)
+            else:
+                log.warning("service %s/%s: %s", service.project, service.name, message)
+            services.update_service(session, service=service, archive_gap=message, archive_gap_until=until)
