@@ -13,6 +13,10 @@ import pytest
 
 from controlplane.catalog import sealing
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+from tests.postgres_servers import postgres_base_dir, postgres_bin, postgres_database, postgres_factory, postgres_server
+
+# The PostgreSQL servers' fixtures, registered here so that every suite shares one session's servers.
+__all__ = ["postgres_base_dir", "postgres_bin", "postgres_database", "postgres_factory", "postgres_server"]
 
 if TYPE_CHECKING:
     from tools.swift_cluster import SwiftRegions

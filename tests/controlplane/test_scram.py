@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from controlplane.engine.scram import scram_verifier
-from tests.controlplane.conftest import PostgresServer
+from tests.postgres_servers import PostgresServer
 
 
 def test_a_verifier_has_postgresql_s_layout() -> None:

@@ -16,19 +16,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.controlplane.conftest import (
-    PostgresServer,
-    postgres_base_dir,
-    postgres_bin,
-    postgres_factory,
-    postgres_server,
-)
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 from tests.e2e.conftest import plugin_dir, workspace
 from tests.plugin_process import REPO
+from tests.postgres_servers import PostgresServer
 
-# Fixtures of the other suites, used here.
-__all__ = ["plugin_dir", "postgres_base_dir", "postgres_bin", "postgres_factory", "postgres_server", "workspace"]
+# Fixtures of the end-to-end suite, used here.
+__all__ = ["plugin_dir", "workspace"]
 
 REGIONS = ("local-east", "local-west")
 # Short, so that work a killed control plane held resumes within seconds.

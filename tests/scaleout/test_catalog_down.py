@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.controlplane.conftest import PostgresFactory, PostgresServer
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+from tests.postgres_servers import PostgresFactory, PostgresServer
 from tests.scaleout.conftest import write_config
 
 PROJECT = "acme"

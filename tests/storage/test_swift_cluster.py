@@ -25,7 +25,7 @@ from controlplane.engine.os_user import resolve_account
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
-from tests.controlplane.conftest import PostgresFactory
+from tests.postgres_servers import PostgresFactory
 from tools import swift_cluster
 from tools.swift_cluster import Region, SwiftRegions
 
