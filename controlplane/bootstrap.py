@@ -15,8 +15,13 @@ from controlplane.catalog.db import make_engine, migrate, session_factory, trans
 from controlplane.catalog.tokens import create_token
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
+from controlplane.jobs.binlog_archiver import BinlogArchiver
+from controlplane.jobs.engines import MYSQL, PG, dispatch
 from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.gap_watch import GapWatch
+from controlplane.jobs.mysql_backups import MySQLBackups
+from controlplane.jobs.mysql_forks import MySQLForks
+from controlplane.jobs.mysql_services import MySQLServices
 from controlplane.jobs.recovery import recover
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.restore_tests import RestoreTests
@@ -107,7 +112,9 @@ def bootstrap_admin_token(settings: Settings, sessions: sessionmaker[Session]) -
 
 
 def stop_service_servers(settings: Settings, mode: str = "fast") -> int:
-    """Stop the PostgreSQL server of every service (they outlive `serve` by design); how many were running."""
+    """Stop the PostgreSQL and MariaDB servers of every service (they outlive `serve` by design); how many were
+    running. `mode` is PostgreSQL's shutdown mode; a MariaDB server is shut down cleanly."""
+    from controlplane.engine.mariadb import CONF_NAME, MariaDB
     from controlplane.engine.postgres import Postgres
 
     stopped = 0
@@ -116,6 +123,11 @@ def stop_service_servers(settings: Settings, mode: str = "fast") -> int:
             port = int(pid_file.read_text().splitlines()[3])
             Postgres(pid_file.parent, port=port, bin_dir=settings.postgres_bin).stop(mode=mode)
             stopped += 1
+        for option_file in region.services_dir.glob(f"*/*/{CONF_NAME}"):
+            server = MariaDB(option_file.parent, port=0, os_user=settings.mysql_os_user)
+            if server.is_running():
+                server.stop()
+                stopped += 1
     return stopped
 
 
@@ -134,6 +146,9 @@ def build_runtime(settings: Settings) -> Runtime:
     backup_jobs = BackupJobs(archiving, service_jobs, on_backup=replicator.wake)
     fork_jobs = ForkJobs(archiving, service_jobs, wake_replicator=replicator.wake)
     restore_tests = RestoreTests(settings, archiving)
+    mysql = MySQLServices(settings, archiving, service_jobs)
+    mysql_backups = MySQLBackups(archiving, mysql, backup_jobs, on_backup=replicator.wake)
+    mysql_forks = MySQLForks(archiving, service_jobs, mysql, wake_replicator=replicator.wake)
 
     def on_failure(context: JobContext, message: str) -> None:
         service_jobs.mark_failed(context, message)  # a failed fork fails its service too
@@ -142,12 +157,27 @@ def build_runtime(settings: Settings) -> Runtime:
 
     runner = JobRunner(
         sessions,
-        {**service_jobs.handlers(), **backup_jobs.handlers(), **fork_jobs.handlers(), **restore_tests.handlers()},
+        dispatch(
+            {
+                PG: {
+                    **service_jobs.handlers(),
+                    **backup_jobs.handlers(),
+                    **fork_jobs.handlers(),
+                    **restore_tests.handlers(),
+                },
+                MYSQL: {**mysql.handlers(), **mysql_backups.handlers(), **mysql_forks.handlers()},
+            }
+        ),
         workers=settings.job_workers,
         lease_seconds=settings.lease_seconds,
         on_failure=on_failure,
     )
-    restarted = recover(sessions, service_jobs, single_process=settings.catalog_url.startswith("sqlite"))
+    restarted = recover(
+        sessions,
+        service_jobs,
+        single_process=settings.catalog_url.startswith("sqlite"),
+        is_running={MYSQL: lambda service: mysql.server(service).is_running()},
+    )
     if restarted:
         log.warning("starting %d service(s) that were running before", restarted)
     engine = sessions.kw["bind"]
@@ -161,4 +191,5 @@ def build_runtime(settings: Settings) -> Runtime:
         scheduler=scheduler,
         replicator=replicator,
         gap_watch=GapWatch(settings, sessions, archiving),
+        binlog_archiver=BinlogArchiver(settings, sessions, archiving, mysql),
     )

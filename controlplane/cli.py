@@ -101,12 +101,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime.scheduler.start()
         runtime.replicator.start()
         runtime.gap_watch.start()
+        runtime.binlog_archiver.start()
         try:
             # log_config None: uvicorn's lines go through our handler; its access log gives way to the
             # API's own (api/request_id.py), which carries request ids.
             app = create_app(runtime)
             uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
         finally:
+            runtime.binlog_archiver.stop()
             runtime.gap_watch.stop()
             runtime.replicator.stop()
             runtime.scheduler.stop()
@@ -179,7 +181,7 @@ def _stop_services(settings: Settings, args: argparse.Namespace) -> int:
     from controlplane.bootstrap import require_catalog, stop_service_servers
 
     require_catalog(settings)
-    print(f"stopped {stop_service_servers(settings)} PostgreSQL server(s)")
+    print(f"stopped {stop_service_servers(settings)} database server(s)")
     return 0
 
 

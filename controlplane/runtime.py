@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog.db import read_sessions
 from controlplane.catalog.tokens import CallerCache
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.binlog_archiver import BinlogArchiver
 from controlplane.jobs.gap_watch import GapWatch
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.runner import JobRunner
@@ -27,6 +28,7 @@ class Runtime:
     scheduler: Scheduler
     replicator: Replicator
     gap_watch: GapWatch
+    binlog_archiver: BinlogArchiver
     callers: CallerCache = field(default_factory=CallerCache)
     read_sessions: sessionmaker[Session] = field(init=False)
 

@@ -14,6 +14,8 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     catalog_url = "postgresql+psycopg://dbaas:secret@10.0.0.5/dbaas"   # default: SQLite in the data dir
     postgres_bin = "/usr/lib/postgresql/15/bin"
     os_user = "postgres"          # runs the database processes when we are root
+    mysql_os_user = "mysql"       # runs the MariaDB servers (service_type "mysql") when we are root
+    binlog_archive_seconds = 60.0 # a mysql service's binary log is closed and archived at least this often
     job_workers = 4
     lease_seconds = 30.0          # how long a claimed job stays claimed without a renewal
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
@@ -125,6 +127,8 @@ class Settings:
     wal_queue_max_mb: int
     sealing_key_file: Path | None  # None: <data dir>/sealing.key
     log_format: LogFormat = "text"
+    mysql_os_user: str | None = "mysql"
+    binlog_archive_seconds: float = 60.0
 
     @property
     def admin_token_file(self) -> Path:
@@ -282,6 +286,8 @@ class _Given(BaseSettings):
     regions: tuple[_GivenRegion, ...] = tuple(_GivenRegion(name=name) for name in DEFAULT_REGIONS)
     postgres_bin: Path = DEFAULT_POSTGRES_BIN
     os_user: str = "postgres"
+    mysql_os_user: str = "mysql"
+    binlog_archive_seconds: PositiveFloat = 60.0
     job_workers: PositiveInt = 4
     lease_seconds: PositiveFloat = 30.0
     replication_interval: PositiveFloat = 1.0
@@ -331,6 +337,8 @@ class _Given(BaseSettings):
             postgres_bin=self.postgres_bin,
             # Only root can run the databases as another account; anyone else runs them as themselves.
             os_user=self.os_user if os.geteuid() == 0 else None,
+            mysql_os_user=self.mysql_os_user if os.geteuid() == 0 else None,
+            binlog_archive_seconds=self.binlog_archive_seconds,
             job_workers=self.job_workers,
             lease_seconds=self.lease_seconds,
             replication_interval=self.replication_interval,

@@ -48,8 +48,15 @@ def take(
     chosen = strategies.effective_container(
         session, project=project, service=service, requested=container, default=DEFAULT_CONTAINER
     )
+    mysql = source.service_type == "mysql"
     backup_type, chained_on = chain(
-        session, project=project, service=service, container=chosen, parent=parent, incremental=incremental
+        session,
+        project=project,
+        service=service,
+        container=chosen,
+        parent=parent,
+        incremental=incremental,
+        any_parent=mysql,
     )
     backup = create(
         session,
@@ -63,6 +70,7 @@ def take(
         region=source.cloud,
         description=description,
         labels=labels,
+        backup_plugin="mariabackup" if mysql else "pgbackrest",
     )
     # Counted with the new row written: on SQLite the write lock, on PostgreSQL the service's row lock, makes
     # requests arriving together count one after the other, so the limit is never overshot.
@@ -104,12 +112,20 @@ def generated_name() -> str:
 
 
 def chain(
-    session: Session, *, project: str, service: str, container: str, parent: str | None, incremental: bool
+    session: Session,
+    *,
+    project: str,
+    service: str,
+    container: str,
+    parent: str | None,
+    incremental: bool,
+    any_parent: bool = False,
 ) -> tuple[str, str | None]:
     """The backup type and the name of the backup it chains on.
 
     pgBackRest chains an incremental on the newest backup of the repository, so the parent must be
-    the latest backup of the container; otherwise the error names the one that can be used.
+    the latest backup of the container; otherwise the error names the one that can be used. mariabackup
+    (`any_parent`) chains on any Succeeded backup of the container (Trove's semantics).
     """
     if parent is not None and incremental:
         raise Invalid("incremental", "give either parent (a named backup) or incremental = true, not both")
@@ -131,6 +147,13 @@ def chain(
             "an incremental can chain on it once it has succeeded",
             field,
         )
+    if parent is not None and parent != latest.name and any_parent:
+        named = backups.get_backup(session, project=project, service=service, name=parent)
+        if named is None or named.container != container or named.state != "Succeeded":
+            where = "does not exist" if named is None else f"is {named.state} in container {named.container!r}"
+            raise Invalid("parent", f"backup {parent!r} {where}; a parent is a Succeeded backup of {container!r}")
+        _check_chain_intact(named)
+        return "incr", named.name
     if parent is not None and parent != latest.name:
         found = backups.get_backup(session, project=project, service=service, name=parent)
         if found is None:

@@ -17,6 +17,7 @@ from controlplane.catalog import backups, replication, services
 from controlplane.catalog.models import Backup, Service
 from controlplane.catalog.tokens import Caller
 from controlplane.domain.errors import Invalid, NotFound
+from controlplane.domain.validation import PLUGIN_ENGINES
 from controlplane.fork_plan import ForkPlan, ForkRequest, RestoreInstructions
 from controlplane.settings import Settings
 from controlplane.storage.stores import location_of
@@ -36,9 +37,17 @@ class ForkSource(Protocol):
 
 
 def resolve(
-    session: Session, token: Caller, project: str, fork_from: ForkSource, cloud: str, settings: Settings
+    session: Session,
+    token: Caller,
+    project: str,
+    fork_from: ForkSource,
+    cloud: str,
+    settings: Settings,
+    *,
+    service_type: str = "pg",
 ) -> ForkPlan:
-    """The fork's plan, stored on the new service and carried out by the fork job."""
+    """The fork's plan, stored on the new service and carried out by the fork job. A fork has its source's
+    `service_type` (its backups' plugin says which)."""
     source_project = fork_from.project or project
     if token.project is not None and token.project != source_project:
         raise NotFound(f"project {source_project!r}", "fork_from.project")
@@ -69,6 +78,12 @@ def resolve(
         )
     else:
         chosen = usable[-1]
+    engine = PLUGIN_ENGINES.get(chosen.backup_plugin, "pg")
+    if engine != service_type:
+        raise Invalid(
+            "service_type",
+            f"service {fork_from.service!r} is of service_type {engine!r}: a fork of it must be {engine!r} too",
+        )
     if fork_from.backup is None and target_time is None and source is not None and source.archive_gap:
         # Recovery would stop at the gap and promote: the fork would silently miss what came after it.
         raise Invalid(

@@ -13,7 +13,10 @@ from controlplane.domain.errors import Invalid
 from controlplane.engine.plans import PLANS
 from controlplane.settings import Settings
 
-SERVICE_TYPES = {"pg": ("15",)}
+# PostgreSQL 15 (with pgBackRest), and "mysql": MariaDB 10.11 (with mariabackup).
+SERVICE_TYPES = {"pg": ("15",), "mysql": ("10.11",)}
+# The service type each backup plugin's backups restore into.
+PLUGIN_ENGINES = {"pgbackrest": "pg", "mariabackup": "mysql"}
 BACKUP_REGION_TYPES = {"pg", "mysql"}  # Aiven: backup to another region exists only for these
 # Every firing of a schedule is a full backup or a restore test, each minutes of a server's work: a tenant
 # may not ask for more than four an hour. croniter also reads a sixth (seconds) and a seventh (year) field;
@@ -29,7 +32,7 @@ def check_service_type(service_type: str, version: str | None) -> str:
         raise Invalid(
             "service_type",
             f"unsupported service type {service_type!r}; supported: "
-            f"{', '.join(sorted(SERVICE_TYPES))} (mysql is planned)",
+            f"{', '.join(sorted(SERVICE_TYPES))} (mysql is MariaDB 10.11)",
         )
     versions = SERVICE_TYPES[service_type]
     if version is None:
@@ -37,6 +40,12 @@ def check_service_type(service_type: str, version: str | None) -> str:
     if version not in versions:
         raise Invalid("version", f"{service_type} version {version!r} is not offered; offered: {', '.join(versions)}")
     return version
+
+
+def check_movable(service_type: str, cloud: str, new_cloud: str) -> None:
+    """A mysql service stays in its region (its home and binary logs are not moved yet)."""
+    if service_type == "mysql" and new_cloud != cloud:
+        raise Invalid("cloud", f"a mysql service cannot move to another region yet (it is in {cloud!r})")
 
 
 def check_cloud(settings: Settings, cloud: str) -> None:

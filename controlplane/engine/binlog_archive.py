@@ -141,9 +141,10 @@ def _read_index(repository: Repository, stanza: str) -> _Index:
         raise BinlogArchiveError(f"the binary log index of stanza {stanza} is unreadable: {exc}") from exc
 
 
-def archive(repository: Repository, stanza: str, server: MariaDB) -> list[ArchivedBinlog]:
+def archive(repository: Repository, stanza: str, server: MariaDB, *, purge: bool = True) -> list[ArchivedBinlog]:
     """Copy every closed binary log of the running `server` that is not archived yet, index them, then
-    purge them from the server; the files archived now."""
+    purge them from the server (unless `purge` is False: more repositories need them, see `purge_to`);
+    the files archived now."""
     with _lock_for(repository, stanza):
         try:
             files = server.binlog_files()
@@ -160,14 +161,20 @@ def archive(repository: Repository, stanza: str, server: MariaDB) -> list[Archiv
         ]
         if new:
             _write_index(repository, stanza, _Index([*index.files, *new], index.pruned_before))
-        try:
+        if purge:
             # Everything before the current log is archived now: the server may let it go.
-            server.sql(f"PURGE BINARY LOGS TO {sql_string(files[-1].name)}")
-        except MariaDBError as exc:
-            raise BinlogArchiveError(f"purging the archived binary logs of stanza {stanza}: {exc}") from exc
+            purge_to(server, stanza, files[-1].name)
         if new:
             logger.info("archive %s: %s", stanza, ", ".join(entry.name for entry in new))
         return new
+
+
+def purge_to(server: MariaDB, stanza: str, name: str) -> None:
+    """Let the server drop its binary logs before `name`, once every repository has archived them."""
+    try:
+        server.sql(f"PURGE BINARY LOGS TO {sql_string(name)}")
+    except MariaDBError as exc:
+        raise BinlogArchiveError(f"purging the archived binary logs of stanza {stanza}: {exc}") from exc
 
 
 def archive_latest(repository: Repository, stanza: str, server: MariaDB) -> list[ArchivedBinlog]:

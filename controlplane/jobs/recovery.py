@@ -5,6 +5,7 @@ and their data directories get the mark without which nothing is removed (contro
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,16 +21,26 @@ from controlplane.jobs.service_jobs import ServiceJobs
 log = logging.getLogger(__name__)
 
 
-def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, single_process: bool) -> int:
+def recover(
+    sessions: sessionmaker[Session],
+    service_jobs: ServiceJobs,
+    *,
+    single_process: bool,
+    is_running: Mapping[str, Callable[[Service], bool]] | None = None,
+) -> int:
     """Queue a start for every RUNNING service whose server is down; returns how many.
 
     With an embedded (SQLite) catalog this process is the only control plane, so jobs still marked
     running were interrupted by our own death and are released at once instead of after their lease.
+    `is_running` says, per service type other than "pg", whether a service's server runs.
     """
+    others = dict(is_running or {})
     started = 0
     with transaction(sessions) as session:
         for service in services.list_services(session):
-            if service.port is not None:  # a service without a port has no cluster yet
+            if (
+                service.port is not None and service.service_type not in others
+            ):  # a service without a port has no cluster yet
                 _mark_legacy_cluster(service_jobs.driver(service), Path(service.data_dir))
         if single_process:
             released = jobs.release_all_leases(session)
@@ -38,7 +49,7 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
         for service in services.list_services(session, states=["RUNNING"]):
             if jobs.active_job_for_service(session, service_id=service.id) is not None:
                 continue
-            if service.port is not None and not service_jobs.driver(service).is_running():
+            if service.port is not None and not _is_running(service, service_jobs, others):
                 log.warning("service %s/%s was RUNNING and is down: starting it", service.project, service.name)
                 services.update_service(
                     session,
@@ -48,7 +59,11 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                 )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
                 started += 1
-            elif service.port is not None and _tenant_is_superuser(service_jobs.driver(service), service):
+            elif (
+                service.port is not None
+                and service.service_type not in others
+                and _tenant_is_superuser(service_jobs.driver(service), service)
+            ):
                 log.warning(
                     "service %s/%s: its user is the cluster's superuser; taking that away",
                     service.project,
@@ -63,6 +78,11 @@ def recover(sessions: sessionmaker[Session], service_jobs: ServiceJobs, *, singl
                 )
                 jobs.enqueue_job(session, kind=kinds.START_SERVICE, project=service.project, service_id=service.id)
     return started
+
+
+def _is_running(service: Service, service_jobs: ServiceJobs, others: Mapping[str, Callable[[Service], bool]]) -> bool:
+    check = others.get(service.service_type)
+    return check(service) if check is not None else service_jobs.driver(service).is_running()
 
 
 def _mark_legacy_cluster(postgres: Postgres, data_dir: Path) -> None:

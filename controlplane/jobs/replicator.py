@@ -35,6 +35,7 @@ from controlplane.catalog import backups, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.mysql_copy import MySQLCopyPlan, plan_mysql_copy, run_mysql_copy
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import (
     CopyCancelled,
@@ -65,23 +66,33 @@ class CopyTarget:
     source: str  # the repository's location (a catalog repo_path)
     region: str
     target: str  # the location of its copy in `region`
+    engine: str = "pg"  # "mysql": the stanza is mariabackup's and the binary logs' (jobs/mysql_copy.py)
 
     @property
     def key(self) -> tuple[int, str, str]:
         return (self.service_id, self.source, self.region)
 
-    def plan(self, archiving: Archiving, *, known: Collection[str] = ()) -> CopyPlan:
+    def plan(self, archiving: Archiving, *, known: Collection[str] = ()) -> CopyPlan | MySQLCopyPlan:
         """What the copy lacks now (StoreUnavailable: a store cannot be listed)."""
-        return plan_copy(archiving.repository(self.source), archiving.repository(self.target), self.stanza, known=known)
+        source, target = archiving.repository(self.source), archiving.repository(self.target)
+        if self.engine == "mysql":
+            return plan_mysql_copy(source, target, self.stanza, known=known)
+        return plan_copy(source, target, self.stanza, known=known)
 
     def copy(
-        self, archiving: Archiving, plan: CopyPlan, *, workers: int = 2, cancel: threading.Event | None = None
+        self,
+        archiving: Archiving,
+        plan: CopyPlan | MySQLCopyPlan,
+        *,
+        workers: int = 2,
+        cancel: threading.Event | None = None,
     ) -> None:
         """Carry out `plan` (run_copy's errors)."""
-        run_copy(
-            plan, archiving.repository(self.source), archiving.repository(self.target), self.stanza,
-            workers=workers, cancel=cancel,
-        )  # fmt: skip
+        source, target = archiving.repository(self.source), archiving.repository(self.target)
+        if isinstance(plan, MySQLCopyPlan):
+            run_mysql_copy(plan, source, target, self.stanza, cancel=cancel)
+        else:
+            run_copy(plan, source, target, self.stanza, workers=workers, cancel=cancel)
 
 
 @dataclass
@@ -113,6 +124,7 @@ def copy_targets(settings: Settings, archiving: Archiving, session: Session, ser
                     source=repo.path,
                     region=name,
                     target=archiving.location(name, service.project, repo.container),
+                    engine=service.service_type,
                 )
             )
     return found
@@ -241,7 +253,7 @@ class Replicator:
         progress.known.clear()
         self._mark_failed(target, message)
 
-    def _mark_pending(self, target: CopyTarget, plan: CopyPlan, *, healthy: bool) -> None:
+    def _mark_pending(self, target: CopyTarget, plan: CopyPlan | MySQLCopyPlan, *, healthy: bool) -> None:
         """A Pending row for every backup of the repository the region lacks; Replicating while copied.
 
         A copy already complete (made before a restart of the control plane, say) is Succeeded at once.
@@ -257,7 +269,7 @@ class Replicator:
                     elif replica.state == "Pending":
                         replication.update_replica(session, replica=replica, state="Replicating")
 
-    def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan) -> None:
+    def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan | MySQLCopyPlan) -> None:
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
                 if backup.label in plan.labels and replica.state != "Succeeded":

@@ -32,7 +32,10 @@ def test_regions_offer_what_a_create_accepts(control_plane: ControlPlane, tokens
         regions = client.get("/v1/regions").json()["regions"]
         for region in regions:
             assert region["plans"] == ["hobbyist", "startup-4", "business-8"]
-            assert region["service_types"] == [{"name": "pg", "versions": ["15"]}], "the default version last"
+            assert region["service_types"] == [
+                {"name": "pg", "versions": ["15"]},
+                {"name": "mysql", "versions": ["10.11"]},
+            ], "the default version last"
         offered = dict(VALID, name="offered", cloud=regions[-1]["name"], plan=regions[-1]["plans"][0], version="15")
         created = client.post("/v1/projects/acme/services", json=offered)
         assert created.status_code == 201, created.text

@@ -102,7 +102,7 @@ def test_no_new_catalog_unless_asked(tmp_path: Path) -> None:
     made = dbaas_cp("token", "create", "--project", "acme", "--init", cwd=tmp_path)
     assert made.returncode == 0 and made.stdout.startswith("dbaas_"), made.stderr
     assert (default / "catalog.sqlite").is_file()
-    assert dbaas_cp("stop-services", cwd=tmp_path).stdout == "stopped 0 PostgreSQL server(s)\n"
+    assert dbaas_cp("stop-services", cwd=tmp_path).stdout == "stopped 0 database server(s)\n"
 
 
 def test_tokens_created_listed_and_revoked(control_plane: ControlPlane) -> None:

@@ -53,7 +53,9 @@ class ForkFrom(BaseModel):
     )
     recovery_target_time: datetime | None = Field(
         default=None,
-        description="Point in time to recover to (RFC 3339); absent: the latest transaction.",
+        description="Point in time to recover to (RFC 3339); absent: the latest transaction. For mysql the "
+        "resolution is one second (MariaDB stamps binary log events to the second): the fork keeps every commit "
+        "of earlier seconds and none of the target's own second.",
         examples=["2026-11-30T12:00:00Z"],
     )
 
@@ -91,10 +93,12 @@ class ServiceBase(BaseModel):
 class ServiceCreate(ServiceBase):
     name: ServiceName = Field(description="The service's name in its project. " + NAME_RULE, examples=["orders"])
     service_type: Annotated[str, Field(min_length=1, max_length=32)] = Field(
-        description="The database engine: pg.", examples=["pg"]
+        description='The database engine: "pg" (PostgreSQL 15) or "mysql" (MariaDB 10.11).', examples=["pg"]
     )
     version: Annotated[str, Field(max_length=8)] | None = Field(
-        default=None, description="The engine's major version: 15 (the default).", examples=["15"]
+        default=None,
+        description="The engine's major version: 15 for pg, 10.11 for mysql (the defaults).",
+        examples=["15"],
     )
     fork_from: ForkFrom | None = Field(
         default=None,
@@ -136,7 +140,8 @@ class ServicePublic(ServiceBase):
     username: str = Field(description="The service's user: owns its database, no superuser.", examples=["dbaasadmin"])
     password: str = Field(description="The service user's password.", examples=["k8Xq2vN7pR4tW9zB1cD6fG3h"])
     uri: str | None = Field(
-        description="A libpq URI of the postgres database; null until the server first runs.",
+        description="How to connect, null until the server first runs: a libpq URI of the postgres database for "
+        "pg, mysql://user:password@host:port/defaultdb for mysql.",
         examples=["postgres://dbaasadmin:k8Xq2vN7pR4tW9zB1cD6fG3h@127.0.0.1:54321/postgres"],
     )
     created_at: datetime = Field(description="When the service was created.", examples=["2026-11-30T09:00:00Z"])
@@ -170,7 +175,7 @@ REGION_EXAMPLE = {
     "name": "local-east",
     "description": "region local-east",
     "plans": ["hobbyist", "startup-4", "business-8"],
-    "service_types": [{"name": "pg", "versions": ["15"]}],
+    "service_types": [{"name": "pg", "versions": ["15"]}, {"name": "mysql", "versions": ["10.11"]}],
 }
 
 

@@ -30,7 +30,9 @@ from controlplane.catalog.projects import ensure_project
 from controlplane.domain import forks, validation
 from controlplane.domain.errors import Conflict
 from controlplane.domain.services import check_deletable, check_idle, existing_service
+from controlplane.engine.mariadb import service_uri
 from controlplane.fork_plan import ForkPlan
+from controlplane.jobs.engines import MYSQL
 from controlplane.jobs.kinds import (
     APPLY_PLAN,
     CREATE_SERVICE,
@@ -84,7 +86,9 @@ def create_service(
     )
     fork_plan = None
     if body.fork_from is not None:
-        fork_plan = forks.resolve(session, token, project, body.fork_from, body.cloud, runtime.settings)
+        fork_plan = forks.resolve(
+            session, token, project, body.fork_from, body.cloud, runtime.settings, service_type=body.service_type
+        )
     ensure_project(session, name=project)
     try:
         service = services.create_service(
@@ -133,6 +137,7 @@ def update_service(
     cloud = body.cloud if body.cloud is not None else found.cloud
     if body.cloud is not None:
         validation.check_cloud(runtime.settings, body.cloud)
+        validation.check_movable(found.service_type, found.cloud, body.cloud)
     if body.plan is not None:
         validation.check_plan(body.plan)
     user_config = body.user_config
@@ -206,11 +211,13 @@ def data_dir(runtime: Runtime, cloud: str, project: str, name: str) -> Path:
 
 
 def public(service: Service) -> ServicePublic:
-    uri = (
-        f"postgres://{service.username}:{service.password}@{service.host}:{service.port}/postgres"
-        if service.host and service.port
-        else None
-    )
+    uri = None
+    if service.host and service.port:
+        uri = (
+            service_uri(username=service.username, password=service.password, host=service.host, port=service.port)
+            if service.service_type == MYSQL
+            else f"postgres://{service.username}:{service.password}@{service.host}:{service.port}/postgres"
+        )
     return ServicePublic(
         project=service.project,
         name=service.name,

@@ -1,0 +1,93 @@
+"""Archives the binary logs of every running MySQL service from birth, as PostgreSQL's archive_timeout does WAL.
+
+A thread of the control plane makes a pass every `binlog_archive_seconds`: for each RUNNING mysql service
+it closes the current binary log when a transaction was written since the last pass (its GTID position
+moved; an idle server gets no new files), archives every closed log into each repository of the service's
+region, then lets the server purge them (jobs/mysql_services.py `archive_binlogs`). The archive therefore
+lags the server by at most that interval; a fork at the latest transaction closes and archives the current log itself.
+Every control plane sharing a catalog may archive: archiving is idempotent (the index is the truth).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.catalog import repositories, services
+from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Service
+from controlplane.engine.binlog_archive import BinlogArchiveError
+from controlplane.engine.mariadb import MariaDBError
+from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.engines import MYSQL
+from controlplane.jobs.mysql_services import MySQLServices, archive_binlogs
+from controlplane.settings import Settings
+from controlplane.storage.stores import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class BinlogArchiver:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving, mysql: MySQLServices
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._archiving = archiving
+        self._mysql = mysql
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Each service's GTID position read before the last pass closed its log: unchanged means nothing was
+        # written since (a write after the read and before the close is archived now, and seen as a change).
+        self._seen: dict[int, str] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="binlog-archiver", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._settings.binlog_archive_seconds):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("archiving binary logs failed; trying again later")
+
+    def run_once(self) -> None:
+        """Archive every running mysql service's binary logs once."""
+        with transaction(self._sessions) as session:
+            watched: list[tuple[Service, list[str]]] = []
+            for service in services.list_services(session, states=["RUNNING"]):
+                if service.service_type != MYSQL or service.port is None:
+                    continue
+                locations = [
+                    r.path
+                    for r in repositories.list_repositories(session, service_id=service.id)
+                    if r.region == service.cloud
+                ]
+                session.expunge(service)
+                watched.append((service, locations))
+        self._seen = {key: value for key, value in self._seen.items() if key in {s.id for s, _ in watched}}
+        for service, locations in watched:
+            if self._stopping.is_set():
+                return
+            try:
+                self._archive(service, locations)
+            except (BinlogArchiveError, MariaDBError, StoreUnavailable) as exc:
+                log.warning("binary logs of %s/%s not archived now: %s", service.project, service.name, exc)
+
+    def _archive(self, service: Service, locations: list[str]) -> None:
+        server = self._mysql.server(service)
+        if not server.is_running() or not locations:
+            return
+        position = server.current_gtid()
+        written = self._seen.get(service.id, position) != position
+        repositories_ = [self._archiving.repository(location) for location in locations]
+        archive_binlogs(repositories_, self._archiving.stanza_name(service), server, flush=written)
+        self._seen[service.id] = position

@@ -1,0 +1,179 @@
+"""The jobs of a MySQL service (`service_type = "mysql"`): MariaDB 10.11, run by the `mysql_os_user` account.
+
+The same job kinds as a PostgreSQL service (controlplane/jobs/engines.py dispatches on `service_type`), with
+MariaDB's driver (engine/mariadb.py). A service's home is its `data_dir`; its stanza (the name of its
+backups and binary logs in the repositories, `mysql/<stanza>/`) is named as a pgBackRest stanza is
+(Archiving.stanza_name). Binary logs are archived from birth into every repository of the service's region
+by the binlog archiver (controlplane/jobs/binlog_archiver.py), which this module's `archive_binlogs` serves.
+Each handler is idempotent: install keeps a complete home, start keeps a running server.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controlplane.catalog import backups, repositories, services
+from controlplane.catalog.db import transaction
+from controlplane.catalog.models import Service
+from controlplane.engine import binlog_archive, mariabackup
+from controlplane.engine.binlog_archive import BinlogArchiveError
+from controlplane.engine.mariadb import MariaDB, MariaDBError
+from controlplane.engine.plans import PLANS
+from controlplane.engine.ports import free_loopback_port
+from controlplane.jobs import kinds
+from controlplane.jobs.archiving import DEFAULT_CONTAINER, Archiving
+from controlplane.jobs.expiry import Expiries
+from controlplane.jobs.replicator import copy_targets
+from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.service_jobs import HOST, ServiceJobs
+from controlplane.settings import Settings
+from controlplane.storage.stores import Repository, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class MySQLServices:
+    """Create, re-plan, start and delete MariaDB services; the catalog work is ServiceJobs' (load, save)."""
+
+    def __init__(self, settings: Settings, archiving: Archiving, service_jobs: ServiceJobs) -> None:
+        self._settings = settings
+        self._archiving = archiving
+        self._jobs = service_jobs
+        self.expiries: Expiries = service_jobs.expiries
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            kinds.CREATE_SERVICE: self.create,
+            kinds.APPLY_PLAN: self.apply_plan,
+            kinds.MIGRATE_SERVICE: self.migrate,
+            kinds.START_SERVICE: self.start,
+            kinds.DELETE_SERVICE: self.delete,
+        }
+
+    def server(self, service: Service, home: Path | None = None) -> MariaDB:
+        assert service.port is not None
+        return MariaDB(home or Path(service.data_dir), port=service.port, os_user=self._settings.mysql_os_user)
+
+    def create(self, context: JobContext) -> None:
+        service = self._jobs.load(context)
+        if service.port is None:
+            service = self._jobs.save(context, port=free_loopback_port())
+        server = self.server(service)
+        server.install(username=service.username, password=service.password, cancel=context.cancel)
+        self.configure(context, service, server)
+        server.start(cancel=context.cancel)
+        self._jobs.save(context, state="RUNNING", state_message=None, host=HOST)
+
+    def apply_plan(self, context: JobContext) -> None:
+        service = self._jobs.load(context)
+        server = self.server(service)
+        self.configure(context, service, server)
+        server.stop()
+        server.start(cancel=context.cancel)
+        self._jobs.save(context, state="RUNNING", state_message=None)
+
+    def migrate(self, context: JobContext) -> None:
+        # The API refuses a new cloud for a mysql service (field `cloud`); a job queued anyway says so.
+        raise MariaDBError("moving a mysql service to another region is not supported")
+
+    def start(self, context: JobContext) -> None:
+        """Brings back a service that was RUNNING before the control plane or the machine restarted."""
+        service = self._jobs.load(context)
+        server = self.server(service)
+        self.configure(context, service, server)
+        server.start(cancel=context.cancel)
+        server.ensure_owner(username=service.username, password=service.password)
+        self._jobs.save(context, state="RUNNING", state_message=None, host=HOST)
+
+    def delete(self, context: JobContext) -> None:
+        """Archive (and copy) the last binary logs, remove the server, then the stanza when no listed backup
+        needs it any more."""
+        service = self._jobs.load(context)
+        stanza = self._archiving.stanza_name(service)
+        if service.port is not None:
+            server = self.server(service)
+            if server.is_running():
+                self._archive_to_the_end(context, service, server)
+            server.remove()
+        with transaction(context.sessions) as session:
+            containers = {r.container for r in repositories.list_repositories(session, service_id=service.id)}
+            found = services.get_service_by_id(session, service_id=service.id)
+            if found is not None:
+                services.delete_service(session, service=found)
+        self.purge(context, stanza, service.project, containers)
+
+    def purge(self, context: JobContext, stanza: str, project: str, containers: set[str]) -> None:
+        """Remove `mysql/<stanza>/` from the project's `containers` (and those of the stanza's backups, and the
+        default one) in every region, once no listed backup is of the stanza: the service is gone then."""
+        with transaction(context.sessions) as session:
+            listed = [b.container for b in backups.list_backups(session, project=project) if b.stanza == stanza]
+        if listed:
+            return
+        with self._archiving.copy_lock(stanza):
+            for container in sorted(containers | {DEFAULT_CONTAINER}):
+                for location in self.expiries.copies(project, container):
+                    try:
+                        self._archiving.repository(location).remove(f"mysql/{stanza}/")
+                    except StoreUnavailable as exc:
+                        log.warning("stanza %s stays in %s for now: %s", stanza, location, exc)
+
+    def _archive_to_the_end(self, context: JobContext, service: Service, server: MariaDB) -> None:
+        """Every commit reaches the archive (and the backup regions) before the server goes: the backups it
+        leaves recover up to its deletion."""
+        stanza = self._archiving.stanza_name(service)
+        with transaction(context.sessions) as session:
+            current = services.get_service_by_id(session, service_id=service.id)
+            assert current is not None
+            targets = copy_targets(self._settings, self._archiving, session, current)
+        try:
+            archive_binlogs(self.primaries(context, service), stanza, server, flush=True)
+            for target in targets:
+                with self._archiving.copy_lock(stanza):
+                    target.copy(self._archiving, target.plan(self._archiving))
+        except (BinlogArchiveError, MariaDBError, StoreUnavailable) as err:
+            log.warning("service %s/%s: its last binary logs may be missing: %s", service.project, service.name, err)
+            return
+        with transaction(context.sessions) as session:
+            ended = datetime.now(UTC)
+            for backup in backups.list_backups(session, service_id=service.id):
+                backups.update_backup(session, backup=backup, recovery_window_end=ended)
+
+    def primaries(self, context: JobContext, service: Service) -> list[Repository]:
+        """The service's repositories in its own region, where its binary logs are archived."""
+        with transaction(context.sessions) as session:
+            locations = [
+                r.path
+                for r in repositories.list_repositories(session, service_id=service.id)
+                if r.region == service.cloud
+            ]
+        return [self._archiving.repository(location) for location in locations]
+
+    def configure(self, context: JobContext, service: Service, server: MariaDB) -> None:
+        """The plan's settings, and the service's repository in its default container (its binary logs go
+        there from birth)."""
+        with transaction(context.sessions) as session:
+            current = services.get_service_by_id(session, service_id=service.id)
+            if current is None:
+                raise LookupError(f"service {service.id} no longer exists")
+            self._archiving.ensure_repository(session, current, self._archiving.default_container(session, current))
+        assert service.port is not None
+        server.configure(plan=PLANS[service.plan], port=service.port)
+
+
+def archive_binlogs(repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
+    """Archive the closed binary logs of `server` into every repository, then let the server purge them; with
+    `flush`, the current log is closed first, so every commit made before the call is archived."""
+    if flush:
+        server.flush_binary_logs()
+    current = server.binlog_files()[-1].name
+    for repository in repositories_:
+        binlog_archive.archive(repository, stanza, server, purge=False)
+    binlog_archive.purge_to(server, stanza, current)
+
+
+def latest_backup(repository: Repository, stanza: str) -> mariabackup.BackupManifest | None:
+    """The backup that ended last (a fork at the latest transaction replays from it)."""
+    found = mariabackup.list_backups(repository, stanza)
+    return max(found, key=lambda item: (item.stopped_at, item.label)) if found else None
