@@ -18,6 +18,7 @@ from controlplane.catalog import backups, expiries
 from controlplane.catalog.db import transaction
 from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
+from controlplane.engine.pgbackrest_output import _LABEL
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import listed_backups
@@ -83,6 +84,7 @@ class Expiries:
                 continue
             if repo_path in waiting:
                 continue
+            self._remove_unlisted(repo_path, stanza)
             log.info("deferred expiry of %s in %s done", label, repo_path)
             with transaction(sessions) as session:
                 expiries.forget_expiry(session, expiry_id=expiry_id)
@@ -95,6 +97,26 @@ class Expiries:
                     container=container,
                     label=label,
                 )
+
+    def _remove_unlisted(self, location: str, stanza: str) -> None:
+        """Remove the backups a repository holds but no longer lists, begun before its newest listed one, as
+        pgBackRest's own expire does: a copy whose region was down when a backup was deleted gets the source's
+        `backup.info` (without it) from the next copy pass, and pgBackRest then finds nothing to expire there.
+
+        A backup begun later may be one being taken or copied: it is left alone.
+        """
+        with self._archiving.copy_lock(stanza):
+            repository = self._archiving.repository(location)
+            listed = listed_backups(repository, stanza)
+            if not listed:
+                return
+            newest = max(_begun(label) for label in listed)
+            prefix = f"backup/{stanza}/"
+            held = {item.key.removeprefix(prefix).split("/", 1)[0] for item in repository.list(prefix)}
+            for label in sorted(held - set(listed)):
+                if _LABEL.fullmatch(label) and _begun(label) < newest:
+                    log.info("removing %s from %s: no longer listed there", label, location)
+                    repository.remove(f"{prefix}{label}/")
 
     @staticmethod
     def defer(
@@ -152,3 +174,8 @@ class Expiries:
         if not needed and not unreachable:
             self._archiving.forget_stanza(stanza)
         log.info("stanza %s removed from the object stores (kept in: %s)", stanza, ", ".join(sorted(needed)) or "none")
+
+
+def _begun(label: str) -> str:
+    """When a backup began, as its label says (`<full>_<own start>I` for an incremental): sortable text."""
+    return label.rsplit("_", 1)[-1][:-1]

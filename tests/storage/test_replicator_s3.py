@@ -13,11 +13,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
+from controlplane.storage.stores import bucket_name
+from tests.controlplane.cp_process import (
+    ControlPlane,
+    remove_tree,
+    stop_leftover_servers,
+    unprivileged_reachable_dir,
+    wait_for_gone,
+)
 from tests.controlplane.test_backups import backup
-from tests.controlplane.test_replication import PROJECT, create_service, replica, report, wait_for_replica, wait_until
+from tests.controlplane.test_replication import (
+    PROJECT,
+    create_service,
+    replica,
+    report,
+    stanza_of,
+    wait_for_replica,
+    wait_until,
+)
 from tests.storage.relay import Relay, bundle, self_signed_localhost
-from tools.swift_cluster import SwiftRegions
+from tools.swift_cluster import SwiftRegions, s3_client
 
 REGION = "swift-west"
 
@@ -94,3 +109,30 @@ def test_faults_of_an_s3_region_show_as_failing_and_are_caught_up(
         caught_up = wait_until(lambda: (found := west_report(acme))["status"] == "ok" and found, "the copy to catch up")
         assert caught_up["message"] is None
         assert (replica(acme, "ledger", "base", REGION) or {})["state"] == "Succeeded"
+
+
+def test_a_backup_deleted_while_the_region_is_down_is_expired_there_after_the_next_full_backup(
+    plane: ControlPlane, acme: httpx.Client, relay: tuple[Relay, Path], swift_regions: SwiftRegions
+) -> None:
+    through, _ = relay
+    service = f"{PROJECT}/services/ledger"  # made by the test above, its copies caught up
+    gone = backup(acme, f"{service}/backups", name="doomed")
+    wait_for_replica(acme, "ledger", "doomed", REGION, "Succeeded")
+    label = gone["backup_handle"].rsplit("/", 1)[1]
+    # Seen at the cluster itself, not through the relay.
+    west, name = s3_client(swift_regions[REGION]), bucket_name("acme", "default")
+    prefix = f"backup/{stanza_of(plane, 'ledger')}/{label}/"
+
+    def copied() -> int:
+        return int(west.list_objects_v2(Bucket=name, Prefix=prefix)["KeyCount"])
+
+    assert copied() > 0
+    through.down()
+    try:
+        assert acme.delete(f"{service}/backups/doomed").status_code == 202
+        wait_for_gone(acme, f"{service}/backups/doomed")
+        assert copied() > 0, "a region that cannot be reached keeps the copy for now"
+    finally:
+        through.up()
+    backup(acme, f"{service}/backups", name="next-full")
+    wait_until(lambda: copied() == 0, f"{label} to be expired in {REGION}")
