@@ -139,14 +139,17 @@ def plan_copy(source: Repository, target: Repository, stanza: str, *, known: Col
         )
 
     info_keys = {f"{archive_dir}{name}" for name in ARCHIVE_INFO} | {f"{backup_dir}{name}" for name in BACKUP_INFO}
+    listed = set(labels)
     backup_data: list[StoredObject] = []
     manifests: list[StoredObject] = []
-    for label in labels:
-        files = [item for item in source_backup if item.key.startswith(f"{backup_dir}{label}/")]
-        found = {item.key: item for item in files}
-        backup_data += [item for item in files if item.key.removeprefix(f"{backup_dir}{label}/") not in MANIFESTS]
-        manifests += [found[key] for name in MANIFESTS if (key := f"{backup_dir}{label}/{name}") in found]
-    history = [item for item in source_backup if item.key.startswith(f"{backup_dir}{HISTORY_DIR}/")]
+    history: list[StoredObject] = []
+    for item in source_backup:  # one pass: `<label>/…` of a listed backup, `backup.history/…`; the rest stays
+        top, _, below = item.key.removeprefix(backup_dir).partition("/")
+        if below and top == HISTORY_DIR:
+            history.append(item)
+        elif below and top in listed:
+            (manifests if below in MANIFESTS else backup_data).append(item)
+    manifests.sort(key=lambda item: (item.key.rsplit("/", 1)[0], MANIFESTS.index(item.key.rsplit("/", 1)[1])))
     written_at = {item.key: item.written_at for item in source_archive + source_backup if item.key in info_keys}
     changed = [
         written_at.get(f"{directory}{name}", 0.0)

@@ -20,6 +20,7 @@ from controlplane.engine.test_pgbackrest import STANZA, Source, base_dir, bin_di
 from controlplane.storage import stores
 from controlplane.storage.directory import DirectoryRepository
 from controlplane.storage.repository_copy import (
+    MANIFESTS,
     CopyCancelled,
     backup_labels,
     holds_wal,
@@ -91,6 +92,8 @@ def test_interrupted_copy_is_never_listed_and_resumes_to_a_verified_copy(
     copy = DirectoryRepository("west", copy_path, account)
     plan = plan_copy(primary, copy, STANZA)
     assert full.label in plan.labels and plan.wal and plan.backup_files and not plan.up_to_date
+    # Each backup's manifest comes after every data file, its .copy first: the main file marks a complete backup.
+    assert [item.key.rsplit("/", 1)[1] for item in plan.manifests] == list(MANIFESTS) * len(plan.labels)
     assert holds_wal(primary, STANZA, segment) and not holds_wal(copy, STANZA, segment)
 
     interrupting = InterruptingAccount(**{f.name: getattr(account, f.name) for f in fields(Account)})
