@@ -58,10 +58,12 @@ class Archiving:
         """Outside the data directory: it stays put when the service migrates and outlives a deletion."""
         return self._settings.data_dir / "pgbackrest" / stanza
 
-    def copy_lock(self, stanza: str) -> AbstractContextManager[None]:
-        """Held while the stanza's repositories are copied to other regions, or their copies expired:
-        a catalog lease, so control planes on other hosts wait too."""
-        return self._lease(f"copy:{stanza}", timeout=_LEASE_WAIT, cancel=None)
+    def copy_lock(
+        self, stanza: str, *, timeout: float = _LEASE_WAIT, cancel: threading.Event | None = None
+    ) -> AbstractContextManager[None]:
+        """Held while the stanza's repositories are copied to other regions, or their copies expired: a catalog
+        lease, so control planes on other hosts wait too (leases.LeaseTimeout, LeaseCancelled)."""
+        return self._lease(f"copy:{stanza}", timeout=timeout, cancel=cancel)
 
     def stanza_lock(self, stanza: str) -> StanzaLock:
         """The lock pgBackRest drivers of `stanza` hold around a backup or an expire (a catalog lease): each

@@ -15,9 +15,10 @@ be listed, the lag counts from what the last pass found missing, or from when th
 complete: it may overstate, never hide, a fault. Every hour, what interrupted copies left in the targets
 (temporary files, unfinished uploads) is removed.
 
-One pass per stanza at a time, across control-plane processes on this host, under `copy_lock`, which
-backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup that
-is being expired.
+One pass per stanza at a time, across every control plane sharing the catalog, under `copy_lock` (a catalog
+lease), which backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup
+that is being expired. A pass does not wait for a stanza another control plane is copying: it leaves that
+stanza (and its lag samples) to it.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import logging
 import threading
 import time
 from collections.abc import Collection
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import backups, replication, repositories, services
+from controlplane.catalog import backups, leases, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
 from controlplane.jobs.archiving import Archiving
@@ -104,6 +106,7 @@ class _Progress:
     error: str | None = None
     oldest_pending: float | None = None  # what the last plan found missing
     complete_at: float | None = None  # when a plan last found the copy complete
+    passes: int = 0  # passes this control plane made since the last sample (none: another one copies it)
 
 
 def copy_targets(settings: Settings, archiving: Archiving, session: Session, service: Service) -> list[CopyTarget]:
@@ -210,35 +213,43 @@ class Replicator:
                 log.info("what interrupted copies left in %s stays until the next sweep: %s", location, exc)
 
     def _copy(self, target: CopyTarget, *, sweep: bool) -> None:
+        with ExitStack() as held:
+            try:
+                held.enter_context(self._archiving.copy_lock(target.stanza, timeout=0, cancel=self._stopping))
+            except (leases.LeaseTimeout, leases.LeaseCancelled):
+                return  # another control plane is copying the stanza (or we are stopping)
+            self._copy_held(target, sweep=sweep)
+
+    def _copy_held(self, target: CopyTarget, *, sweep: bool) -> None:
         progress = self._progress.setdefault(target.key, _Progress())
-        with self._archiving.copy_lock(target.stanza):
-            try:
-                plan = target.plan(self._archiving, known=() if sweep else progress.known)
-            except StoreUnavailable as exc:
-                now = time.time()
-                since = progress.oldest_pending or progress.complete_at or now
-                progress.peak_lag = max(progress.peak_lag, now - since)
-                self._failed(target, progress, exc)
-                return
-            oldest = plan.oldest_pending()
+        progress.passes += 1
+        try:
+            plan = target.plan(self._archiving, known=() if sweep else progress.known)
+        except StoreUnavailable as exc:
             now = time.time()
-            progress.peak_lag = max(progress.peak_lag, now - oldest if oldest is not None else 0.0)
-            progress.oldest_pending = oldest
-            if oldest is None:
-                progress.complete_at = now
-            self._mark_pending(target, plan, healthy=progress.error is None)
-            if plan.up_to_date and progress.error is None:
-                return
-            try:
-                target.copy(self._archiving, plan, workers=self._settings.replication_workers, cancel=self._stopping)
-            except SourceChanged as exc:
-                log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
-                return
-            except CopyCancelled:
-                return
-            except StoreUnavailable as exc:
-                self._failed(target, progress, exc)
-                return
+            since = progress.oldest_pending or progress.complete_at or now
+            progress.peak_lag = max(progress.peak_lag, now - since)
+            self._failed(target, progress, exc)
+            return
+        oldest = plan.oldest_pending()
+        now = time.time()
+        progress.peak_lag = max(progress.peak_lag, now - oldest if oldest is not None else 0.0)
+        progress.oldest_pending = oldest
+        if oldest is None:
+            progress.complete_at = now
+        self._mark_pending(target, plan, healthy=progress.error is None)
+        if plan.up_to_date and progress.error is None:
+            return
+        try:
+            target.copy(self._archiving, plan, workers=self._settings.replication_workers, cancel=self._stopping)
+        except SourceChanged as exc:
+            log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
+            return
+        except CopyCancelled:
+            return
+        except StoreUnavailable as exc:
+            self._failed(target, progress, exc)
+            return
         progress.known.update(item.key for item in plan.pending)
         if progress.error is not None:
             log.info("copy of %s to %s caught up", target.service, target.region)
@@ -319,6 +330,9 @@ class Replicator:
         worst: dict[tuple[int, str], tuple[float, str, str | None]] = {}
         for target in targets:
             progress = self._progress.setdefault(target.key, _Progress())
+            if progress.passes == 0 and target.key in self._sampled:
+                continue  # another control plane copied it since the last sample: its samples tell the lag
+            progress.passes = 0
             lag, progress.peak_lag = max(0.0, progress.peak_lag), 0.0
             status = STATUS_FAILING if progress.error else STATUS_OK
             key = (target.service_id, target.region)
