@@ -92,6 +92,8 @@ def test_a_store_down_longer_than_the_wal_queue_leaves_a_gap_shown_until_the_nex
             logged = [line for line in plane.log.read_text().splitlines() if "api.access" not in line]
             raise AssertionError(f"archive holds {listed}; log: {logged[-30:]}") from None
         assert "missing from the archive" in gap and "next full backup" in gap, gap
+        report = api.post(f"{SERVICES}/busy/backup_to_another_region/report", json={"period": "hour"})
+        assert report.json()["archive_gap"] == gap
 
         refused = api.post(
             SERVICES,

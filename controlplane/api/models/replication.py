@@ -43,3 +43,10 @@ class Report(BaseModel):
     period: Period = Field(description="The period asked for.", examples=["day"])
     bucket_seconds: int = Field(description="The length of each bucket of samples.", examples=[900])
     regions: list[RegionReport] = Field(description="One report per additional backup region.", examples=[[]])
+    archive_gap: str | None = Field(
+        default=None,
+        description="WAL missing from the service's own archive after its newest backup (its store stayed "
+        "unreachable longer than the WAL queue allows): copies lack it too, until the next full backup. "
+        "Null when the archive is whole.",
+        examples=[None],
+    )

@@ -51,6 +51,7 @@ def report(
     The buckets run from the one that holds the start of the period to the current one, on the clock.
     """
     found = existing_service(session, project=project, name=service)
+    archive_gap = found.archive_gap
     length, bucket = PERIODS[body.period]
     until = int(now)
     targets = copy_targets(runtime.settings, runtime.archiving, session, found)
@@ -83,7 +84,7 @@ def report(
                 samples=[LagSample(time=datetime.fromtimestamp(t, UTC), lag_seconds=worst) for t, worst in buckets],
             )
         )
-    return Report(period=body.period, bucket_seconds=bucket, regions=regions)
+    return Report(period=body.period, bucket_seconds=bucket, regions=regions, archive_gap=archive_gap)
 
 
 def _current_lag(archiving: Archiving, targets: list[CopyTarget], now: float) -> tuple[float | None, str | None]:
