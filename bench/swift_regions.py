@@ -12,8 +12,8 @@ backup; then, --runs times, interleaved:
 2. a full backup through the API beside `pgbackrest backup --type=full` by hand with the control plane's own
    configuration of the stanza (the same repository, the same options).
 
-Then copying to swift-west is turned on and pgbench writes for --seconds while the report's lag is read every
-second. Usage: python bench/swift_regions.py [--scale N] [--runs N] [--seconds N]
+Then copying to swift-west is turned on and, once the first copy is done, pgbench writes for --seconds while
+the report's lag is read every second. Usage: python bench/swift_regions.py [--scale N] [--runs N] [--seconds N]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.by_hand import as_db_user
-from bench.harness import SERVICES, create_service, full_backup, pgbench_init, running_control_plane
+from bench.harness import SERVICES, create_service, full_backup, pgbench_init, running_control_plane, wait_for_copy
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
 from bench.replication import steady_lag
 from controlplane.domain.handles import parse_handle
@@ -169,6 +169,9 @@ def main() -> None:
             client.patch(
                 f"{SERVICES}/big", json={"user_config": {"additional_backup_regions": ["swift-west"]}}
             ).raise_for_status()
+            started = time.perf_counter()
+            wait_for_copy(client, "big", "base", "swift-west", timeout=1800)  # the steady state starts after it
+            print(f"first copy of the service to swift-west through the API: {time.perf_counter() - started:.1f} s")
             lags = steady_lag(client, service["uri"], args.seconds)
             ordered = sorted(lags)
             p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
