@@ -10,10 +10,13 @@ wait before they fork, so the test does neither.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from controlplane.storage.stores import bucket_name, bucket_prefix
@@ -37,6 +40,28 @@ resource "dbaas_backup" "base" {
   name    = "base"
 }
 """
+
+
+ADOPTED_HCL = """
+resource "dbaas_backup" "adopted" {{
+  service       = dbaas_service.db.name
+  name          = "adopted"
+  import_source = {{
+    backup_handle = "{handle}"
+    backup_plugin = "pgbackrest"
+  }}
+}}
+"""
+
+
+def wait_for(
+    api: httpx.Client, path: str, done: Callable[[dict[str, Any]], Any], timeout: float = 300
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not done(found := api.get(path).json()):
+        assert time.monotonic() < deadline, f"{path}: {found}"
+        time.sleep(0.5)
+    return found
 
 
 def fork(resource: str, name: str, cloud: str, argument: str = "") -> str:
@@ -98,7 +123,9 @@ def stored_keys(swift_regions: SwiftRegions, stanza_part: str) -> dict[str, list
     return found
 
 
-def test_backups_forks_and_destroy_on_swift_regions(workspace: Workspace, swift_regions: SwiftRegions) -> None:
+def test_backups_forks_and_destroy_on_swift_regions(
+    workspace: Workspace, swift_regions: SwiftRegions, swift_plane: ControlPlane
+) -> None:
     write(workspace, SERVICE_HCL)
     workspace.apply()
     found = workspace.resources()
@@ -114,12 +141,12 @@ def test_backups_forks_and_destroy_on_swift_regions(workspace: Workspace, swift_
     psql(uri, "INSERT INTO marks (label) VALUES ('two')")
 
     # At once: no WAL switch, no wait for the copy.
-    write(
-        workspace,
+    workspace_hcl = (
         SERVICE_HCL
         + fork("west", "ledger-west", "swift-west")
-        + fork("then", "ledger-then", "swift-east", f'recovery_target_time = "{target.astimezone(UTC).isoformat()}"'),
+        + fork("then", "ledger-then", "swift-east", f'recovery_target_time = "{target.astimezone(UTC).isoformat()}"')
     )
+    write(workspace, workspace_hcl)
     workspace.apply()
     found = workspace.resources()
     west, then = found["dbaas_database_fork.west"], found["dbaas_database_fork.then"]
@@ -129,6 +156,20 @@ def test_backups_forks_and_destroy_on_swift_regions(workspace: Workspace, swift_
 
     stanza = base["backup_handle"].rsplit("#", 1)[1].split("/", 1)[0]
     assert all(stored_keys(swift_regions, f"/{stanza}/").values()), "the backup is in both regions' buckets"
+
+    # The checks and an import by handle, on the bucket: verification, a restore test, adopting the backup.
+    with swift_plane.client(workspace.env["DBAAS_TOKEN"]) as api:
+        backups = f"/v1/projects/{PROJECT}/services/ledger/backups"
+        assert api.post(f"{backups}/base/verify").status_code == 202
+        assert api.post(f"{backups}/base/restore_test").status_code == 202
+        checked = wait_for(
+            api, f"{backups}/base", lambda b: b["verify_state"] and b["last_restore_test"]["state"] != "running"
+        )
+        assert (checked["verify_state"], checked["last_restore_test"]["state"]) == ("passed", "passed"), checked
+    write(workspace, workspace_hcl + ADOPTED_HCL.format(handle=base["backup_handle"]))
+    workspace.apply()
+    adopted = workspace.resources()["dbaas_backup.adopted"]
+    assert (adopted["state"], adopted["backup_handle"]) == ("Succeeded", base["backup_handle"])
 
     workspace.run("destroy", "-auto-approve", "-input=false")
     assert workspace.resources() == {}
