@@ -165,7 +165,12 @@ def build_runtime(settings: Settings) -> Runtime:
                     **fork_jobs.handlers(),
                     **restore_tests.handlers(),
                 },
-                MYSQL: {**mysql.handlers(), **mysql_backups.handlers(), **mysql_forks.handlers()},
+                MYSQL: {
+                    **mysql.handlers(),
+                    **mysql_backups.handlers(),
+                    **mysql_forks.handlers(),
+                    **restore_tests.handlers(),  # both engines' tests: the backup's plugin says which
+                },
             }
         ),
         workers=settings.job_workers,

@@ -14,6 +14,7 @@ from controlplane.catalog.models import Backup
 from controlplane.domain import handles
 from controlplane.domain.errors import Conflict, Invalid
 from controlplane.domain.services import existing_service
+from controlplane.domain.validation import BACKUP_PLUGINS
 from controlplane.jobs import kinds
 from controlplane.settings import Settings
 
@@ -48,7 +49,6 @@ def take(
     chosen = strategies.effective_container(
         session, project=project, service=service, requested=container, default=DEFAULT_CONTAINER
     )
-    mysql = source.service_type == "mysql"
     backup_type, chained_on = chain(
         session,
         project=project,
@@ -56,7 +56,7 @@ def take(
         container=chosen,
         parent=parent,
         incremental=incremental,
-        any_parent=mysql,
+        any_parent=source.service_type == "mysql",
     )
     backup = create(
         session,
@@ -70,7 +70,7 @@ def take(
         region=source.cloud,
         description=description,
         labels=labels,
-        backup_plugin="mariabackup" if mysql else "pgbackrest",
+        backup_plugin=BACKUP_PLUGINS[source.service_type],
     )
     # Counted with the new row written: on SQLite the write lock, on PostgreSQL the service's row lock, makes
     # requests arriving together count one after the other, so the limit is never overshot.
@@ -195,13 +195,17 @@ def import_backup(
     pgBackRest's probe of the handle runs between two transactions: the reads before it are ended here, so a
     slow or stuck probe holds nothing of the catalog.
     """
-    if plugin != "pgbackrest":
-        raise Invalid("import_source.backup_plugin", f"unsupported backup plugin {plugin!r}; supported: pgbackrest")
-    location = handles.locate(session, settings, handle=handle, project=caller)
+    if plugin not in ("pgbackrest", "mariabackup"):
+        raise Invalid(
+            "import_source.backup_plugin",
+            f"unsupported backup plugin {plugin!r}; supported: pgbackrest, mariabackup (mysql services)",
+        )
+    location = handles.locate(session, settings, handle=handle, project=caller, plugin=plugin)
     if backups.get_backup(session, project=project, service=service, name=name) is not None:
         raise duplicate(name, service)
     session.commit()  # nothing is written yet
-    found = handles.probe(settings, location)
+    probe = handles.probe_mariabackup if plugin == "mariabackup" else handles.probe
+    found = probe(settings, location)
     backup = create(
         session,
         project=project,
@@ -217,6 +221,7 @@ def import_backup(
         owned=False,
         state="Succeeded",
         backup_handle=handle,
+        backup_plugin=plugin,
     )
     backups.update_backup(
         session,

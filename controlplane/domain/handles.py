@@ -1,4 +1,5 @@
-"""Backup handles: `pgbackrest:<repository location>#<stanza>/<label>`, and the checks an import makes.
+"""Backup handles: `pgbackrest:<repository location>#<stanza>/<label>` (and `mariabackup:…` for the backups of
+mysql services, engine/mariabackup.py), and the checks an import makes.
 
 A repository location is a directory path or `s3://<region>/<bucket>` (controlplane/storage/stores.py).
 An import registers a backup whose data we do not own (NuoDB import, Trove restore-from), so the
@@ -7,9 +8,10 @@ handle is checked before anything is written, in three steps that the route runs
 1. `locate`: the handle names a container of a region's object store, and (from the catalog alone) a
    repository and stanza of the caller's project. Anything of another project answers exactly like a
    handle that does not exist (DESIGN §3 Isolation), before the disk is touched.
-2. `probe`: pgBackRest lists that backup there. It only reads: its configuration goes to a scratch
-   directory that is removed afterwards, and symlinks, FIFOs and the like planted in the repository
-   are refused instead of followed. It runs with no catalog transaction open (it may be slow).
+2. `probe`: pgBackRest lists that backup there (`probe_mariabackup`: its manifest is there and well
+   formed). It only reads: pgBackRest's configuration goes to a scratch directory that is removed
+   afterwards, and symlinks, FIFOs and the like planted in the repository are refused instead of followed.
+   It runs with no catalog transaction open (it may be slow).
 3. The route registers the backup in a transaction of its own.
 """
 
@@ -26,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from controlplane.catalog import backups, repositories, services
 from controlplane.domain.errors import Invalid, NotFound
+from controlplane.engine import mariabackup
 from controlplane.engine.pgbackrest import BackupInfo, PgBackRestError
 from controlplane.jobs.archiving import Archiving
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import ARCHIVE_INFO, BACKUP_INFO
-from controlplane.storage.stores import S3_SCHEME, location_of, region_of
+from controlplane.storage.stores import S3_SCHEME, StoreUnavailable, location_of, region_of
 
 FIELD = "import_source.backup_handle"
 
@@ -57,24 +60,26 @@ class FoundBackup:
         return "full" if self.info.type == "full" else "incr"
 
 
-def parse_handle(handle: str) -> tuple[str, str, str]:
-    """(repository location, stanza, label) of a handle, or an Invalid error naming the field."""
+def parse_handle(handle: str, plugin: str = "pgbackrest") -> tuple[str, str, str]:
+    """(repository location, stanza, label) of a handle of `plugin`, or an Invalid error naming the field."""
     scheme, _, rest = handle.partition(":")
     location, _, backup = rest.rpartition("#")
     stanza, _, label = backup.partition("/")
-    if scheme != "pgbackrest" or not location or not stanza or not label:
-        raise Invalid(FIELD, f"expected pgbackrest:<repository location>#<stanza>/<label>, got {handle!r}")
+    if scheme != plugin or not location or not stanza or not label:
+        raise Invalid(FIELD, f"expected {plugin}:<repository location>#<stanza>/<label>, got {handle!r}")
     return location, stanza, label
 
 
-def locate(session: Session, settings: Settings, *, handle: str, project: str | None) -> Location:
+def locate(
+    session: Session, settings: Settings, *, handle: str, project: str | None, plugin: str = "pgbackrest"
+) -> Location:
     """The handle's location if `project` may import it (None: the admin, who may import anything).
 
     Decided from the settings and the catalog only. A project owns the stanzas of its services and of
     the backups it took (those of its deleted services included), in their containers in every region.
     What it imported grants nothing more.
     """
-    repo_path, stanza, label = parse_handle(handle)
+    repo_path, stanza, label = parse_handle(handle, plugin)
     region = region_of(settings, repo_path)
     if region is None:
         raise Invalid(FIELD, f"{repo_path} is not a container of any region's object store")
@@ -117,6 +122,37 @@ def probe(settings: Settings, location: Location) -> FoundBackup:
     if info is None:
         raise _missing(location.handle)
     return FoundBackup(location=location, info=info)
+
+
+def probe_mariabackup(settings: Settings, location: Location) -> FoundBackup:
+    """The mariabackup backup at `location` (its manifest, read without following links), described as
+    pgBackRest's info would; NotFound when there is none."""
+    try:
+        repository = Archiving(settings).repository(location.repo_path)
+        found = mariabackup.manifest(repository, location.stanza, location.label)
+    except mariabackup.BackupError as err:
+        if "is not in" in str(err):
+            raise _missing(location.handle) from err
+        raise Invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
+    except StoreUnavailable as err:
+        raise Invalid(FIELD, f"cannot read stanza {location.stanza!r} in {location.repo_path}: {err}") from err
+    return FoundBackup(
+        location=location,
+        info=BackupInfo(
+            label=found.label,
+            type=found.type,
+            prior=found.parent,
+            started_at=found.started_at,
+            finished_at=found.stopped_at,
+            size_bytes=found.stream_size,
+            repo_size_bytes=found.stored_size,
+            lsn_start=str(found.from_lsn),
+            lsn_stop=str(found.to_lsn),
+            wal_start=found.binlog.file,
+            wal_stop=found.binlog.file,
+            annotations={},
+        ),
+    )
 
 
 def _owned(session: Session, project: str) -> set[tuple[str, str]]:

@@ -15,8 +15,9 @@ from controlplane.settings import Settings
 
 # PostgreSQL 15 (with pgBackRest), and "mysql": MariaDB 10.11 (with mariabackup).
 SERVICE_TYPES = {"pg": ("15",), "mysql": ("10.11",)}
-# The service type each backup plugin's backups restore into.
+# The service type each backup plugin's backups restore into, and the plugin that backs up each type.
 PLUGIN_ENGINES = {"pgbackrest": "pg", "mariabackup": "mysql"}
+BACKUP_PLUGINS = {engine: plugin for plugin, engine in PLUGIN_ENGINES.items()}
 BACKUP_REGION_TYPES = {"pg", "mysql"}  # Aiven: backup to another region exists only for these
 # Every firing of a schedule is a full backup or a restore test, each minutes of a server's work: a tenant
 # may not ask for more than four an hour. croniter also reads a sixth (seconds) and a seventh (year) field;

@@ -27,9 +27,13 @@ from controlplane.catalog import backups, jobs
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import RESTORE_TEST_STATES, Backup
 from controlplane.domain.errors import Conflict
-from controlplane.engine import marks
+from controlplane.engine import mariabackup, marks
+from controlplane.engine.mariabackup import BackupError
+from controlplane.engine.mariadb import CONF_NAME as MARIADB_CONF
+from controlplane.engine.mariadb import SCRATCH_PURPOSES, MariaDB, MariaDBError
 from controlplane.engine.os_user import resolve_account
 from controlplane.engine.pgbackrest import PgBackRestError
+from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.engine.postmaster import postmaster_port
@@ -37,9 +41,11 @@ from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.settings import Settings
+from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 RUNNING, PASSED, FAILED = RESTORE_TEST_STATES
+MARIABACKUP = "mariabackup"  # the plugin of a mysql service's backups (jobs/mysql_backups.py)
 _STRAGGLER_WAIT = 10.0
 # How the engine's errors quote a failed command (os_user.CommandError): "<binary> <arguments>: <reason>".
 _QUOTED_COMMAND = re.compile(r": /[^\n]*?: (exited with status \d+|timed out after \S+ s|cancelled)$", re.MULTILINE)
@@ -125,8 +131,10 @@ class RestoreTests:
     def _attempt(self, backup: Backup, scratch: Path, context: JobContext) -> tuple[str, str]:
         """(state, message): passed with what was checked, or failed with what went wrong."""
         try:
+            if backup.backup_plugin == MARIABACKUP:
+                return PASSED, self._restore_and_check_mysql(backup, scratch, context)
             return PASSED, self._restore_and_check(backup, scratch, context)
-        except (PgBackRestError, PostgresError) as err:
+        except (PgBackRestError, PostgresError, BackupError, MariaDBError, StoreUnavailable) as err:
             if context.cancel.is_set():
                 raise  # the lease was lost: whoever holds the job now tests again, this is no result
             return FAILED, _without_command_line(str(err))
@@ -152,8 +160,32 @@ class RestoreTests:
             f"({', '.join(names)}); pg_amcheck found no corruption in their tables and B-tree indexes"
         )
 
+    def _restore_and_check_mysql(self, backup: Backup, scratch: Path, context: JobContext) -> str:
+        """A mariabackup chain restored into a scratch MariaDB server, started, and CHECK TABLE run on every
+        table of every database (mariadb-check)."""
+        stanza, repo_path, label = backup.stanza, backup.repo_path, backup.label
+        if not (stanza and repo_path and label):
+            raise BackupError(f"backup {backup.name!r} has no mariabackup stanza, repository or label")
+        port = free_loopback_port()
+        server = MariaDB(scratch, port=port, os_user=self._settings.mysql_os_user)
+        repository = self._archiving.repository(repo_path)
+        links = len(mariabackup.chain(repository, stanza, label))
+        mariabackup.restore(repository, stanza, label, server, cancel=context.cancel)
+        server.configure(plan=PLANS["hobbyist"], port=port)
+        server.start(cancel=context.cancel)
+        server.check_tables(cancel=context.cancel)
+        names = server.sql("SHOW DATABASES").split()
+        return (
+            f"restored {label} (a chain of {links} backups) and started; {len(names)} databases "
+            f"({', '.join(names)}); CHECK TABLE found no damage in their tables"
+        )
+
     def _discard(self, scratch: Path) -> None:
         """Stop the scratch server (one left by a killed control plane too) and delete its directory."""
+        if (scratch / MARIADB_CONF).exists() or any(
+            scratch.with_name(f".{scratch.name}.{purpose}").exists() for purpose in SCRATCH_PURPOSES
+        ):
+            MariaDB(scratch, port=0, os_user=self._settings.mysql_os_user).remove()  # a mysql restore test's
         port = postmaster_port(scratch)
         server = None if port is None else self._driver(scratch, port)
         if server is not None:

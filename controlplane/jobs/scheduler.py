@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import backups, jobs, services, strategies
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import BackupStrategy, Service
+from controlplane.domain.validation import BACKUP_PLUGINS
 from controlplane.jobs import kinds
 from controlplane.jobs.restore_tests import RUNNING, queue_restore_test
 
@@ -100,6 +101,7 @@ class Scheduler:
                     region=service.cloud,
                     description=f"scheduled full backup due at {due.isoformat()}",
                     labels={SCHEDULED_LABEL: "true"},
+                    backup_plugin=BACKUP_PLUGINS[service.service_type],
                 )
         except backups.DuplicateBackup:
             return 0  # another control plane queued it first

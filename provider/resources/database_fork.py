@@ -51,8 +51,8 @@ def is_rfc3339(value: Any) -> str | None:
 FORK_ATTRIBUTES: dict[str, Attribute] = {
     **SERVICE_ATTRIBUTES,
     # Forks take the source's engine and version: read-only here.
-    "service_type": computed(cty.STRING, "`pg` (PostgreSQL), as the source."),
-    "version": computed(cty.STRING, "The PostgreSQL major version, as the source's."),
+    "service_type": computed(cty.STRING, "`pg` (PostgreSQL) or `mysql` (MariaDB 10.11), as the source."),
+    "version": computed(cty.STRING, "The engine's major version, as the source's."),
     "source_service": Attribute(
         type=cty.STRING,
         required=True,
@@ -73,7 +73,9 @@ FORK_ATTRIBUTES: dict[str, Attribute] = {
         plan_modifiers=(REQUIRES_REPLACE,),
         validators=(is_rfc3339,),
         description="Recover to this point in time (RFC 3339), inside the source's recoverable window; "
-        "absent: the latest transaction, not just the latest backup.",
+        "absent: the latest transaction, not just the latest backup. For `mysql` the resolution is one second "
+        "(MariaDB stamps binary log events to the second): the fork keeps every commit of earlier seconds and "
+        "none of the target's own second.",
     ),
     "backup": Attribute(
         type=cty.STRING,
@@ -133,7 +135,6 @@ class DatabaseFork(Service):
             fork_from["recovery_target_time"] = planned["recovery_target_time"]
         body = {
             "name": name,
-            "service_type": "pg",
             "cloud": planned["cloud"],
             "plan": planned["plan"],
             "termination_protection": bool(planned.get("termination_protection")),
@@ -141,11 +142,20 @@ class DatabaseFork(Service):
             "fork_from": fork_from,
         }
         with api_errors(f"fork service {planned['source_service']!r} into {name!r}", _paths):
+            body["service_type"] = self._source_type(str(fork_from.get("project", project)), str(fork_from["service"]))
             created = self.client.create_service(project, body)
             # In state before the wait: a timeout or Ctrl-C from here on keeps the fork known.
             request.state = fork_state_of(created, planned)
             ready = self.wait_ready(project, name, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
         request.state = fork_state_of(ready, planned)
+
+    def _source_type(self, project: str, service: str) -> str:
+        """A fork runs its source's engine: the source's `service_type`, or, once it is gone, its backups'."""
+        source = self.client.service(project, service)
+        if source is not None:
+            return source["service_type"]
+        plugins = {backup["backup_plugin"] for backup in self.client.backups(project, service)}
+        return "mysql" if "mariabackup" in plugins else "pg"
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
         project = project_of(self.provider_data, request.state)

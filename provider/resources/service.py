@@ -69,7 +69,8 @@ SERVICE_ATTRIBUTES: dict[str, Attribute] = {
         type=cty.STRING,
         required=True,
         plan_modifiers=(REQUIRES_REPLACE,),
-        description="`pg` (PostgreSQL).",
+        description="`pg` (PostgreSQL 15, backed up with pgBackRest) or `mysql` (MariaDB 10.11, backed up with "
+        "mariabackup; `uri` is `mysql://user:password@host:port/defaultdb`).",
     ),
     "cloud": Attribute(
         type=cty.STRING,
@@ -82,7 +83,7 @@ SERVICE_ATTRIBUTES: dict[str, Attribute] = {
         optional=True,
         computed=True,
         plan_modifiers=(USE_STATE_FOR_UNKNOWN, REQUIRES_REPLACE),
-        description="The PostgreSQL major version (`15`).",
+        description="The engine's major version: `15` for `pg`, `10.11` for `mysql` (the defaults).",
     ),
     "user_config": USER_CONFIG,
     "termination_protection": Attribute(

@@ -153,6 +153,19 @@ def test_full_and_incremental_backups(acme: httpx.Client, source: dict[str, Any]
     wait_until(lambda: acme.get(f"{BACKUPS}/incr-2").json().get("verify_state") == "passed", "verification")
 
 
+def test_a_restore_test_checks_every_table(acme: httpx.Client, source: dict[str, Any]) -> None:
+    started = acme.post(f"{BACKUPS}/incr-2/restore_test")
+    assert started.status_code in (200, 202), started.text
+
+    def tested() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = acme.get(f"{BACKUPS}/incr-2").json()["last_restore_test"]
+        return found if found is not None and found["state"] != "running" else None
+
+    result = wait_until(tested, "the restore test")
+    assert result["state"] == "passed", result
+    assert "CHECK TABLE found no damage" in result["message"] and "defaultdb" in result["message"]
+
+
 def test_binary_logs_are_archived_from_birth(source: dict[str, Any], plane: ControlPlane, acme: httpx.Client) -> None:
     handle = acme.get(f"{BACKUPS}/full-1").json()["backup_handle"]
     index = stanza_dir(handle) / "binlog/index.json"
@@ -191,6 +204,32 @@ def test_a_fork_must_keep_the_source_service_type(acme: httpx.Client, source: di
     assert refused.json()["error"]["field"] == "service_type"
     moved = acme.patch(SOURCE, json={"cloud": "local-west"})
     assert moved.status_code == 422 and moved.json()["error"]["field"] == "cloud"
+
+
+def test_an_imported_mariabackup_handle_is_forked_and_forgotten(acme: httpx.Client, plane: ControlPlane) -> None:
+    handle = acme.get(f"{BACKUPS}/incr-1").json()["backup_handle"]
+    adopted = f"{PROJECT}/services/elsewhere/backups/adopted"
+    wrong = acme.put(adopted, json={"import_source": {"backup_handle": handle}})  # the plugin says pgbackrest
+    assert wrong.status_code == 422 and wrong.json()["error"]["field"] == "import_source.backup_handle"
+    source = {"backup_handle": handle, "backup_plugin": "mariabackup"}
+    missing = acme.put(adopted, json={"import_source": {**source, "backup_handle": handle[:-1] + "X"}})
+    assert missing.status_code in (404, 422), missing.text
+    imported = acme.put(adopted, json={"import_source": source})
+    assert imported.status_code == 202, imported.text
+    assert imported.json()["state"] == "Succeeded" and imported.json()["type"] == "incremental"
+    body = {"name": "from-import", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+    created = acme.post(
+        f"{PROJECT}/services", json={**body, "fork_from": {"service": "elsewhere", "backup": "adopted"}}
+    )
+    assert created.status_code == 201, created.text
+    forked = wait_for_state(acme, f"{PROJECT}/services/from-import", {"RUNNING"}, timeout=300)
+    assert notes(forked) == ["before-full", "before-incr"]
+    assert acme.delete(f"{PROJECT}/services/from-import").status_code == 202
+    wait_for_gone(acme, f"{PROJECT}/services/from-import")
+    # Forgetting an imported backup never deletes its data.
+    assert acme.delete(adopted).status_code == 202
+    wait_for_gone(acme, adopted)
+    assert (stanza_dir(handle) / "backups" / handle.rsplit("/", 1)[1] / "manifest.json").exists()
 
 
 def test_deletion_leaves_nothing(acme: httpx.Client, source: dict[str, Any], plane: ControlPlane) -> None:

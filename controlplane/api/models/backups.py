@@ -62,11 +62,13 @@ class ImportSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backup_handle: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
-        description="pgbackrest:<repository path>#<stanza>/<backup label>",
+        description="pgbackrest:<repository path>#<stanza>/<backup label>, or mariabackup:… for a mysql service's",
         examples=["pgbackrest:/srv/dbaas/store/local-east/default#acme-orders/20261130-030000F"],
     )
     backup_plugin: Annotated[str, Field(min_length=1, max_length=32)] = Field(
-        default="pgbackrest", description="The program that made the backup: pgbackrest.", examples=["pgbackrest"]
+        default="pgbackrest",
+        description="The program that made the backup: pgbackrest, or mariabackup (mysql services).",
+        examples=["pgbackrest"],
     )
 
 

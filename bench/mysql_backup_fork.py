@@ -1,0 +1,167 @@
+"""MySQL services (MariaDB 10.11): a full backup through the API beside `mariabackup --backup --stream=mbstream | zstd`
+by hand (target >= 0.9x the throughput), and a fork of that backup to its first query beside `zstd -d | mbstream -x`,
+`mariabackup --prepare`, `--move-back` and a server start by hand (target <= 1.2x the time).
+
+The sides run interleaved, run by run (bench/pairs.py), and each ratio is taken within its run. The control plane
+is `dbaas-cp serve` in a scratch directory (bench/harness.py); the by-hand commands run as the `mysql` account on
+the same server and write to the same disk. Usage: python bench/mysql_backup_fork.py [--mb 300] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import SERVICES, create_service, full_backup, running_control_plane
+from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
+from controlplane.domain.handles import parse_handle
+from controlplane.engine.mariabackup import DATA_NAME
+from controlplane.engine.mariadb import CONF_NAME, SERVER_PROGRAM
+from controlplane.engine.ports import free_loopback_port
+from tests.controlplane.cp_process import remove_tree, wait_for_gone
+from tests.mysql_client import rows
+
+ACCOUNT = "mysql"
+ROW_BYTES = 1000
+
+
+def as_mysql(script: str, *args: str) -> None:
+    """A shell script run by the `mysql` account (its arguments as $1…); exit with its output when it fails."""
+    done = subprocess.run(
+        ["runuser", "-u", ACCOUNT, "--", "/bin/bash", "-c", f"set -euo pipefail; {script}", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{done.stdout}{done.stderr}")
+
+
+def mysql_dir(path: Path) -> Path:
+    as_mysql('mkdir -m 700 "$1"', str(path))
+    return path
+
+
+def load(uri: str, megabytes: int) -> None:
+    """About `megabytes` of InnoDB rows: a table doubled until it is big enough."""
+    pad = f"CHAR({ROW_BYTES // 4}) CHARACTER SET utf8mb4"  # up to 4 bytes a character
+    rows(uri, f"CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, pad {pad})")
+    rows(uri, "INSERT INTO filler (pad) VALUES (REPEAT(MD5(RAND()), 7))")
+    while int(rows(uri, "SELECT COUNT(*) FROM filler")[0]) * ROW_BYTES < megabytes * 1_000_000:
+        rows(uri, "INSERT INTO filler (pad) SELECT REPEAT(MD5(RAND()), 7) FROM filler")
+
+
+def backup_by_hand(home: Path, out: Path) -> float:
+    """mariabackup streamed through zstd into a file, as the server's account: the seconds it took."""
+    script = (
+        'mariabackup --defaults-file="$1/dbaas.cnf" --backup --stream=mbstream --target-dir="$2" '
+        '--socket="$3" --user=mysql 2>"$2.log" | zstd -3 -q -o "$2.zst"'
+    )
+    socket = next(line for line in (home / CONF_NAME).read_text().splitlines() if line.startswith("socket = "))
+    mysql_dir(out)
+    started = time.perf_counter()
+    as_mysql(script, str(home), str(out), socket.split(" = ", 1)[1])
+    seconds = time.perf_counter() - started
+    as_mysql('rm -rf "$1" "$1.zst" "$1.log"', str(out))
+    return seconds
+
+
+def fork_by_hand(stored: Path, scratch: Path) -> float:
+    """The stored backup unpacked, prepared, moved back into a new datadir and started: the seconds until the
+    server answers a query. The server is killed and its files removed afterwards."""
+    work, home = scratch / "unpacked", scratch / "home"
+    port = free_loopback_port()
+    socket = scratch / "hand.sock"
+    mysql_dir(home)
+    started = time.perf_counter()
+    as_mysql(
+        'mkdir -m 700 "$2" && zstd -d -q -c "$1" | mbstream -x -C "$2" && '
+        'mariabackup --prepare --target-dir="$2" 2>/dev/null && '
+        'mariabackup --move-back --target-dir="$2" --datadir="$3/data" 2>/dev/null',
+        str(stored),
+        str(work),
+        str(home),
+    )
+    as_mysql(
+        '"$1" --no-defaults --datadir="$2/data" --port="$3" --bind-address=127.0.0.1 --socket="$4" '
+        '--pid-file="$2/pid" --log-error="$2/log" </dev/null >/dev/null 2>&1 & '
+        'until mariadb --no-defaults --socket="$4" --user=mysql -e "SELECT 1" >/dev/null 2>&1; do sleep 0.01; done',
+        SERVER_PROGRAM,
+        str(home),
+        str(port),
+        str(socket),
+    )
+    seconds = time.perf_counter() - started
+    as_mysql('kill -9 "$(cat "$1/pid")"; rm -rf "$1" "$2" "$3"', str(home), str(work), str(socket))
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=300, help="the database's size in MB (default 300)")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with running_control_plane("dbaas-bench-mysql-") as bench:
+        client = bench.client
+        service = create_service(client, "big", service_type="mysql", plan="hobbyist")
+        load(service["uri"], args.mb)
+        home = bench.plane.data_dir / "regions" / "local-east" / "services" / "bench" / "big"
+        size = sum(path.stat().st_size for path in (home / "data").rglob("*") if path.is_file())
+        print(f"datadir size: {size / 1e6:.0f} MB")
+        base = full_backup(client, "big", "base")
+        location, stanza, label = parse_handle(base["backup_handle"], "mariabackup")
+        stored = Path(location) / "mysql" / stanza / "backups" / label / DATA_NAME
+        taken = iter(range(1, 1_000_000))
+
+        def backup_through_api() -> float:
+            name = f"api-{next(taken)}"
+            started = time.perf_counter()
+            full_backup(client, "big", name)
+            seconds = time.perf_counter() - started
+            client.delete(f"{SERVICES}/big/backups/{name}").raise_for_status()
+            wait_for_gone(client, f"{SERVICES}/big/backups/{name}")
+            return seconds
+
+        backups = interleaved(
+            {"api": backup_through_api, "hand": lambda: backup_by_hand(home, bench.scratch / "by-hand")}, args.runs
+        )
+        throughput = pair_ratios(backups["hand"], backups["api"])  # time by hand / time through the API
+        best = size / min(backups["api"]) / 1e6
+        print(f"full backup through the API: {describe(backups['api'], 's')}, {best:.0f} MB/s at best")
+        print(f"mariabackup | zstd by hand:  {describe(backups['hand'], 's')}")
+        print(f"throughput, API / by hand:   {describe_ratio(throughput, at_least=0.9)}")
+
+        forks = iter(range(1, 1_000_000))
+
+        def fork_through_api() -> float:
+            name = f"fork-{next(forks)}"
+            started = time.perf_counter()
+            fork: dict[str, Any] = create_service(
+                client, name, timeout=3600, service_type="mysql", plan="hobbyist",
+                fork_from={"service": "big", "backup": "base"},
+            )  # fmt: skip
+            rows(fork["uri"], "SELECT COUNT(*) FROM filler")
+            seconds = time.perf_counter() - started
+            client.delete(f"{SERVICES}/{name}").raise_for_status()
+            wait_for_gone(client, f"{SERVICES}/{name}")
+            return seconds
+
+        fork_scratch = mysql_dir(bench.scratch / "fork-by-hand")
+        fork_times = interleaved(
+            {"api": fork_through_api, "hand": lambda: fork_by_hand(stored, fork_scratch)}, args.runs
+        )
+        print(f"fork to first query through the API: {describe(fork_times['api'], 's')}")
+        print(f"unpack, prepare, move-back, start:   {describe(fork_times['hand'], 's')}")
+        fork_ratios = pair_ratios(fork_times["api"], fork_times["hand"])
+        print(f"time, API / by hand:                 {describe_ratio(fork_ratios, 1.2)}")
+        remove_tree(fork_scratch)
+
+
+if __name__ == "__main__":
+    main()
