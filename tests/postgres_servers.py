@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,14 +149,21 @@ def postgres_server(postgres_factory: PostgresFactory) -> PostgresServer:
     return postgres_factory("shared", extra={"max_connections": "100"})
 
 
-@pytest.fixture
-def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
-    """A fresh empty database on the shared server for one test (dropped afterwards, even if in use)."""
-    name = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
+@contextmanager
+def fresh_database(server: PostgresServer, prefix: str) -> Iterator[PostgresServer]:
+    """A new empty database `<prefix>_<random>` on `server`, dropped afterwards even if still in use."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(server.dsn, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield postgres_server.with_database(name)
+        yield server.with_database(name)
     finally:
-        with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
+        with psycopg.connect(server.dsn, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
+    """A fresh empty database on the shared server for one test."""
+    with fresh_database(postgres_server, "test") as database:
+        yield database

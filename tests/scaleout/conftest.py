@@ -4,7 +4,6 @@ each with its own data directory, as on two hosts that mount the same stores."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -12,14 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from tests.controlplane.cp_process import ControlPlane, remove_tree, stop_leftover_servers, unprivileged_reachable_dir
 from tests.e2e.conftest import plugin_dir, workspace
 from tests.plugin_process import REPO
-from tests.postgres_servers import PostgresServer
+from tests.postgres_servers import PostgresServer, fresh_database
 
 # Fixtures of the end-to-end suite, used here.
 __all__ = ["plugin_dir", "workspace"]
@@ -87,14 +84,8 @@ def write_config(root: Path, catalog_url: str) -> Path:
 @pytest.fixture(scope="module")
 def catalog(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
     """An empty database on the shared test server, the catalog of one module's control planes."""
-    name = f"scaleout_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield postgres_server.with_database(name)
-    finally:
-        with psycopg.connect(postgres_server.dsn, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(postgres_server, "scaleout") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
