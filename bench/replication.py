@@ -82,6 +82,16 @@ def steady_lag(client: Any, uri: str, seconds: int) -> list[float]:
     return lags
 
 
+def describe_lag(lags: list[float]) -> str:
+    """The lags read, as median, p95 and max against the target."""
+    ordered = sorted(lags)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (
+        f"{len(lags)} reads, median {statistics.median(lags):.1f} s, p95 {p95:.1f} s, max {max(lags):.1f} s "
+        "(target <= 15 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=70)
@@ -107,12 +117,7 @@ def main() -> None:
         print(f"cp -r without sync: {raw:.2f} s ({size / raw / 1e6:.0f} MB/s) -> ratio {raw / ours:.2f}x")
 
         lags = steady_lag(client, service["uri"], args.seconds)
-        ordered = sorted(lags)
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-        print(
-            f"replication lag while pgbench writes ({len(lags)} reads): median {statistics.median(lags):.1f} s, "
-            f"p95 {p95:.1f} s, max {max(lags):.1f} s (target <= 15 s)"
-        )
+        print(f"replication lag while pgbench writes: {describe_lag(lags)}")
         report = client.post(f"{SERVICE}/backup_to_another_region/report", json={"period": "hour"}).json()
         samples = report["regions"][0]["samples"]
         print(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.by_hand import as_db_user
 from bench.harness import SERVICES, create_service, full_backup, pgbench_init, running_control_plane, wait_for_copy
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
-from bench.replication import steady_lag
+from bench.replication import describe_lag, steady_lag
 from controlplane.domain.handles import parse_handle
 from controlplane.engine.os_user import resolve_account
 from controlplane.settings import load_settings
@@ -173,12 +172,7 @@ def main() -> None:
             wait_for_copy(client, "big", "base", "swift-west", timeout=1800)  # the steady state starts after it
             print(f"first copy of the service to swift-west through the API: {time.perf_counter() - started:.1f} s")
             lags = steady_lag(client, service["uri"], args.seconds)
-            ordered = sorted(lags)
-            p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-            print(
-                f"replication lag swift-east -> swift-west while pgbench writes ({len(lags)} reads): median "
-                f"{statistics.median(lags):.1f} s, p95 {p95:.1f} s, max {max(lags):.1f} s (target <= 15 s)"
-            )
+            print(f"replication lag swift-east -> swift-west while pgbench writes: {describe_lag(lags)}")
     finally:
         swift_cluster.down(base)
 

@@ -22,6 +22,7 @@ import pytest
 from controlplane.storage.stores import bucket_name, bucket_prefix
 from tests.controlplane.cp_process import ControlPlane, stop_leftover_servers, unprivileged_reachable_dir
 from tests.e2e.test_dbaas_service import write
+from tests.e2e.test_recoverability import fork
 from tests.terraform_workspace import Workspace, cli_config, terraform_env
 from tools.swift_cluster import SwiftRegions, s3_client
 
@@ -62,19 +63,6 @@ def wait_for(
         assert time.monotonic() < deadline, f"{path}: {found}"
         time.sleep(0.5)
     return found
-
-
-def fork(resource: str, name: str, cloud: str, argument: str = "") -> str:
-    return f'''
-resource "dbaas_database_fork" "{resource}" {{
-  name           = "{name}"
-  cloud          = "{cloud}"
-  plan           = "hobbyist"
-  source_service = dbaas_service.db.name
-  {argument}
-  depends_on     = [dbaas_backup.base]
-}}
-'''
 
 
 @pytest.fixture(scope="module")
