@@ -76,7 +76,8 @@ class MySQLForks:
                     repository, instructions.stanza, server, restored.binlog, until=until, cancel=context.cancel
                 )
             if plan.result is None:
-                recovered = until or _last_archived_event(repository, plan) or restored.stopped_at
+                replayed = None if plan.request.backup else until or _last_archived_event(repository, plan)
+                recovered = replayed or restored.stopped_at
                 plan = plan.model_copy(
                     update={
                         "result": RestoredFrom(
@@ -88,8 +89,9 @@ class MySQLForks:
                 )
                 jobs.save(context, fork_from=plan.dump())
             marker.touch()
-        self._mysql.configure(context, service, server)
-        server.start(cancel=context.cancel)
+        else:  # restored before an interruption
+            self._mysql.configure(context, service, server)
+            server.start(cancel=context.cancel)
         # The restored accounts are the source's: the fork's tenant gets its own password.
         server.ensure_owner(username=service.username, password=service.password)
         jobs.save(context, state="RUNNING", state_message=None, host=HOST)
