@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import backups, leases, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
+from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.mysql_copy import MySQLCopyPlan, plan_mysql_copy, run_mysql_copy
 from controlplane.settings import Settings
@@ -292,14 +293,16 @@ class Replicator:
     def _mark_failed(self, target: CopyTarget, message: str) -> None:
         """Copies not made yet fail; a copy that was made stays Succeeded while its manifest is there (a
         target that cannot be listed shows none)."""
-        backup_dir = f"backup/{target.stanza}/"
+        backup_dir, manifest = f"backup/{target.stanza}/", "backup.manifest"
+        if target.engine == "mysql":
+            backup_dir, manifest = backups_prefix(target.stanza), MANIFEST_NAME
         try:
             stored = {item.key for item in self._archiving.repository(target.target).list(backup_dir)}
         except StoreUnavailable:
             stored = set()
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
-                if replica.state == "Succeeded" and f"{backup_dir}{backup.label}/backup.manifest" in stored:
+                if replica.state == "Succeeded" and f"{backup_dir}{backup.label}/{manifest}" in stored:
                     continue
                 replication.update_replica(session, replica=replica, state="Failed", state_message=message)
 
