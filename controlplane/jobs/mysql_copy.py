@@ -95,9 +95,12 @@ def run_mysql_copy(
     """Carry out `plan` in the order above. Raises StoreUnavailable, SourceChanged or CopyCancelled."""
     target.create()
 
-    def copy(item: StoredObject) -> None:
+    def check() -> None:
         if cancel is not None and cancel.is_set():
             raise CopyCancelled("the copy was cancelled")
+
+    def copy(item: StoredObject) -> None:
+        check()
         try:
             with source.open_read(item.key) as stream:
                 target.write(item.key, stream, item.size)
@@ -108,6 +111,7 @@ def run_mysql_copy(
         copy(item)
     target.flush()  # the logs are stored before the index names them
     if plan.index is not None:
+        check()
         target.write(binlog_prefix(stanza) + INDEX_NAME, BytesIO(plan.index), len(plan.index), durable=True)
     for item in plan.backup_files:
         copy(item)
