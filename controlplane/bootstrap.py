@@ -16,7 +16,7 @@ from controlplane.catalog.tokens import create_token
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
 from controlplane.jobs.binlog_archiver import BinlogArchiver
-from controlplane.jobs.engines import MYSQL, PG, dispatch
+from controlplane.jobs.engines import MYSQL, PG, Engine, dispatch
 from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.gap_watch import GapWatch
 from controlplane.jobs.mysql_backups import MySQLBackups
@@ -155,24 +155,29 @@ def build_runtime(settings: Settings) -> Runtime:
         backup_jobs.mark_failed(context, message)
         restore_tests.mark_failed(context, message)
 
+    engines = {
+        PG: Engine(
+            handlers={
+                **service_jobs.handlers(),
+                **backup_jobs.handlers(),
+                **fork_jobs.handlers(),
+                **restore_tests.handlers(),
+            },
+            is_running=lambda service: service_jobs.driver(service).is_running(),
+        ),
+        MYSQL: Engine(
+            handlers={
+                **mysql.handlers(),
+                **mysql_backups.handlers(),
+                **mysql_forks.handlers(),
+                **restore_tests.handlers(),  # both engines' tests: the backup's plugin says which
+            },
+            is_running=lambda service: mysql.server(service).is_running(),
+        ),
+    }
     runner = JobRunner(
         sessions,
-        dispatch(
-            {
-                PG: {
-                    **service_jobs.handlers(),
-                    **backup_jobs.handlers(),
-                    **fork_jobs.handlers(),
-                    **restore_tests.handlers(),
-                },
-                MYSQL: {
-                    **mysql.handlers(),
-                    **mysql_backups.handlers(),
-                    **mysql_forks.handlers(),
-                    **restore_tests.handlers(),  # both engines' tests: the backup's plugin says which
-                },
-            }
-        ),
+        dispatch(engines),
         workers=settings.job_workers,
         lease_seconds=settings.lease_seconds,
         on_failure=on_failure,
@@ -181,7 +186,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions,
         service_jobs,
         single_process=settings.catalog_url.startswith("sqlite"),
-        is_running={MYSQL: lambda service: mysql.server(service).is_running()},
+        is_running={name: engine.is_running for name, engine in engines.items()},
     )
     if restarted:
         log.warning("starting %d service(s) that were running before", restarted)

@@ -16,6 +16,7 @@ from controlplane.catalog.models import Service
 from controlplane.engine import marks
 from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.jobs import kinds
+from controlplane.jobs.engines import PG
 from controlplane.jobs.service_jobs import ServiceJobs
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,14 @@ def recover(
 
     With an embedded (SQLite) catalog this process is the only control plane, so jobs still marked
     running were interrupted by our own death and are released at once instead of after their lease.
-    `is_running` says, per service type other than "pg", whether a service's server runs.
+    `is_running` says, per service type, whether a service's server runs (a pg cluster's driver by default).
+    Only PostgreSQL clusters can predate the control plane's marks and superuser: only they are upgraded.
     """
-    others = dict(is_running or {})
+    checks = dict(is_running or {})
     started = 0
     with transaction(sessions) as session:
         for service in services.list_services(session):
-            if (
-                service.port is not None and service.service_type not in others
-            ):  # a service without a port has no cluster yet
+            if service.port is not None and service.service_type == PG:  # without a port: no cluster yet
                 _mark_legacy_cluster(service_jobs.driver(service), Path(service.data_dir))
         if single_process:
             released = jobs.release_all_leases(session)
@@ -49,7 +49,7 @@ def recover(
         for service in services.list_services(session, states=["RUNNING"]):
             if jobs.active_job_for_service(session, service_id=service.id) is not None:
                 continue
-            if service.port is not None and not _is_running(service, service_jobs, others):
+            if service.port is not None and not _is_running(service, service_jobs, checks):
                 log.warning("service %s/%s was RUNNING and is down: starting it", service.project, service.name)
                 services.update_service(
                     session,
@@ -61,7 +61,7 @@ def recover(
                 started += 1
             elif (
                 service.port is not None
-                and service.service_type not in others
+                and service.service_type == PG
                 and _tenant_is_superuser(service_jobs.driver(service), service)
             ):
                 log.warning(
@@ -80,8 +80,8 @@ def recover(
     return started
 
 
-def _is_running(service: Service, service_jobs: ServiceJobs, others: Mapping[str, Callable[[Service], bool]]) -> bool:
-    check = others.get(service.service_type)
+def _is_running(service: Service, service_jobs: ServiceJobs, checks: Mapping[str, Callable[[Service], bool]]) -> bool:
+    check = checks.get(service.service_type)
     return check(service) if check is not None else service_jobs.driver(service).is_running()
 
 

@@ -232,6 +232,22 @@ def test_an_imported_mariabackup_handle_is_forked_and_forgotten(acme: httpx.Clie
     assert (stanza_dir(handle) / "backups" / handle.rsplit("/", 1)[1] / "manifest.json").exists()
 
 
+def test_a_restart_brings_back_a_stopped_server_and_leaves_a_running_one(
+    acme: httpx.Client, source: dict[str, Any], plane: ControlPlane
+) -> None:
+    home = plane.data_dir / "regions" / "local-east" / "services" / "acme" / "shop"
+    MariaDB(home, port=source["port"]).stop()
+    plane.stop()
+    plane.start()
+    service = wait_for_state(acme, SOURCE, {"RUNNING"})
+    assert notes(service)[0] == "before-full", "the data is kept"
+    log = plane.log.read_text()
+    assert log.count("shop was RUNNING and is down: starting it") == 1
+    plane.stop()
+    plane.start()
+    assert plane.log.read_text().count("was RUNNING and is down") == 1, "a running server is left alone"
+
+
 def test_deletion_leaves_nothing(acme: httpx.Client, source: dict[str, Any], plane: ControlPlane) -> None:
     stanza = acme.get(f"{BACKUPS}/full-1").json()["backup_handle"].split("#", 1)[1].split("/", 1)[0]
     for name in ("shop-west", "shop-then"):
