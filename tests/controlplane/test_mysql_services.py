@@ -232,6 +232,15 @@ def test_an_imported_mariabackup_handle_is_forked_and_forgotten(acme: httpx.Clie
     assert (stanza_dir(handle) / "backups" / handle.rsplit("/", 1)[1] / "manifest.json").exists()
 
 
+def test_a_new_plan_restarts_the_server_with_its_settings(acme: httpx.Client, source: dict[str, Any]) -> None:
+    before = notes(source)
+    changed = acme.patch(SOURCE, json={"plan": "startup-4"})
+    assert changed.status_code == 200, changed.text
+    service = wait_for_state(acme, SOURCE, {"RUNNING"})
+    assert service["plan"] == "startup-4" and notes(service) == before
+    assert sql(service, "SELECT @@innodb_buffer_pool_size, @@max_connections") == [f"{2 << 30}\t100"]
+
+
 def test_a_restart_brings_back_a_stopped_server_and_leaves_a_running_one(
     acme: httpx.Client, source: dict[str, Any], plane: ControlPlane
 ) -> None:
