@@ -65,6 +65,11 @@ class Archiving:
         lease, so control planes on other hosts wait too (leases.LeaseTimeout, LeaseCancelled)."""
         return self._lease(f"copy:{stanza}", timeout=timeout, cancel=cancel)
 
+    def binlog_lock(self, stanza: str) -> AbstractContextManager[None]:
+        """Held while a mysql stanza's binary log index is rewritten (archiving, pruning): its archivers on every
+        control plane take turns, so that none writes back an index without another's files."""
+        return self._lease(f"binlog:{stanza}", timeout=_LEASE_WAIT, cancel=None)
+
     def stanza_lock(self, stanza: str) -> StanzaLock:
         """The lock pgBackRest drivers of `stanza` hold around a backup or an expire (a catalog lease): each
         control plane has pgBackRest locks of its own, which keep nothing apart across control planes."""

@@ -3,7 +3,7 @@
 A thread of the control plane makes a pass every `binlog_archive_seconds`: for each RUNNING mysql service
 it closes the current binary log when a transaction was written since the last pass (its GTID position
 moved; an idle server gets no new files), archives every closed log into each repository of the service's
-region, then lets the server purge them (jobs/mysql_services.py `archive_binlogs`). The archive therefore
+region, then lets the server purge them (`MySQLServices.archive_binlogs`). The archive therefore
 lags the server by at most that interval; a fork at the latest transaction closes and archives the current log itself.
 Every control plane sharing a catalog may archive: archiving is idempotent (the index is the truth).
 """
@@ -22,7 +22,7 @@ from controlplane.engine.binlog_archive import BinlogArchiveError
 from controlplane.engine.mariadb import MariaDBError
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.engines import MYSQL
-from controlplane.jobs.mysql_services import MySQLServices, archive_binlogs
+from controlplane.jobs.mysql_services import MySQLServices
 from controlplane.settings import Settings
 from controlplane.storage.stores import StoreUnavailable
 
@@ -89,5 +89,5 @@ class BinlogArchiver:
         position = server.current_gtid()
         written = self._seen.get(service.id, position) != position
         repositories_ = [self._archiving.repository(location) for location in locations]
-        archive_binlogs(repositories_, self._archiving.stanza_name(service), server, flush=written)
+        self._mysql.archive_binlogs(repositories_, self._archiving.stanza_name(service), server, flush=written)
         self._seen[service.id] = position

@@ -23,7 +23,7 @@ from controlplane.engine import binlog_archive, mariabackup
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
-from controlplane.jobs.mysql_services import MySQLServices, archive_binlogs
+from controlplane.jobs.mysql_services import MySQLServices
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.storage.stores import StoreUnavailable
 
@@ -89,7 +89,7 @@ class MySQLBackups:
             cancel=context.cancel,
         )
         # The logs since the backup reach the archive now, not at the archiver's next pass.
-        archive_binlogs(self._mysql.primaries(context, service), stanza, server, flush=False)
+        self._mysql.archive_binlogs(self._mysql.primaries(context, service), stanza, server, flush=False)
         with transaction(context.sessions) as session:
             backups.update_backup(
                 session,
@@ -118,7 +118,7 @@ class MySQLBackups:
         root = targets[-1] if targets and targets[-1].id == ids[-1] else None
         if root is not None and root.owned and root.label and root.stanza:
             stanza, label = root.stanza, root.label
-            with self._archiving.copy_lock(stanza):
+            with self._archiving.copy_lock(stanza), self._archiving.binlog_lock(stanza):
                 for location in self._mysql.expiries.copies(root.project, root.container):
                     try:
                         repository = self._archiving.repository(location)

@@ -22,7 +22,7 @@ from controlplane.engine.ports import free_loopback_port
 from controlplane.fork_plan import ForkPlan, RestoredFrom
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.mysql_services import MySQLServices, archive_binlogs, latest_backup
+from controlplane.jobs.mysql_services import MySQLServices, latest_backup
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
 from controlplane.storage.stores import Repository, StoreUnavailable
@@ -114,7 +114,7 @@ class MySQLForks:
             return set()
         stanza = plan.instructions.stanza
         primaries = self._mysql.primaries(context, source)
-        archive_binlogs(primaries, stanza, server, flush=True)
+        self._mysql.archive_binlogs(primaries, stanza, server, flush=True)
         primary = next(
             (r for r in primaries if r.location == (plan.instructions.copy_of or plan.instructions.repo_path)), None
         )

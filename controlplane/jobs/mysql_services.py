@@ -4,7 +4,7 @@ The same job kinds as a PostgreSQL service (controlplane/jobs/engines.py dispatc
 MariaDB's driver (engine/mariadb.py). A service's home is its `data_dir`; its stanza (the name of its
 backups and binary logs in the repositories, `mysql/<stanza>/`) is named as a pgBackRest stanza is
 (Archiving.stanza_name). Binary logs are archived from birth into every repository of the service's region
-by the binlog archiver (controlplane/jobs/binlog_archiver.py), which this module's `archive_binlogs` serves.
+by the binlog archiver (controlplane/jobs/binlog_archiver.py), which `MySQLServices.archive_binlogs` serves.
 Each handler is idempotent: install keeps a complete home, start keeps a running server.
 """
 
@@ -128,7 +128,7 @@ class MySQLServices:
             assert current is not None
             targets = copy_targets(self._settings, self._archiving, session, current)
         try:
-            archive_binlogs(self.primaries(context, service), stanza, server, flush=True)
+            self.archive_binlogs(self.primaries(context, service), stanza, server, flush=True)
             for target in targets:
                 with self._archiving.copy_lock(stanza):
                     target.copy(self._archiving, target.plan(self._archiving))
@@ -139,6 +139,13 @@ class MySQLServices:
             ended = datetime.now(UTC)
             for backup in backups.list_backups(session, service_id=service.id):
                 backups.update_backup(session, backup=backup, recovery_window_end=ended)
+
+    def archive_binlogs(self, repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
+        """Archive the closed binary logs of `server` into every repository, then let the server purge them;
+        with `flush`, the current log is closed first, so every commit made before the call is archived. Under
+        the stanza's binlog lease: one archiver at a time, across control planes."""
+        with self._archiving.binlog_lock(stanza):
+            _archive_binlogs(repositories_, stanza, server, flush=flush)
 
     def primaries(self, context: JobContext, service: Service) -> list[Repository]:
         """The service's repositories in its own region, where its binary logs are archived."""
@@ -162,9 +169,7 @@ class MySQLServices:
         server.configure(plan=PLANS[service.plan], port=service.port)
 
 
-def archive_binlogs(repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
-    """Archive the closed binary logs of `server` into every repository, then let the server purge them; with
-    `flush`, the current log is closed first, so every commit made before the call is archived."""
+def _archive_binlogs(repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
     if flush:
         server.flush_binary_logs()
     current = server.binlog_files()[-1].name
