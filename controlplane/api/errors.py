@@ -101,7 +101,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     async def catalog_unreachable(request: Request, err: Exception) -> JSONResponse:
         # The shared catalog is down, restarting or locked: the client may send the request again.
-        message = "the catalog cannot be reached for now; try again (a create sent again with its Idempotency-Key answers what it made)"
+        message = (
+            "the catalog cannot be reached for now; try again "
+            "(a create sent again with its Idempotency-Key answers what it made)"
+        )
         return JSONResponse(
             error_body("unavailable", message, None), status_code=503, headers={"Retry-After": _CATALOG_RETRY_AFTER}
         )
