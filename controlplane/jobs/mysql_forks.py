@@ -59,6 +59,7 @@ class MySQLForks:
         server = self._mysql.server(service)
         home = Path(service.data_dir)
         marker = home.parent / f".{home.name}{RESTORED_MARKER}"
+        result = plan.result
         if not marker.exists():
             server.remove()  # a restore cut short
             needed = self._archive_source(context, plan)
@@ -75,28 +76,31 @@ class MySQLForks:
                 binlog_archive.replay(
                     repository, instructions.stanza, server, restored.binlog, until=until, cancel=context.cancel
                 )
-            if plan.result is None:
-                replayed = None if plan.request.backup else until or _last_archived_event(repository, plan)
-                recovered = replayed or restored.stopped_at
-                plan = plan.model_copy(
-                    update={
-                        "result": RestoredFrom(
-                            backup=instructions.backup_name if plan.request.backup else None,
-                            region=instructions.region,
-                            recovery_time=recovered,
-                        )
-                    }
-                )
-                jobs.save(context, fork_from=plan.dump())
+            result = result or self._restored_from(plan)  # read now: the source archives on
             marker.touch()
         else:  # restored before an interruption
             self._mysql.configure(context, service, server)
             server.start(cancel=context.cancel)
         # The restored accounts are the source's: the fork's tenant gets its own password.
         server.ensure_owner(username=service.username, password=service.password)
-        jobs.save(context, state="RUNNING", state_message=None, host=HOST)
+        plan = plan.model_copy(update={"result": result or self._restored_from(plan)})
+        jobs.save(context, state="RUNNING", state_message=None, host=HOST, fork_from=plan.dump())
         marker.unlink(missing_ok=True)
         log.info("fork %s/%s restored from %s", service.project, service.name, plan.result)
+
+    def _restored_from(self, plan: ForkPlan) -> RestoredFrom:
+        """What the fork recovered to: a named backup's end, the target time, or the last archived event."""
+        instructions, request = plan.instructions, plan.request
+        replayed = None
+        if request.backup is None:
+            replayed = request.recovery_target_time or _last_archived_event(
+                self._archiving.repository(instructions.repo_path), plan
+            )
+        return RestoredFrom(
+            backup=instructions.backup_name if request.backup else None,
+            region=instructions.region,
+            recovery_time=replayed or instructions.backup_finished_at,
+        )
 
     def _archive_source(self, context: JobContext, plan: ForkPlan) -> set[str]:
         """Close and archive the running source's current binary log (a fork at the latest transaction or at
