@@ -36,7 +36,7 @@ import zstandard
 from controlplane.engine import marks
 from controlplane.engine.mariadb import MariaDB, MariaDBError
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file
-from controlplane.engine.streams import Metered, ReadAhead, StreamCancelled, Streamed
+from controlplane.engine.streams import Metered, StreamCancelled, Streamed
 from controlplane.storage.stores import ObjectMissing, Repository, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -432,11 +432,9 @@ def _unpack(
         assert process.stdin is not None
         metered = Metered(stored, cancel=cancel)
         try:
-            # Reading and hashing run ahead on a thread of their own while this one decompresses.
-            with ReadAhead(metered) as ahead:
-                zstandard.ZstdDecompressor().copy_stream(
-                    cast(BinaryIO, ahead), process.stdin, read_size=_CHUNK, write_size=_CHUNK
-                )
+            zstandard.ZstdDecompressor().copy_stream(
+                cast(BinaryIO, metered), process.stdin, read_size=_CHUNK, write_size=_CHUNK
+            )
         except zstandard.ZstdError as exc:
             raise BackupError(f"{what}: {key} is no zstd stream: {exc}") from exc
         except BrokenPipeError:

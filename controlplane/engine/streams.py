@@ -10,7 +10,6 @@ import fcntl
 import hashlib
 import io
 import os
-import queue
 import signal
 import subprocess
 import threading
@@ -131,60 +130,3 @@ class Metered(io.RawIOBase):
     def hexdigest(self) -> str:
         assert self._digest is not None
         return self._digest.hexdigest()
-
-
-class ReadAhead(io.RawIOBase):
-    """A readable stream filled by a thread of its own that reads `source` ahead, `depth` chunks at most: the
-    reading (and hashing, through a Metered source) of the next chunks overlaps the consumer's work on this
-    one (decompression, say), on another core. An error of the reader is raised to the consumer."""
-
-    def __init__(self, source: io.RawIOBase | BinaryIO, *, depth: int = 8) -> None:
-        self._source = source
-        self._chunks: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
-        self._pending = memoryview(b"")
-        self._done = False
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._fill, name="read-ahead", daemon=True)
-        self._thread.start()
-
-    def _fill(self) -> None:
-        try:
-            while not self._closing.is_set():
-                data = self._source.read(_CHUNK)
-                self._put(data or b"")
-                if not data:
-                    return
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._put(exc)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self._closing.is_set():
-            with contextlib.suppress(queue.Full):
-                self._chunks.put(item, timeout=0.1)
-                return
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._pending and not self._done:
-            item = self._chunks.get()
-            if isinstance(item, BaseException):
-                raise item
-            self._done = not item
-            if size < 0 or size >= len(item):
-                return item  # a whole chunk, handed on without a copy
-            self._pending = memoryview(item)
-        taken = self._pending if size < 0 else self._pending[:size]
-        self._pending = self._pending[len(taken) :]
-        return bytes(taken)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._closing.set()
-        self._thread.join(timeout=30)
-        super().close()
