@@ -11,7 +11,6 @@ Every control plane sharing a catalog may archive: archiving is idempotent (the 
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,41 +22,27 @@ from controlplane.engine.mariadb import MariaDBError
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.engines import MYSQL
 from controlplane.jobs.mysql_services import MySQLServices
+from controlplane.jobs.periodic import Periodic
 from controlplane.settings import Settings
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class BinlogArchiver:
+class BinlogArchiver(Periodic):
+    thread_name = "binlog-archiver"
+    failure = "archiving binary logs failed; trying again later"
+
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving, mysql: MySQLServices
     ) -> None:
-        self._settings = settings
+        super().__init__(settings.binlog_archive_seconds)
         self._sessions = sessions
         self._archiving = archiving
         self._mysql = mysql
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         # Each service's GTID position read before the last pass closed its log: unchanged means nothing was
         # written since (a write after the read and before the close is archived now, and seen as a change).
         self._seen: dict[int, str] = {}
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="binlog-archiver", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._settings.binlog_archive_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("archiving binary logs failed; trying again later")
 
     def run_once(self) -> None:
         """Archive every running mysql service's binary logs once."""

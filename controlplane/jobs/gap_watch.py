@@ -11,7 +11,6 @@ Every control plane sharing a catalog may watch: what they record is the same.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.periodic import Periodic
 from controlplane.settings import Settings
 from controlplane.storage.archive_gaps import ArchiveGap, find_gap
 from controlplane.storage.stores import StoreUnavailable
@@ -26,29 +26,14 @@ from controlplane.storage.stores import StoreUnavailable
 log = logging.getLogger(__name__)
 
 
-class GapWatch:
+class GapWatch(Periodic):
+    thread_name = "archive-gap-watch"
+    failure = "looking for gaps in the WAL archives failed; trying again later"
+
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving) -> None:
-        self._settings = settings
+        super().__init__(settings.lag_sample_seconds)
         self._sessions = sessions
         self._archiving = archiving
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="archive-gap-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._settings.lag_sample_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("looking for gaps in the WAL archives failed; trying again later")
 
     def run_once(self) -> None:
         """Look at every running service's archive once and record what changed."""
