@@ -102,12 +102,13 @@ class Account:
     def write_file(self, path: Path, data: bytes, mode: int = 0o600) -> None:
         """Replace `path` atomically with `data`, as a file of this account with `mode`.
 
-        `path`'s directory may belong to this account, which could have planted `.<name>.tmp` as a link
+        `path`'s directory may belong to this account, which could have planted `.<name>.<pid>.<thread>.tmp` as a link
         to any file: the stale name is unlinked (never followed) and the temporary file created with
         `O_EXCL|O_NOFOLLOW`, so a link planted again in between fails the write instead of being followed.
         """
         directory = open_directory(path.parent)
-        temporary = f".{path.name}.tmp"
+        # One temporary name per writer: two jobs writing one file at once must not rename each other's away.
+        temporary = f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             try:
                 os.unlink(temporary, dir_fd=directory)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,11 +198,13 @@ def test_config_writers_replace_a_planted_tmp_link_and_leave_its_target_alone(ac
         config_dir=config_dir,
     )
     pgbr.write_config()
+    # The temporary names the next writes use (this process, this thread), guessed by the tenant.
+    suffix = f"{os.getpid()}.{threading.get_ident()}.tmp"
     as_account(
         account,
         f"""
-        ln -s {victim} {config_dir}/.{pgbr.config_file.name}.tmp
-        ln -s {victim} {data_dir}/.{CONF_NAME}.tmp
+        ln -s {victim} {config_dir}/.{pgbr.config_file.name}.{suffix}
+        ln -s {victim} {data_dir}/.{CONF_NAME}.{suffix}
         """,
     )
 
@@ -213,7 +216,7 @@ def test_config_writers_replace_a_planted_tmp_link_and_leave_its_target_alone(ac
         info = written.lstat()
         assert stat.S_ISREG(info.st_mode) and info.st_uid == account.uid and stat.S_IMODE(info.st_mode) == 0o600
         assert SECRET not in written.read_bytes()
-        assert not written.with_name(f".{written.name}.tmp").exists()
+        assert not written.with_name(f".{written.name}.{suffix}").exists()
     assert "[global]" in pgbr.config_file.read_text() and "port = '5999'" in (data_dir / CONF_NAME).read_text()
 
 
