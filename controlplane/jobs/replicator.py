@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.catalog import backups, leases, replication, repositories, services
+from controlplane.catalog import backups, expiries, leases, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
 from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.expiry import Expiries
 from controlplane.jobs.mysql_copy import MySQLCopyPlan, plan_mysql_copy, run_mysql_copy
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import (
@@ -139,6 +140,7 @@ class Replicator:
         self._settings = settings
         self._sessions = sessions
         self._archiving = archiving
+        self._expiries = Expiries(settings, archiving)
         self._progress: dict[tuple[int, str, str], _Progress] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -219,9 +221,19 @@ class Replicator:
                 held.enter_context(self._archiving.copy_lock(target.stanza, timeout=0, cancel=self._stopping))
             except (leases.LeaseTimeout, leases.LeaseCancelled):
                 return  # another control plane is copying the stanza (or we are stopping)
-            self._copy_held(target, sweep=sweep)
+            copied = self._copy_held(target, sweep=sweep)
+        if copied and self._owes_expiry(target):
+            # A deletion that had to wait until this copy held a newer full backup can be done now (outside the
+            # copy lease, which the expiry takes itself).
+            self._expiries.settle(self._sessions, target.stanza)
 
-    def _copy_held(self, target: CopyTarget, *, sweep: bool) -> None:
+    def _owes_expiry(self, target: CopyTarget) -> bool:
+        with transaction(self._sessions) as session:
+            owed = expiries.deferred_expiries(session, stanza=target.stanza)
+            return any(expiry.repo_path == target.target for expiry in owed)
+
+    def _copy_held(self, target: CopyTarget, *, sweep: bool) -> bool:
+        """One pass for `target`; whether it copied something and the copy is now complete."""
         progress = self._progress.setdefault(target.key, _Progress())
         progress.passes += 1
         try:
@@ -231,7 +243,7 @@ class Replicator:
             since = progress.oldest_pending or progress.complete_at or now
             progress.peak_lag = max(progress.peak_lag, now - since)
             self._failed(target, progress, exc)
-            return
+            return False
         oldest = plan.oldest_pending()
         now = time.time()
         progress.peak_lag = max(progress.peak_lag, now - oldest if oldest is not None else 0.0)
@@ -240,22 +252,23 @@ class Replicator:
             progress.complete_at = now
         self._mark_pending(target, plan, healthy=progress.error is None)
         if plan.up_to_date and progress.error is None:
-            return
+            return False
         try:
             target.copy(self._archiving, plan, workers=self._settings.replication_workers, cancel=self._stopping)
         except SourceChanged as exc:
             log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
-            return
+            return False
         except CopyCancelled:
-            return
+            return False
         except StoreUnavailable as exc:
             self._failed(target, progress, exc)
-            return
+            return False
         progress.known.update(item.key for item in plan.pending)
         if progress.error is not None:
             log.info("copy of %s to %s caught up", target.service, target.region)
         progress.error = None
         self._mark_succeeded(target, plan)
+        return True
 
     def _failed(self, target: CopyTarget, progress: _Progress, exc: StoreUnavailable) -> None:
         message = f"copy to region {target.region} failed: {exc}"
