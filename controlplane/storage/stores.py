@@ -115,7 +115,8 @@ def bucket_name(project: str, container: str) -> str:
 
 
 def bucket_prefix(project: str) -> str:
-    """What every bucket of `project` starts with (other projects' buckets may too: check the digest)."""
+    """What every bucket of `project` starts with; another project's may too (a longer name sharing the prefix), so
+    callers touch only their own stanzas in what it matches."""
     return f"{project[:_NAME_PART].rstrip('-')}-"
 
 
