@@ -147,7 +147,7 @@ def build_runtime(settings: Settings) -> Runtime:
     fork_jobs = ForkJobs(archiving, service_jobs, wake_replicator=replicator.wake)
     restore_tests = RestoreTests(settings, archiving)
     mysql = MySQLServices(settings, archiving, service_jobs)
-    mysql_backups = MySQLBackups(archiving, mysql, backup_jobs, on_backup=replicator.wake)
+    mysql_backups = MySQLBackups(archiving, mysql, backup_jobs)
     mysql_forks = MySQLForks(archiving, service_jobs, mysql, wake_replicator=replicator.wake)
 
     def on_failure(context: JobContext, message: str) -> None:

@@ -82,24 +82,48 @@ class BackupJobs:
                 cancel=context.cancel,
             )
         )
+        self.succeeded(
+            context,
+            backup,
+            label=info.label,
+            size_bytes=info.size_bytes,
+            repo_size_bytes=info.repo_size_bytes,
+            started_at=info.started_at,
+            finished_at=info.finished_at,
+            backup_handle=handle(repo_path, stanza, info.label),
+        )
+        if backup.type == "full":
+            self._expiries.settle(context.sessions, stanza)
+
+    def succeeded(
+        self,
+        context: JobContext,
+        backup: Backup,
+        *,
+        label: str,
+        size_bytes: int | None,
+        repo_size_bytes: int | None,
+        started_at: datetime | None,
+        finished_at: datetime | None,
+        backup_handle: str,
+    ) -> None:
+        """Record what a backup job took, whatever the engine; then copy it, and apply the retention."""
         with transaction(context.sessions) as session:
             backups.update_backup(
                 session,
-                backup=_get(session, backup_id),
+                backup=_get(session, backup.id),
                 state="Succeeded",
-                label=info.label,
-                size_bytes=info.size_bytes,
-                repo_size_bytes=info.repo_size_bytes,
-                started_at=info.started_at,
-                finished_at=info.finished_at,
-                recovery_window_start=info.finished_at,
-                backup_handle=handle(repo_path, stanza, info.label),
+                label=label,
+                size_bytes=size_bytes,
+                repo_size_bytes=repo_size_bytes,
+                started_at=started_at,
+                finished_at=finished_at,
+                recovery_window_start=finished_at,
+                backup_handle=backup_handle,
             )
-        log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, info.label)
+        log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, label)
         self._on_backup()
-        self.apply_retention(context, backup_id)
-        if backup.type == "full":
-            self._expiries.settle(context.sessions, stanza)
+        self.apply_retention(context, backup.id)
 
     def apply_retention(self, context: JobContext, backup_id: int) -> None:
         """Queue the deletion of the full backups (with their incrementals) that the strategy no longer keeps.

@@ -10,7 +10,6 @@ regions, then the archived binary logs no backup needs any more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,17 +36,11 @@ def handle(repo_path: str | Path, stanza: str, label: str) -> str:
 
 
 class MySQLBackups:
-    def __init__(
-        self,
-        archiving: Archiving,
-        mysql: MySQLServices,
-        backup_jobs: BackupJobs,
-        on_backup: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, archiving: Archiving, mysql: MySQLServices, backup_jobs: BackupJobs) -> None:
         self._archiving = archiving
         self._mysql = mysql
-        self._backup_jobs = backup_jobs  # retention is the same rule for every engine
-        self._on_backup = on_backup
+        # A backup's success (the copy woken, the retention) is the same for every engine.
+        self._backup_jobs = backup_jobs
 
     def take(self, context: JobContext) -> None:
         backup_id = int(context.payload["backup_id"])
@@ -90,22 +83,16 @@ class MySQLBackups:
         )
         # The logs since the backup reach the archive now, not at the archiver's next pass.
         self._mysql.archive_binlogs(self._mysql.primaries(context, service), stanza, server, flush=False)
-        with transaction(context.sessions) as session:
-            backups.update_backup(
-                session,
-                backup=_get(session, backup_id),
-                state="Succeeded",
-                label=manifest.label,
-                size_bytes=manifest.stream_size,
-                repo_size_bytes=manifest.stored_size,
-                started_at=manifest.started_at,
-                finished_at=manifest.stopped_at,
-                recovery_window_start=manifest.stopped_at,
-                backup_handle=handle(repo_path, stanza, manifest.label),
-            )
-        log.info("backup %s of %s/%s succeeded: %s", backup.name, backup.project, backup.service, manifest.label)
-        self._on_backup()
-        self._backup_jobs.apply_retention(context, backup_id)
+        self._backup_jobs.succeeded(
+            context,
+            backup,
+            label=manifest.label,
+            size_bytes=manifest.stream_size,
+            repo_size_bytes=manifest.stored_size,
+            started_at=manifest.started_at,
+            finished_at=manifest.stopped_at,
+            backup_handle=handle(repo_path, stanza, manifest.label),
+        )
 
     def delete(self, context: JobContext) -> None:
         """Removes the backup with the incrementals built on it, everywhere it is stored, and forgets their
