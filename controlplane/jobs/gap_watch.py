@@ -5,7 +5,8 @@ A store that stayed down longer than the WAL queue allows (`wal_queue_max_mb`) l
 archive in each repository of a service's current region and records the first gap it finds on the service
 (`archive_gap`, and `archive_gap_until`, the last moment that can still be restored); the next backup, taken
 after the gap, clears it. Forks refuse what the gap makes unreachable (controlplane/domain/forks.py).
-Every control plane sharing a catalog may watch: what they record is the same.
+Every control plane sharing a catalog may watch: what they record is the same. A mysql service's binary logs
+are watched by its archiver (binlog_archiver.py), which records its gaps with `record_gap` too.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.engines import MYSQL
 from controlplane.jobs.periodic import Periodic
 from controlplane.settings import Settings
-from controlplane.storage.archive_gaps import ArchiveGap, find_gap
+from controlplane.storage.archive_gaps import ArchiveGap, earliest, find_gap
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,10 @@ class GapWatch(Periodic):
             watched = [
                 (service.id, self._archiving.stanza_name(service), [repo.path for repo in repos])
                 for service in services.list_services(session, states=["RUNNING"])
-                if (repos := [r for r in repositories.list_repositories(session, service_id=service.id)
-                              if r.region == service.cloud])
+                # A mysql service's binary logs are watched by its archiver (binlog_archiver.py).
+                if service.service_type != MYSQL
+                and (repos := [r for r in repositories.list_repositories(session, service_id=service.id)
+                               if r.region == service.cloud])
             ]  # fmt: skip
         for service_id, stanza, locations in watched:
             if self._stopping.is_set():
@@ -54,17 +58,19 @@ class GapWatch(Periodic):
             except StoreUnavailable as exc:  # the store is down: what is recorded stays until it can be read
                 log.info("archive of %s not checked for gaps: %s", stanza, exc)
                 continue
-            self._record(service_id, min(gaps, key=lambda gap: gap.recoverable_until, default=None))
+            record_gap(self._sessions, service_id, earliest(gaps))
 
-    def _record(self, service_id: int, gap: ArchiveGap | None) -> None:
-        message = gap.describe() if gap is not None else None
-        until = datetime.fromtimestamp(gap.recoverable_until, UTC) if gap is not None else None
-        with transaction(self._sessions) as session:
-            service = services.get_service_by_id(session, service_id=service_id)
-            if service is None or service.archive_gap == message:
-                return
-            if message is None:
-                log.info("service %s/%s: the gap in its WAL archive is closed", service.project, service.name)
-            else:
-                log.warning("service %s/%s: %s", service.project, service.name, message)
-            services.update_service(session, service=service, archive_gap=message, archive_gap_until=until)
+
+def record_gap(sessions: sessionmaker[Session], service_id: int, gap: ArchiveGap | None) -> None:
+    """Show `gap` on the service (`archive_gap`, `archive_gap_until`), or that there is none; log a change."""
+    message = gap.describe() if gap is not None else None
+    until = datetime.fromtimestamp(gap.recoverable_until, UTC) if gap is not None else None
+    with transaction(sessions) as session:
+        service = services.get_service_by_id(session, service_id=service_id)
+        if service is None or service.archive_gap == message:
+            return
+        if message is None:
+            log.info("service %s/%s: the gap in its archive is closed", service.project, service.name)
+        else:
+            log.warning("service %s/%s: %s", service.project, service.name, message)
+        services.update_service(session, service=service, archive_gap=message, archive_gap_until=until)

@@ -17,7 +17,7 @@ from pathlib import Path
 from controlplane.catalog import backups, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Service
-from controlplane.engine import binlog_archive, mariabackup
+from controlplane.engine import binlog_archive, binlog_gaps, mariabackup
 from controlplane.engine.binlog_archive import BinlogArchiveError
 from controlplane.engine.mariadb import MariaDB, MariaDBError
 from controlplane.engine.plans import PLANS
@@ -143,9 +143,17 @@ class MySQLServices:
     def archive_binlogs(self, repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
         """Archive the closed binary logs of `server` into every repository, then let the server purge them;
         with `flush`, the current log is closed first, so every commit made before the call is archived. Under
-        the stanza's binlog lease: one archiver at a time, across control planes."""
+        the stanza's binlog lease: one archiver at a time, across control planes. When a store does not take
+        them, the server keeps at most `wal_queue_max_mb` of binary logs (binlog_gaps.py) and the error is raised."""
         with self._archiving.binlog_lock(stanza):
-            _archive_binlogs(repositories_, stanza, server, flush=flush)
+            try:
+                _archive_binlogs(repositories_, stanza, server, flush=flush)
+            except (BinlogArchiveError, StoreUnavailable):
+                try:
+                    binlog_gaps.enforce_cap(server, stanza, self._settings.wal_queue_max_mb * 1024 * 1024)
+                except (BinlogArchiveError, MariaDBError) as exc:
+                    log.warning("stanza %s: its binary logs could not be capped: %s", stanza, exc)
+                raise
 
     def primaries(self, context: JobContext, service: Service) -> list[Repository]:
         """The service's repositories in its own region, where its binary logs are archived."""

@@ -25,19 +25,28 @@ _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})-[0-9a-f]{40}")
 _SEGMENTS_PER_LOG = 0x100  # 16 MiB segments: 256 per 4 GiB log file
 
 
+# What a gap is of, for each kind: the bound that dropped it, and what closes it.
+_WORDING = {
+    "WAL": ("the WAL queue", "the next full backup"),
+    "binary log": ("wal_queue_max_mb", "the next backup"),  # controlplane/engine/binlog_gaps.py
+}
+
+
 @dataclass(frozen=True)
 class ArchiveGap:
-    """Segments missing from the archive after the newest backup: recovery stops before `first_missing`."""
+    """Files missing from the archive after the newest backup: recovery stops before `first_missing`."""
 
     first_missing: str
     last_missing: str
-    recoverable_until: float  # when the last segment before the gap reached the store
+    recoverable_until: float  # when the last segment before the gap reached the store (mysql: its last event)
+    kind: str = "WAL"  # or "binary log"
 
     def describe(self) -> str:
         until = datetime.fromtimestamp(self.recoverable_until, UTC).isoformat(timespec="seconds")
+        bound, closer = _WORDING[self.kind]
         return (
-            f"WAL {self.first_missing}..{self.last_missing} is missing from the archive (its store was unreachable "
-            f"longer than the WAL queue allows): nothing after {until} can be restored until the next full backup"
+            f"{self.kind} {self.first_missing}..{self.last_missing} is missing from the archive (its store was "
+            f"unreachable longer than {bound} allows): nothing after {until} can be restored until {closer}"
         )
 
 
@@ -65,6 +74,11 @@ def find_gap(repository: Repository, stanza: str) -> ArchiveGap | None:
                 recoverable_until=segments[(timeline, before)],
             )
     return None
+
+
+def earliest(gaps: list[ArchiveGap]) -> ArchiveGap | None:
+    """Of the gaps in a service's repositories, the one that stops recovery first (None: none)."""
+    return min(gaps, key=lambda gap: gap.recoverable_until, default=None)
 
 
 def _newest_backup_stop(repository: Repository, stanza: str) -> tuple[int, int] | None:

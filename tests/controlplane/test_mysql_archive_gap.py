@@ -1,0 +1,125 @@
+"""A store that stays down never fills a MariaDB service's disk, and the gap it leaves shows until a backup closes it.
+
+Real MariaDB, mariabackup and files: the service's own store refuses writes (chattr +i on its binary log
+directory, which even root cannot write into) while the tenant writes binary logs well past `wal_queue_max_mb`.
+The control plane then purges the oldest unarchived logs instead of letting the datadir grow, shows the gap on
+the service and in the report, refuses a fork at the latest transaction and at a time after the gap, and clears
+the gap once a backup is taken after it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from controlplane.engine.mariadb import CONF_NAME, MariaDB
+from tests.controlplane.cp_process import ControlPlane, remove_tree, unprivileged_reachable_dir, wait_for_state
+from tests.controlplane.test_archive_gap import wait_until
+from tests.controlplane.test_backups import backup
+from tests.mysql_client import rows
+
+SERVICES = "/v1/projects/acme/services"
+BUSY = f"{SERVICES}/busy"
+CAP_MB = 4
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def plane() -> Iterator[ControlPlane]:
+    data_dir = unprivileged_reachable_dir("dbaas-cp-mysql-gap-")
+    config = data_dir / "dbaas-cp.toml"
+    config.write_text(f"wal_queue_max_mb = {CAP_MB}\nbinlog_archive_seconds = 0.5\n")
+    control_plane = ControlPlane(data_dir, config).start()
+    yield control_plane
+    control_plane.stop()
+    subprocess.run(["chattr", "-R", "-i", str(data_dir / "regions")], capture_output=True)
+    for option_file in data_dir.glob(f"regions/*/services/*/*/{CONF_NAME}"):
+        MariaDB(option_file.parent, port=0).remove()  # what a failed test left running
+    remove_tree(data_dir)
+
+
+@pytest.fixture(scope="module")
+def api(plane: ControlPlane) -> Iterator[httpx.Client]:
+    with plane.client(plane.create_token("acme")) as client:
+        yield client
+
+
+def write_binlog_file(plane: ControlPlane, service: dict[str, Any]) -> None:
+    """Commit about a MiB of rows, then wait for the archiver's next pass to close the log they went to: a busy
+    tenant's logs, one closed file per pass."""
+    before = binlog_files(plane)[-1]
+    rows(str(service["uri"]), "INSERT INTO filler (body) SELECT REPEAT(MD5(RAND()), 32) FROM seq_1_to_1000")
+    wait_until("the archiver to close the binary log", lambda: binlog_files(plane)[-1] != before, timeout=30)
+
+
+def binlog_files(plane: ControlPlane) -> list[Path]:
+    """The binary logs in the service's datadir (the operator's view: the file system), oldest first."""
+    data_dir = next(plane.data_dir.glob("regions/local-east/services/acme/busy*/data"))
+    return sorted(data_dir.glob("binlog.[0-9]*"))
+
+
+def held_bytes(plane: ControlPlane) -> int:
+    total = 0
+    for path in binlog_files(plane):
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:  # purged meanwhile
+            continue
+    return total
+
+
+def fork(api: httpx.Client, **fork_from: object) -> httpx.Response:
+    body = {"name": "latest", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+    return api.post(SERVICES, json={**body, "fork_from": {"service": "busy", **fork_from}})
+
+
+def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_backup(
+    plane: ControlPlane, api: httpx.Client
+) -> None:
+    created = api.post(
+        SERVICES, json={"name": "busy", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+    )
+    assert created.status_code == 201, created.text
+    service = wait_for_state(api, BUSY, {"RUNNING"})
+    rows(str(service["uri"]), "CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)")
+    backup(api, f"{BUSY}/backups", name="before")
+    assert api.get(BUSY).json()["archive_gap"] is None
+
+    write_binlog_file(plane, service)
+    binlogs = wait_until(
+        "a binary log to be archived",
+        lambda: next(plane.data_dir.glob("regions/local-east/objects/default/mysql/acme-busy-*/binlog/*.zst"), None),
+    ).parent
+    subprocess.run(["chattr", "+i", str(binlogs)], check=True)
+    try:
+        for _ in range(3 * CAP_MB):
+            write_binlog_file(plane, service)
+        # Without the cap the datadir would hold every one of those logs: three times the cap.
+        wait_until("the datadir to hold no more than the cap", lambda: held_bytes(plane) <= CAP_MB * MB)
+        gap = wait_until("the gap to show", lambda: api.get(BUSY).json()["archive_gap"])
+    finally:
+        subprocess.run(["chattr", "-i", str(binlogs)], check=True)
+    assert gap.startswith("binary log binlog.") and "missing from the archive" in gap, gap
+    report = api.post(f"{BUSY}/backup_to_another_region/report", json={"period": "hour"})
+    assert report.json()["archive_gap"] == gap
+
+    refused = fork(api)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "fork_from.service"
+    assert "latest transaction" in refused.json()["error"]["message"]
+    after_gap = fork(api, recovery_target_time=datetime.now(UTC).isoformat())
+    assert after_gap.status_code == 422, after_gap.text
+    assert after_gap.json()["error"]["field"] == "fork_from.recovery_target_time"
+
+    # The store takes logs again: what the server still held is archived, the hole stays before it.
+    wait_until("the held logs to be archived", lambda: len(binlog_files(plane)) == 1)
+    assert api.get(BUSY).json()["archive_gap"] == gap
+
+    backup(api, f"{BUSY}/backups", name="after", incremental=True)
+    wait_until("the gap to close", lambda: api.get(BUSY).json()["archive_gap"] is None)
