@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import String, and_, or_, select, type_coerce
+from sqlalchemy import String, and_, bindparam, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -77,10 +77,16 @@ def create_service(
     return service
 
 
+# Built once (an API GET runs it): a statement object keeps its compiled form; building one costs more than
+# running it.
+_SERVICE_BY_NAME = select(Service).where(Service.project == bindparam("project"), Service.name == bindparam("name"))
+_SERVICE_BY_NAME_FOR_UPDATE = _SERVICE_BY_NAME.with_for_update()
+
+
 def get_service(session: Session, *, project: str, name: str, for_update: bool = False) -> Service | None:
     """The service `name` of `project`, or None; `for_update` locks its row until the transaction ends."""
-    query = select(Service).where(Service.project == project, Service.name == name)
-    return session.scalar(query.with_for_update() if for_update else query)
+    query = _SERVICE_BY_NAME_FOR_UPDATE if for_update else _SERVICE_BY_NAME
+    return session.scalar(query, {"project": project, "name": name})
 
 
 def get_service_by_id(session: Session, *, service_id: int) -> Service | None:

@@ -57,7 +57,7 @@ def list_backups(
 ) -> BackupList:
     """The service's backups oldest first, a page at a time."""
     labels = dict(_label_filter(item) for item in label or [])
-    found = backups.list_backups(
+    found = backups.list_backups_with_copies(
         session,
         project=project,
         service=service,
@@ -66,9 +66,8 @@ def list_backups(
         after=pagination.after(page_token, datetime, int),
         limit=page_size + 1,
     )
-    shown, next_page_token = pagination.page(found, page_size, lambda backup: (backup.created_at, backup.id))
-    copies = replication.replicas_of(session, backup_ids=[backup.id for backup in shown])
-    return BackupList(backups=[public(backup, copies[backup.id]) for backup in shown], next_page_token=next_page_token)
+    shown, next_page_token = pagination.page(found, page_size, lambda item: (item[0].created_at, item[0].id))
+    return BackupList(backups=[public(*item) for item in shown], next_page_token=next_page_token)
 
 
 @router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED, responses=TAKE_CONFLICT)
@@ -104,8 +103,10 @@ def put_backup(
 
 @router.get("/{name}", response_model=BackupPublic)
 def get_backup(service: str, name: str, project: ProjectDep, session: SessionDep) -> BackupPublic:
-    backup = _find(session, project, service, name)
-    return public(backup, _copies(session, backup))
+    found = backups.get_backup_with_copies(session, project=project, service=service, name=name)
+    if found is None:
+        raise _not_found(service, name)
+    return public(*found)
 
 
 @router.patch("/{name}", response_model=BackupPublic)
@@ -226,8 +227,12 @@ def _label_filter(item: str) -> tuple[str, str]:
 def _find(session: Session, project: str, service: str, name: str) -> Backup:
     backup = backups.get_backup(session, project=project, service=service, name=name)
     if backup is None:
-        raise NotFound(f"backup {name!r} of service {service!r}", "name")
+        raise _not_found(service, name)
     return backup
+
+
+def _not_found(service: str, name: str) -> NotFound:
+    return NotFound(f"backup {name!r} of service {service!r}", "name")
 
 
 def _copies(session: Session, backup: Backup) -> list[BackupReplica]:
