@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import leases, repositories, strategies
 from controlplane.catalog.models import Service, ServiceRepository
-from controlplane.engine.os_user import resolve_account
+from controlplane.engine.os_user import Account, resolve_account
 from controlplane.engine.pgbackrest import PgBackRest, PgBackRestError, Repository, Stanza, StanzaLock
 from controlplane.engine.postgres import Postgres
 from controlplane.settings import Settings
@@ -27,6 +28,7 @@ from controlplane.storage.stores import Repository as StoredRepository
 from controlplane.storage.stores import location_of, open_repository
 
 DEFAULT_CONTAINER = "default"
+MYSQL_OBJECTS = "mysql/"  # where mysql stanzas live in a repository (engine/mariabackup.py, binlog_archive.py)
 
 
 # How long work waits for a stanza's lease: a copy of a large backup or a long backup may hold it for hours.
@@ -110,7 +112,18 @@ class Archiving:
 
     def repository(self, location: str) -> StoredRepository:
         """The repository at `location` (a catalog `repo_path`), to list, read and write its objects."""
-        return open_repository(self._settings, location, self._account)
+        return open_repository(self._settings, location, self._account, owner_of=self.owner_of)
+
+    def owner_of(self, key: str) -> Account:
+        """Whose an object written into a directory store is: a mysql stanza's (`mysql/…`, written by the control
+        plane alone) the MariaDB servers' account's, like their datadirs; the rest, and the container, the
+        account's that runs pgBackRest, which writes its stanzas there itself."""
+        return self._mysql_account if key.startswith(MYSQL_OBJECTS) else self._account
+
+    @cached_property
+    def _mysql_account(self) -> Account:
+        # Resolved when first needed: a host that runs no mysql service may have no such account.
+        return resolve_account(self._settings.mysql_os_user)
 
     def ensure_repository(self, session: Session, service: Service, container: str) -> ServiceRepository:
         """The service's repository in its region's `container`, recorded (and the container made) once."""

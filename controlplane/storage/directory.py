@@ -20,7 +20,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -40,12 +40,16 @@ log = logging.getLogger(__name__)
 
 
 class DirectoryRepository:
-    """A container of a directory region: `path`, a directory of the database `account`."""
+    """A container of a directory region: `path`, a directory of the database `account`; what is written below
+    it belongs to `owner_of(key)` when given (a mysql stanza's objects: Archiving.owner_of), else to `account`."""
 
-    def __init__(self, region_name: str, path: Path, account: Account) -> None:
+    def __init__(
+        self, region_name: str, path: Path, account: Account, owner_of: Callable[[str], Account] | None = None
+    ) -> None:
         self._region = region_name
         self._path = path
         self._account = account
+        self._owner_of = owner_of
 
     def __repr__(self) -> str:
         return f"DirectoryRepository({self._path})"
@@ -108,11 +112,12 @@ class DirectoryRepository:
 
     def write(self, key: str, source: BinaryIO, size: int, *, durable: bool = False) -> None:
         relative = PurePosixPath(key)
+        owner = self._owner_of(key) if self._owner_of is not None else self._account
         try:
             with self._root() as root:
                 if root is None:
                     raise StoreUnavailable(f"the repository {self._path} does not exist")
-                directory = open_beneath(root, relative.parent.parts, create=self._account)
+                directory = open_beneath(root, relative.parent.parts, create=owner)
         except OSError as exc:
             raise StoreUnavailable(_describe(exc, "writing", self._path / relative.parent)) from exc
         temporary = f".{relative.name}.{os.getpid()}.{threading.get_ident()}{_TEMPORARY_SUFFIX}"
@@ -125,7 +130,7 @@ class DirectoryRepository:
                 if durable:
                     os.fsync(out)
                 os.fchmod(out, 0o640)  # whatever our umask
-                self._account.own_descriptor(out)
+                owner.own_descriptor(out)
             except BaseException:
                 with suppress(FileNotFoundError):
                     os.unlink(temporary, dir_fd=directory)

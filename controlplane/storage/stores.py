@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,8 +142,11 @@ def region_of(settings: Settings, location: str) -> Region | None:
     return next((r for r in settings.regions if r.object_store is not None and path.parent == r.object_store), None)
 
 
-def open_repository(settings: Settings, location: str, account: Account) -> Repository:
-    """The repository at `location`; LookupError when no configured region holds it."""
+def open_repository(
+    settings: Settings, location: str, account: Account, *, owner_of: Callable[[str], Account] | None = None
+) -> Repository:
+    """The repository at `location`; LookupError when no configured region holds it. In a directory region the
+    container belongs to `account`, and each object written to `owner_of(key)` (default: `account`)."""
     region = region_of(settings, location)
     if region is None:
         raise LookupError(f"{location} is not a container of any region's object store")
@@ -153,7 +156,7 @@ def open_repository(settings: Settings, location: str, account: Account) -> Repo
         return S3Repository(region, bucket=location.rsplit("/", 1)[1])
     from controlplane.storage.directory import DirectoryRepository
 
-    return DirectoryRepository(region.name, Path(location), account)
+    return DirectoryRepository(region.name, Path(location), account, owner_of)
 
 
 def repositories_in(settings: Settings, region: Region, account: Account, *, project: str) -> Iterator[Repository]:

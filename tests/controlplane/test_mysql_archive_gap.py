@@ -4,11 +4,12 @@ Real MariaDB, mariabackup and files: the service's own store refuses writes (cha
 directory, which even root cannot write into) while the tenant writes binary logs well past `wal_queue_max_mb`.
 The control plane then purges the oldest unarchived logs instead of letting the datadir grow, shows the gap on
 the service and in the report, refuses a fork at the latest transaction and at a time after the gap, and clears
-the gap once a backup is taken after it.
+the gap once a backup is taken after it. What it writes in the store under `mysql/` belongs to the mysql account.
 """
 
 from __future__ import annotations
 
+import pwd
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -123,3 +124,13 @@ def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_back
 
     backup(api, f"{BUSY}/backups", name="after", incremental=True)
     wait_until("the gap to close", lambda: api.get(BUSY).json()["archive_gap"] is None)
+
+
+def test_mysql_objects_in_a_directory_store_belong_to_the_mysql_account(plane: ControlPlane) -> None:
+    container = plane.data_dir / "regions" / "local-east" / "objects" / "default"
+    stored = [container / "mysql", *(container / "mysql").rglob("*")]
+    assert any(path.name == "manifest.json" for path in stored) and any(path.suffix == ".zst" for path in stored)
+    mysql, postgres = pwd.getpwnam("mysql").pw_uid, pwd.getpwnam("postgres").pw_uid
+    assert {path: path.stat().st_uid for path in stored if path.stat().st_uid != mysql} == {}
+    # The container stays the account's that runs pgBackRest: PostgreSQL stanzas share it.
+    assert container.stat().st_uid == postgres
