@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from controlplane.api import errors
 from controlplane.api.body_limit import BodyLimit
+from controlplane.api.catalog_reads import CatalogReads
 from controlplane.api.request_id import RequestId
 from controlplane.api.routes import backups, regions, replication, restore_tests, services, strategies
 from controlplane.runtime import Runtime
@@ -26,6 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
+    app.state.catalog_reads = CatalogReads(runtime.read_sessions)
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestId)  # the last added runs first: a 413 from BodyLimit gets an id too

@@ -1,4 +1,5 @@
-"""Request dependencies: the catalog session, the caller's token, and the project it may see.
+"""Request dependencies: the catalog session (or, for a read, where it runs), the caller's token, and the project
+it may see.
 
 They are coroutines: FastAPI runs a plain function dependency in a worker thread, and each such hop costs
 more CPU than what these do. Only a token the cache does not hold is looked up in a thread (it queries the
@@ -16,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from controlplane.api.catalog_reads import CatalogReads
 from controlplane.api.errors import ApiError
 from controlplane.api.models.services import NAME_PATTERN, NAME_RULE
 from controlplane.catalog.tokens import Caller, find_caller
@@ -52,6 +54,15 @@ async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+async def get_catalog_reads(request: Request) -> CatalogReads:
+    """For a route that only reads: it runs its read through this, on the event loop or in a thread."""
+    reads: CatalogReads = request.app.state.catalog_reads
+    return reads
+
+
+CatalogReadsDep = Annotated[CatalogReads, Depends(get_catalog_reads)]
 
 
 async def current_caller(

@@ -8,6 +8,7 @@ column type: it seals on the way in and opens on the way out. A value stored bef
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -72,8 +73,15 @@ def seal(value: str) -> str:
 def unseal(value: str) -> str:
     if not value.startswith(PREFIX):
         return value  # stored before sealing existed; resealed at start
+    return _open(_key(), value.removeprefix(PREFIX))
+
+
+# Every read of a service opens its password, and opening (HMAC, then AES) costs more than the rest of an API
+# read of the row: a value once opened is kept, under the key that opened it, so another key opens it anew.
+@functools.lru_cache(maxsize=4096)
+def _open(sealer: Fernet, token: str) -> str:
     try:
-        return _key().decrypt(value.removeprefix(PREFIX).encode()).decode()
+        return sealer.decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise SealingError("a sealed catalog value does not open with this control plane's key") from exc
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
 from controlplane.api import pagination, responses
-from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
+from controlplane.api.dependencies import CatalogReadsDep, ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.backups import (
     LABEL_KEY,
@@ -46,10 +46,10 @@ TAKE_CONFLICT = responses.conflict(
 
 
 @router.get("", response_model=BackupList)
-def list_backups(
+async def list_backups(
     service: str,
     project: ProjectDep,
-    session: SessionDep,
+    reads: CatalogReadsDep,
     state: Annotated[str | None, Query(max_length=16)] = None,
     label: Annotated[list[str] | None, Query(description="key=value; repeat to require several")] = None,
     page_size: pagination.PageSize = pagination.PAGE_SIZE_DEFAULT,
@@ -57,17 +57,22 @@ def list_backups(
 ) -> BackupList:
     """The service's backups oldest first, a page at a time."""
     labels = dict(_label_filter(item) for item in label or [])
-    found = backups.list_backups_with_copies(
-        session,
-        project=project,
-        service=service,
-        states=[state] if state else None,
-        labels=labels or None,
-        after=pagination.after(page_token, datetime, int),
-        limit=page_size + 1,
-    )
-    shown, next_page_token = pagination.page(found, page_size, lambda item: (item[0].created_at, item[0].id))
-    return BackupList(backups=[public(*item) for item in shown], next_page_token=next_page_token)
+    after = pagination.after(page_token, datetime, int)
+
+    def read(session: Session) -> BackupList:
+        found = backups.list_backups_with_copies(
+            session,
+            project=project,
+            service=service,
+            states=[state] if state else None,
+            labels=labels or None,
+            after=after,
+            limit=page_size + 1,
+        )
+        shown, next_page_token = pagination.page(found, page_size, lambda item: (item[0].created_at, item[0].id))
+        return BackupList(backups=[public(*item) for item in shown], next_page_token=next_page_token)
+
+    return await reads(read)
 
 
 @router.post("", response_model=BackupPublic, status_code=status.HTTP_202_ACCEPTED, responses=TAKE_CONFLICT)
@@ -102,11 +107,14 @@ def put_backup(
 
 
 @router.get("/{name}", response_model=BackupPublic)
-def get_backup(service: str, name: str, project: ProjectDep, session: SessionDep) -> BackupPublic:
-    found = backups.get_backup_with_copies(session, project=project, service=service, name=name)
-    if found is None:
-        raise _not_found(service, name)
-    return public(*found)
+async def get_backup(service: str, name: str, project: ProjectDep, reads: CatalogReadsDep) -> BackupPublic:
+    def read(session: Session) -> BackupPublic:
+        found = backups.get_backup_with_copies(session, project=project, service=service, name=name)
+        if found is None:
+            raise _not_found(service, name)
+        return public(*found)
+
+    return await reads(read)
 
 
 @router.patch("/{name}", response_model=BackupPublic)

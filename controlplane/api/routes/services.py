@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from controlplane.api import pagination, responses
-from controlplane.api.dependencies import ProjectDep, RuntimeDep, SessionDep, TokenDep
+from controlplane.api.dependencies import CatalogReadsDep, ProjectDep, RuntimeDep, SessionDep, TokenDep
 from controlplane.api.idempotency import commit, idempotent
 from controlplane.api.models.services import (
     ForkFrom,
@@ -49,18 +50,21 @@ ADMIN_USER = "dbaasadmin"
 
 
 @router.get("", response_model=ServiceList)
-def list_services(
+async def list_services(
     project: ProjectDep,
-    session: SessionDep,
+    reads: CatalogReadsDep,
     page_size: pagination.PageSize = pagination.PAGE_SIZE_DEFAULT,
     page_token: pagination.PageToken = None,
 ) -> ServiceList:
     """The project's services by name, a page at a time."""
-    found = services.list_services(
-        session, project=project, after=pagination.after(page_token, str, str), limit=page_size + 1
-    )
-    shown, next_page_token = pagination.page(found, page_size, lambda service: (service.name, service.project))
-    return ServiceList(services=[public(s) for s in shown], next_page_token=next_page_token)
+    after = pagination.after(page_token, str, str)
+
+    def read(session: Session) -> ServiceList:
+        found = services.list_services(session, project=project, after=after, limit=page_size + 1)
+        shown, next_page_token = pagination.page(found, page_size, lambda service: (service.name, service.project))
+        return ServiceList(services=[public(s) for s in shown], next_page_token=next_page_token)
+
+    return await reads(read)
 
 
 @router.post(
@@ -116,8 +120,8 @@ def create_service(
 
 
 @router.get("/{service}", response_model=ServicePublic)
-def get_service(service: str, project: ProjectDep, session: SessionDep) -> ServicePublic:
-    return public(existing_service(session, project=project, name=service))
+async def get_service(service: str, project: ProjectDep, reads: CatalogReadsDep) -> ServicePublic:
+    return await reads(lambda session: public(existing_service(session, project=project, name=service)))
 
 
 @router.patch(
