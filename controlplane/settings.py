@@ -21,8 +21,8 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
     replication_workers = 2       # files copied at once
     lag_sample_seconds = 30.0     # how often the replication lag is sampled for the report
-    wal_queue_max_mb = 1024       # WAL a service holds for a store that is down; beyond it the oldest is
-                                  # dropped (the database's disk never fills) and the gap is reported
+    wal_queue_max_mb = 1024       # WAL (mysql: binary logs) a service holds for a store that is down; beyond
+                                  # it the oldest is dropped (the disk never fills) and the gap is reported
     sealing_key_file = "/etc/dbaas/sealing.key"  # seals service passwords; default <data dir>/sealing.key;
                                                  # control planes sharing a catalog share this file
     [[regions]]
