@@ -10,8 +10,10 @@ A point in time is reached by restoring the latest backup that ended before it (
 replaying the archived logs from the backup's binary log position with `mariadb-binlog`, stopping at the
 target. MariaDB stamps binary log events to the second, so a target lands on the second: the replay keeps
 every transaction committed in an earlier second and none committed in the target's second or later
-(`--stop-datetime`), and a transaction still open at the stop is rolled back. A fork at the latest
-transaction first closes the current log (`archive_latest`), so the archive holds every commit made before.
+(`--stop-datetime`), and a transaction still open at the stop is rolled back. The replay reports the stamp
+of the last commit it applied, read from the logs as they are fetched (binlog_events.py). A fork at the
+latest transaction first closes the current log (`archive_latest`), so the archive holds every commit made
+before.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import stat
-import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from typing import BinaryIO, cast
 import zstandard
 
 from controlplane.engine import marks
+from controlplane.engine.binlog_events import CommitClock, EventTimes
 from controlplane.engine.mariabackup import BackupManifest, BinlogPosition, list_backups
 from controlplane.engine.mariadb import MariaDB, MariaDBError, sql_string
 from controlplane.engine.os_user import AccountError, CommandError, open_directory
@@ -49,9 +52,6 @@ _STANZA = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 _BINLOG_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.(\d{6,})$")
 _CHUNK = 1 << 20
 _ZSTD_LEVEL = 3
-_MAGIC = b"\xfebin"
-_HEADER = struct.Struct("<IBII")  # timestamp, type, server id, event size: the start of every event header
-_HEADER_SIZE = 19
 _REPLAY_TIMEOUT = 7 * 24 * 3600.0  # bounded by the logs, not by us
 # One archiver of a stanza at a time in this process: two would race on the index.
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -72,6 +72,15 @@ class ArchivedBinlog:
     sha256: str  # of the stored object
     first_event_at: datetime
     last_event_at: datetime
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Where a replay left the server: its GTID position, and the stamp of the last commit it applied (None:
+    none, the server holds what the backup held)."""
+
+    gtid: str
+    last_commit_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,7 @@ def prune(repository: Repository, stanza: str) -> list[str]:
 
 def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> ArchivedBinlog:
     """Stream binary log `name` from the server's datadir into the repository, noting its event times."""
-    clock = _EventClock()
+    clock = EventTimes()
     try:
         with _open_regular(server.data_dir, name) as source:
             raw = Metered(source, cancel=None, digest=False, observe=clock.feed)
@@ -218,7 +227,7 @@ def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> Ar
                 cancel=None,
             )
             repository.write(binlog_prefix(stanza) + f"{name}.zst", cast(BinaryIO, compressed), -1, durable=True)
-    except (OSError, StoreUnavailable) as exc:
+    except (OSError, ValueError, StoreUnavailable) as exc:
         raise BinlogArchiveError(f"archiving binary log {name} of stanza {stanza} failed: {exc}") from exc
     if clock.first is None or clock.last is None:
         raise BinlogArchiveError(f"archiving binary log {name} of stanza {stanza}: it holds no event")
@@ -244,36 +253,6 @@ def _write_index(repository: Repository, stanza: str, index: _Index) -> None:
         repository.write(binlog_prefix(stanza) + INDEX_NAME, io.BytesIO(body), len(body), durable=True)
     except StoreUnavailable as exc:
         raise BinlogArchiveError(f"writing the binary log index of stanza {stanza} failed: {exc}") from exc
-
-
-class _EventClock:
-    """Follows a binary log's event headers as its bytes stream past: the times of its first and last events."""
-
-    def __init__(self) -> None:
-        self._skip = len(_MAGIC)
-        self._header = bytearray()
-        self.first: datetime | None = None
-        self.last: datetime | None = None
-
-    def feed(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        at = 0
-        while at < len(view):
-            if self._skip:
-                step = min(self._skip, len(view) - at)
-                self._skip -= step
-                at += step
-                continue
-            take = min(_HEADER_SIZE - len(self._header), len(view) - at)
-            self._header += view[at : at + take]
-            at += take
-            if len(self._header) == _HEADER_SIZE:
-                timestamp, _, _, size = _HEADER.unpack_from(self._header)
-                self._header.clear()
-                self._skip = max(size - _HEADER_SIZE, 0)
-                moment = datetime.fromtimestamp(timestamp, UTC)
-                self.first = self.first or moment
-                self.last = moment if self.last is None else max(self.last, moment)
 
 
 @contextlib.contextmanager
@@ -330,9 +309,9 @@ def replay(
     *,
     until: datetime | None = None,
     cancel: threading.Event | None = None,
-) -> str:
+) -> Replayed:
     """Apply the archived binary logs of `stanza` to the running `server` from `start` (a backup's end)
-    up to `until` (every archived event when None); the server's GTID position afterwards.
+    up to `until` (every archived event when None): where the server is then, and the last commit applied.
 
     `until` lands on the second (see the module's docstring) and must not be later than the last archived
     event: what is not archived cannot be replayed.
@@ -343,7 +322,8 @@ def replay(
     first = next((index for index, entry in enumerate(logs) if entry.name == start.file), None)
     if first is None:
         if not logs or _sequence(start.file) > _sequence(logs[-1].name):
-            return server.current_gtid()  # nothing was written after the backup, or nothing archived yet
+            # Nothing was written after the backup, or nothing archived yet.
+            return Replayed(gtid=server.current_gtid(), last_commit_at=None)
         raise BinlogArchiveError(f"stanza {stanza}: binary log {start.file}, where the backup ends, is not archived")
     needed = logs[first:]
     for earlier, later in itertools.pairwise(needed):
@@ -364,7 +344,13 @@ def replay(
         marks.remove_marked(scratch)
         marks.mark(scratch)
         server.account.private_dir(scratch)
-        paths = [_fetch(repository, stanza, entry, scratch, server) for entry in needed]
+        # The replay's last commit, read from the logs as they are fetched: mariadb-binlog applies them
+        # to the same start position and stop second (TZ below).
+        clock = CommitClock(start.position, until)
+        paths = []
+        for entry in needed:
+            paths.append(_fetch(repository, stanza, entry, scratch, server, observe=clock.feed))
+            clock.next_file()
         options = [f"--start-position={start.position}"]
         if until is not None:
             # Read in UTC (TZ below): the first event stamped at or after the target's second stops the replay.
@@ -380,20 +366,36 @@ def replay(
             cancel=cancel,
             env={"TZ": "UTC"},
         )
-    except (OSError, AccountError, marks.UnmarkedError, StoreUnavailable, CommandError) as exc:
+    except (OSError, ValueError, AccountError, marks.UnmarkedError, StoreUnavailable, CommandError) as exc:
         raise BinlogArchiveError(
             f"replaying the binary logs of stanza {stanza} into {server.home} failed: {exc}"
         ) from exc
     finally:
         with contextlib.suppress(OSError, marks.UnmarkedError):
             marks.remove_marked(scratch)
-    position = server.current_gtid()
-    logger.info("replay %s into %s: %d binary logs, now at %s", stanza, server.home, len(needed), position)
-    return position
+    replayed = Replayed(gtid=server.current_gtid(), last_commit_at=clock.last_commit)
+    logger.info(
+        "replay %s into %s: %d binary logs, now at %s, last commit at %s",
+        stanza,
+        server.home,
+        len(needed),
+        replayed.gtid,
+        replayed.last_commit_at,
+    )
+    return replayed
 
 
-def _fetch(repository: Repository, stanza: str, entry: ArchivedBinlog, scratch: Path, server: MariaDB) -> Path:
-    """Binary log `entry` from the archive, decompressed into the account's `scratch`, its digest checked."""
+def _fetch(
+    repository: Repository,
+    stanza: str,
+    entry: ArchivedBinlog,
+    scratch: Path,
+    server: MariaDB,
+    *,
+    observe: Callable[[bytes], None],
+) -> Path:
+    """Binary log `entry` from the archive, decompressed into the account's `scratch` and shown to `observe`,
+    its digest checked."""
     key = binlog_prefix(stanza) + f"{entry.name}.zst"
     directory = open_directory(scratch)
     try:
@@ -404,9 +406,10 @@ def _fetch(repository: Repository, stanza: str, entry: ArchivedBinlog, scratch: 
     try:
         with repository.open_read(key) as stored, os.fdopen(out, "wb", closefd=False) as handle:
             metered = Metered(stored, cancel=None)
-            zstandard.ZstdDecompressor().copy_stream(
-                cast(BinaryIO, metered), handle, read_size=_CHUNK, write_size=_CHUNK
+            decompressed = zstandard.ZstdDecompressor().stream_reader(
+                cast(BinaryIO, metered), read_size=_CHUNK, read_across_frames=True
             )
+            shutil.copyfileobj(Metered(decompressed, cancel=None, digest=False, observe=observe), handle, _CHUNK)
         server.account.own_descriptor(out)
     except ObjectMissing as exc:
         raise BinlogArchiveError(f"stanza {stanza}: {key} is missing from {repository.location}") from exc

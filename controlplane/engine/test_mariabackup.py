@@ -209,6 +209,7 @@ def test_binary_logs_are_archived_and_purged(source: MariaDB, repository: Direct
 def test_point_in_time_lands_between_two_commits(
     source: MariaDB, repository: DirectoryRepository, base_dir: Path
 ) -> None:
+    before_a = datetime.now(UTC).replace(microsecond=0)
     insert(source, "marker-A")
     target = next_second()
     insert(source, "marker-B")
@@ -216,10 +217,12 @@ def test_point_in_time_lands_between_two_commits(
     base = binlog_archive.backup_before(repository, STANZA, target)
     fork = restored(base_dir, repository, base.label, "fork-pitr")
     try:
-        binlog_archive.replay(repository, STANZA, fork, base.binlog, until=target)
+        replayed = binlog_archive.replay(repository, STANZA, fork, base.binlog, until=target)
         rows = contents(fork)
         assert "marker-A" in rows and "marker-B" not in rows
         assert rows == contents(source)[:-1]
+        # The last commit applied is marker-A's, stamped in its own second: before the target, not the target.
+        assert replayed.last_commit_at is not None and before_a <= replayed.last_commit_at < target
     finally:
         fork.remove()
     with pytest.raises(binlog_archive.BinlogArchiveError, match="outside the recoverable window"):
@@ -231,14 +234,16 @@ def test_point_in_time_lands_between_two_commits(
 
 
 def test_fork_at_the_latest_transaction(source: MariaDB, repository: DirectoryRepository, base_dir: Path) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
     insert(source, "last-commit")
     binlog_archive.archive_latest(repository, STANZA, source)
     latest = max(mariabackup.list_backups(repository, STANZA), key=lambda item: item.stopped_at)
     fork = restored(base_dir, repository, latest.label, "fork-latest")
     try:
-        position = binlog_archive.replay(repository, STANZA, fork, latest.binlog)
+        replayed = binlog_archive.replay(repository, STANZA, fork, latest.binlog)
         assert contents(fork) == contents(source)
-        assert position == source.current_gtid()
+        assert replayed.gtid == source.current_gtid()
+        assert replayed.last_commit_at is not None and before <= replayed.last_commit_at <= datetime.now(UTC)
     finally:
         fork.remove()
 

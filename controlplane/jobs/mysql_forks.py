@@ -5,7 +5,9 @@ restore from: the source's own, or its copy in a backup region. A named backup i
 in time restores the latest backup ended before it and replays the archived binary logs up to it (to the
 second: see engine/binlog_archive.py); the latest transaction first closes and archives the running source's
 current binary log (and waits for the copy when restoring in a backup region), then replays everything.
-The fork then gets its own tenant. Idempotent: a restore that did not reach the end is removed and redone.
+`restored_from` is the named backup, or the last commit the replay applied (the restored backup's end when
+it applied none), recorded before the restore is marked done. The fork then gets its own tenant.
+Idempotent: a restore that did not reach the end is removed and redone.
 """
 
 from __future__ import annotations
@@ -59,8 +61,7 @@ class MySQLForks:
         server = self._mysql.server(service)
         home = Path(service.data_dir)
         marker = home.parent / f".{home.name}{RESTORED_MARKER}"
-        result = plan.result
-        if not marker.exists():
+        if not marker.exists() or plan.result is None:
             server.remove()  # a restore cut short
             needed = self._archive_source(context, plan)
             repository = self._archiving.repository(instructions.repo_path)
@@ -72,35 +73,23 @@ class MySQLForks:
             restored = mariabackup.restore(repository, instructions.stanza, label, server, cancel=context.cancel)
             self._mysql.configure(context, service, server)
             server.start(cancel=context.cancel)
+            last_commit = None
             if plan.request.backup is None:
-                binlog_archive.replay(
+                last_commit = binlog_archive.replay(
                     repository, instructions.stanza, server, restored.binlog, until=until, cancel=context.cancel
-                )
-            result = result or self._restored_from(plan)  # read now: the source archives on
+                ).last_commit_at
+            plan = plan.model_copy(update={"result": _restored_from(plan, restored, last_commit)})
+            # Recorded before the marker: a fork resumed past it still reports what this replay reached.
+            jobs.save(context, fork_from=plan.dump())
             marker.touch()
         else:  # restored before an interruption
             self._mysql.configure(context, service, server)
             server.start(cancel=context.cancel)
         # The restored accounts are the source's: the fork's tenant gets its own password.
         server.ensure_owner(username=service.username, password=service.password)
-        plan = plan.model_copy(update={"result": result or self._restored_from(plan)})
-        jobs.save(context, state="RUNNING", state_message=None, host=HOST, fork_from=plan.dump())
+        jobs.save(context, state="RUNNING", state_message=None, host=HOST)
         marker.unlink(missing_ok=True)
         log.info("fork %s/%s restored from %s", service.project, service.name, plan.result)
-
-    def _restored_from(self, plan: ForkPlan) -> RestoredFrom:
-        """What the fork recovered to: a named backup's end, the target time, or the last archived event."""
-        instructions, request = plan.instructions, plan.request
-        replayed = None
-        if request.backup is None:
-            replayed = request.recovery_target_time or _last_archived_event(
-                self._archiving.repository(instructions.repo_path), plan
-            )
-        return RestoredFrom(
-            backup=instructions.backup_name if request.backup else None,
-            region=instructions.region,
-            recovery_time=replayed or instructions.backup_finished_at,
-        )
 
     def _archive_source(self, context: JobContext, plan: ForkPlan) -> set[str]:
         """Close and archive the running source's current binary log (a fork at the latest transaction or at
@@ -138,9 +127,15 @@ def _chosen(repository: Repository, plan: ForkPlan) -> tuple[str, datetime | Non
     return latest.label, None
 
 
-def _last_archived_event(repository: Repository, plan: ForkPlan) -> datetime | None:
-    logs = binlog_archive.archived(repository, plan.instructions.stanza)
-    return logs[-1].last_event_at if logs else None
+def _restored_from(plan: ForkPlan, restored: mariabackup.BackupManifest, last_commit: datetime | None) -> RestoredFrom:
+    """What the fork recovered to: a named backup's end, or the last commit the replay applied (with none
+    applied, the end of the backup it started from)."""
+    instructions = plan.instructions
+    if plan.request.backup is not None:
+        return RestoredFrom(
+            backup=instructions.backup_name, region=instructions.region, recovery_time=instructions.backup_finished_at
+        )
+    return RestoredFrom(backup=None, region=instructions.region, recovery_time=last_commit or restored.stopped_at)
 
 
 def _wait_for_copy(context: JobContext, copy: Repository, plan: ForkPlan, needed: set[str]) -> None:

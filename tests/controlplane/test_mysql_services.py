@@ -187,6 +187,7 @@ def test_a_fork_in_the_backup_region_holds_the_latest_transaction(acme: httpx.Cl
 
 
 def test_a_fork_at_a_point_in_time_between_two_markers(acme: httpx.Client, source: dict[str, Any]) -> None:
+    before_marker = datetime.now(UTC).replace(microsecond=0)
     sql(source, "INSERT INTO notes (body) VALUES ('marker-1')")
     time.sleep(1.1)  # MariaDB stamps binary log events to the second: the markers need different seconds
     target = datetime.now(UTC)
@@ -195,6 +196,9 @@ def test_a_fork_at_a_point_in_time_between_two_markers(acme: httpx.Client, sourc
     forked = fork(acme, "shop-then", "local-east", recovery_target_time=target.isoformat())
     rows = notes(forked)
     assert "marker-1" in rows and "marker-2" not in rows
+    # restored_from reports marker-1's commit, the last one replayed, in a second before the target's.
+    recovered = datetime.fromisoformat(forked["restored_from"]["recovery_time"])
+    assert before_marker <= recovered < target.replace(microsecond=0), (recovered, target)
 
 
 def test_a_fork_must_keep_the_source_service_type(acme: httpx.Client, source: dict[str, Any]) -> None:
