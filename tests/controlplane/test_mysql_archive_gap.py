@@ -35,7 +35,10 @@ MB = 1024 * 1024
 def plane() -> Iterator[ControlPlane]:
     data_dir = unprivileged_reachable_dir("dbaas-cp-mysql-gap-")
     config = data_dir / "dbaas-cp.toml"
-    config.write_text(f"wal_queue_max_mb = {CAP_MB}\nbinlog_archive_seconds = 0.5\n")
+    config.write_text(
+        f"wal_queue_max_mb = {CAP_MB}\nbinlog_archive_seconds = 0.5\nreplication_interval = 0.5\n"
+        + "".join(f'[[regions]]\nname = "{name}"\n' for name in ("local-east", "local-west"))
+    )
     control_plane = ControlPlane(data_dir, config).start()
     yield control_plane
     control_plane.stop()
@@ -83,9 +86,8 @@ def fork(api: httpx.Client, **fork_from: object) -> httpx.Response:
 def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_backup(
     plane: ControlPlane, api: httpx.Client
 ) -> None:
-    created = api.post(
-        SERVICES, json={"name": "busy", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
-    )
+    body = {"name": "busy", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+    created = api.post(SERVICES, json={**body, "user_config": {"additional_backup_regions": ["local-west"]}})
     assert created.status_code == 201, created.text
     service = wait_for_state(api, BUSY, {"RUNNING"})
     rows(str(service["uri"]), "CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)")
@@ -127,10 +129,15 @@ def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_back
 
 
 def test_mysql_objects_in_a_directory_store_belong_to_the_mysql_account(plane: ControlPlane) -> None:
-    container = plane.data_dir / "regions" / "local-east" / "objects" / "default"
-    stored = [container / "mysql", *(container / "mysql").rglob("*")]
-    assert any(path.name == "manifest.json" for path in stored) and any(path.suffix == ".zst" for path in stored)
     mysql, postgres = pwd.getpwnam("mysql").pw_uid, pwd.getpwnam("postgres").pw_uid
-    assert {path: path.stat().st_uid for path in stored if path.stat().st_uid != mysql} == {}
-    # The container stays the account's that runs pgBackRest: PostgreSQL stanzas share it.
-    assert container.stat().st_uid == postgres
+    for region in ("local-east", "local-west"):  # the service's store, and the copy the replicator made
+        container = plane.data_dir / "regions" / region / "objects" / "default"
+        mysql_objects = container / "mysql"
+        wait_until(
+            f"the backups in {region}", lambda c=mysql_objects: len(list(c.glob("*/backups/*/manifest.json"))) == 2
+        )
+        stored = [mysql_objects, *mysql_objects.rglob("*")]
+        assert any(path.suffix == ".zst" for path in stored)
+        assert {path: path.stat().st_uid for path in stored if path.stat().st_uid != mysql} == {}
+        # The container stays the account's that runs pgBackRest: PostgreSQL stanzas share it.
+        assert container.stat().st_uid == postgres
