@@ -173,6 +173,7 @@ def main() -> None:
         print(f"full backup through the API: {describe(backups['api'], 's')}, {best:.0f} MB/s at best")
         print(f"mariabackup | zstd by hand:  {describe(backups['hand'], 's')}")
         print(f"throughput, API / by hand:   {describe_ratio(throughput, at_least=0.9)}")
+        print(f"  pair by pair:              {' '.join(f'{ratio:.2f}' for ratio in throughput)}")
 
         forks = iter(range(1, 1_000_000))
 
@@ -197,6 +198,7 @@ def main() -> None:
         print(f"unpack, prepare, move-back, start:   {describe(fork_times['hand'], 's')}")
         fork_ratios = pair_ratios(fork_times["api"], fork_times["hand"])
         print(f"time, API / by hand:                 {describe_ratio(fork_ratios, 1.2)}")
+        print(f"  pair by pair:                      {' '.join(f'{ratio:.2f}' for ratio in fork_ratios)}")
         remove_tree(fork_scratch)
 
 
