@@ -37,6 +37,15 @@ MIGRATION_LOCK_KEY = 0x6462_6161_735F_6D67  # "dbaas_mg"
 _migrate_in_process = threading.Lock()
 
 
+# A thread never waits for a pooled connection: one that holds the write lock (SQLite) or row locks (PostgreSQL)
+# and asks for a second connection while every other one is held by a thread waiting for that lock would wait
+# out the pool's timeout, and everyone with it (seen: deletions of 200 backups stalled 30 s at a time). The
+# threads are bounded (the API's thread pool, the job workers and their lease renewals, a few periodic jobs);
+# so are the connections. SQLite keeps more of them open between uses: opening one costs more than a query.
+_NEVER_WAIT = -1
+_KEPT_CONNECTIONS = 20
+
+
 def sqlite_url(data_dir: Path) -> str:
     """The URL of the embedded catalog in `data_dir` (the file `catalog.sqlite`), as an absolute path."""
     return URL.create("sqlite+pysqlite", database=str(Path(data_dir).resolve() / SQLITE_FILE_NAME)).render_as_string()
@@ -55,7 +64,9 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, connect_args={"application_name": "dbaas-cp"})
+        return create_engine(
+            parsed, pool_pre_ping=True, max_overflow=_NEVER_WAIT, connect_args={"application_name": "dbaas-cp"}
+        )
     raise ValueError(f"unsupported catalog database {parsed.drivername!r}: use sqlite or postgresql+psycopg")
 
 
@@ -68,7 +79,12 @@ def _sqlite_engine(url: URL) -> Engine:
         assert url.database is not None
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         _owner_only(Path(url.database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite.BUSY_TIMEOUT_S})
+        engine = create_engine(
+            url,
+            pool_size=_KEPT_CONNECTIONS,
+            max_overflow=_NEVER_WAIT,
+            connect_args={"check_same_thread": False, "timeout": sqlite.BUSY_TIMEOUT_S},
+        )
     sqlite.configure(engine, in_memory=in_memory)
     return engine
 

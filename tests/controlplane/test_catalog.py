@@ -152,6 +152,24 @@ def test_an_abandoned_session_does_not_hold_the_catalog(sessions: sessionmaker[S
         assert session.scalars(select(Project.name)).all() == ["kept"]
 
 
+def test_a_thread_never_waits_for_a_catalog_connection(sessions: sessionmaker[Session]) -> None:
+    """Forty reads in progress (the API's threads, the job workers, their lease renewals), and a transaction
+    that holds the write lock reads in a session of its own: it gets a connection at once. A pool that made it
+    wait would stall it, and everyone queued behind its lock, for the pool's timeout (30 s)."""
+    readers = read_sessions(sessions)
+    held = [readers() for _ in range(40)]
+    try:
+        for session in held:
+            session.execute(text("SELECT 1"))
+        with transaction(sessions) as session:
+            ensure_project(session, name="busy")
+            with readers() as another:
+                assert another.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        for session in held:
+            session.close()
+
+
 # --- tokens and projects ------------------------------------------------------------------------
 
 
