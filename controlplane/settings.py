@@ -16,7 +16,7 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     os_user = "postgres"          # runs the database processes when we are root
     mysql_os_user = "mysql"       # runs the MariaDB servers (service_type "mysql") when we are root
     binlog_archive_seconds = 60.0 # a mysql service's binary log is closed and archived at least this often
-    job_workers = 4
+    job_workers = 10              # jobs run at once: Terraform's default -parallelism, so ten creates overlap
     lease_seconds = 30.0          # how long a claimed job stays claimed without a renewal
     replication_interval = 1.0    # seconds between passes of the copy to additional backup regions
     replication_workers = 2       # files copied at once
@@ -288,7 +288,7 @@ class _Given(BaseSettings):
     os_user: str = "postgres"
     mysql_os_user: str = "mysql"
     binlog_archive_seconds: PositiveFloat = 60.0
-    job_workers: PositiveInt = 4
+    job_workers: PositiveInt = 10
     lease_seconds: PositiveFloat = 30.0
     replication_interval: PositiveFloat = 1.0
     replication_workers: PositiveInt = 2

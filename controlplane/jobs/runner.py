@@ -125,8 +125,12 @@ class JobRunner:
             return True
         heartbeat = threading.Thread(target=self._renew, args=(context,), daemon=True)
         heartbeat.start()
+        started = time.monotonic()
         try:
-            log.info("running %s job %d (attempt %d)", context.kind, context.job_id, context.attempt)
+            log.info(
+                "running %s job %d of project %s (attempt %d)", context.kind, context.job_id, context.project,
+                context.attempt,
+            )  # fmt: skip
             self._handlers[context.kind](context)
         except Exception as err:
             log.exception("%s job %d failed", context.kind, context.job_id)
@@ -136,6 +140,7 @@ class JobRunner:
         else:
             with transaction(self._sessions) as session:
                 job_catalog.finish_job(session, job_id=context.job_id, owner=self.owner)
+            log.info("%s job %d finished in %.2f s", context.kind, context.job_id, time.monotonic() - started)
         finally:
             context.cancel.set()
         return True

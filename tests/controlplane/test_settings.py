@@ -25,7 +25,7 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert settings.catalog_url == f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite'}"
     east = settings.region("local-east")
     assert east is not None and east.services_dir == tmp_path / "data/regions/local-east/services"
-    assert settings.log_format == "text" and settings.job_workers == 4
+    assert settings.log_format == "text" and settings.job_workers == 10
 
 
 def test_file_then_flags(tmp_path: Path) -> None:
