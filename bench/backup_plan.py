@@ -1,17 +1,19 @@
-"""`terraform plan` (refresh on) of 200 unchanged `dbaas_backup` resources beside the Go null provider's plan of
-200 `null_resource` in the same run (docs/design.md, Targets: ≤ 1.5x), then an apply that changes the labels of all 200.
+"""200 `dbaas_backup` beside 200 `null_resource` of the Go null provider, each pair in one run: `terraform plan`
+(refresh on) of the unchanged resources (docs/design.md, Targets: ≤ 1.5x), creating them, and an apply that
+changes them all (the labels of 200 backups in place; the null provider's triggers, which replace 200 resources).
 
 Taking 200 real backups would cost ~2.3 s each, so one service gets one real full backup through the API and
 Terraform imports that backup's handle under 200 names (`import_source`; the control plane checks the handle
 on each import and lets several names share it). The real control plane, PostgreSQL and pgBackRest answer
-every refresh. The null provider comes from PyPI as in bench/plan_unchanged.py.
+every refresh and every change. Plans and changes run interleaved, and every ratio is taken within one pair.
+The null provider comes from PyPI as in bench/plan_unchanged.py.
 Usage: python bench/backup_plan.py [--resources N] [--runs N]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import PROJECT, SERVICES, create_service, full_backup, running_control_plane
-from bench.plan_unchanged import null_provider, null_workspace, timed_plans
+from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
+from bench.plan_unchanged import null_provider, run_from_byte_code, timed_plan
 from tests.e2e.test_dbaas_service import write
 from tests.terraform_workspace import TERRAFORM, Workspace, cli_config, make_plugin_dir, terraform_env
 
@@ -41,10 +44,21 @@ resource "dbaas_backup" "b{i}" {{
     )
 
 
-def timed(workspace: Workspace, *args: str) -> tuple[float, str]:
+def null_resources(count: int, round_label: str) -> str:
+    """`count` null_resources whose one trigger is `round_label`: a new label replaces them all."""
+    return 'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n' + "".join(
+        f'resource "null_resource" "r{i}" {{\n  triggers = {{ round = "{round_label}" }}\n}}\n' for i in range(count)
+    )
+
+
+def timed_apply(workspace: Workspace, expected: str) -> float:
+    """Seconds of one `terraform apply -parallelism=10`, which must report `expected` ("N added, …")."""
     started = time.perf_counter()
-    result = workspace.run(*args)
-    return time.perf_counter() - started, result.stdout
+    result = workspace.run("apply", "-auto-approve", "-input=false", "-parallelism=10")
+    seconds = time.perf_counter() - started
+    if expected not in result.stdout:
+        raise SystemExit(f"apply did not report {expected!r}:\n{result.stdout[-2000:]}")
+    return seconds
 
 
 def main() -> None:
@@ -54,6 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     if TERRAFORM is None:
         sys.exit("terraform is not on PATH")
+    run_from_byte_code()
     count = args.resources
     with running_control_plane("dbaas-bench-backup-plan-") as bench:
         scratch, client = bench.scratch, bench.client
@@ -67,45 +82,55 @@ def main() -> None:
             env = terraform_env(cli_config(scratch / "terraformrc", {"dbaas/dbaas": plugins, "hashicorp/null": nulls}))
             env.update(DBAAS_ENDPOINT=bench.plane.url, DBAAS_TOKEN=bench.token, DBAAS_PROJECT=PROJECT)
             ours = Workspace(scratch / "ours", scratch / "unused", env)
-            ours.path.mkdir()
-            write(ours, imported_backups(count, handle, "1"))
-            create_seconds, _ = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
-            theirs = null_workspace(scratch / "theirs", env, count)
-            theirs.apply("-parallelism=10")
-            print(f"terraform apply creating {count} dbaas_backup (imports of that backup): {create_seconds:.2f} s")
-
-            ours_seconds = timed_plans(ours, args.runs)
-            theirs_seconds = timed_plans(theirs, args.runs)
-            ours_median, theirs_median = statistics.median(ours_seconds), statistics.median(theirs_seconds)
-            print(f"terraform plan -refresh=true, {count} unchanged resources, median of {args.runs}:")
-            print(
-                f"  Go null provider (null_resource): {theirs_median:.2f} s  runs: "
-                + " ".join(f"{s:.2f}" for s in theirs_seconds)
+            theirs = Workspace(scratch / "theirs", scratch / "unused", env)
+            for workspace in (ours, theirs):
+                workspace.path.mkdir()
+            write(ours, imported_backups(count, handle, "0"))
+            (theirs.path / "main.tf").write_text(null_resources(count, "0"))
+            added = f"{count} added, 0 changed, 0 destroyed"
+            creates = interleaved(
+                {
+                    "ours": functools.partial(timed_apply, ours, added),
+                    "null": functools.partial(timed_apply, theirs, added),
+                },
+                1,
             )
-            print(
-                f"  dbaas provider (dbaas_backup):    {ours_median:.2f} s  runs: "
-                + " ".join(f"{s:.2f}" for s in ours_seconds)
+            plans = interleaved(
+                {"ours": functools.partial(timed_plan, ours), "null": functools.partial(timed_plan, theirs)}, args.runs
             )
-            print(f"  ratio: {ours_median / theirs_median:.2f}x (target <= 1.5x)")
 
-            write(ours, imported_backups(count, handle, "2"))
-            apply_seconds, applied = timed(ours, "apply", "-auto-approve", "-input=false", "-parallelism=10")
-            if f"0 added, {count} changed, 0 destroyed" not in applied:
-                raise SystemExit(f"the label change did not update {count} backups in place:\n{applied[-2000:]}")
+            rounds = iter(range(1, 2 * args.runs + 1))
+
+            def change_ours() -> float:
+                write(ours, imported_backups(count, handle, str(next(rounds))))
+                return timed_apply(ours, f"0 added, {count} changed, 0 destroyed")
+
+            def replace_theirs() -> float:
+                (theirs.path / "main.tf").write_text(null_resources(count, str(next(rounds))))
+                return timed_apply(theirs, f"{count} added, 0 changed, {count} destroyed")
+
+            changes = interleaved({"ours": change_ours, "null": replace_theirs}, args.runs)
             after = ours.plan_exit_code()
             if after.returncode != 0:
-                raise SystemExit(f"plan after the label change is not empty:\n{after.stdout[-2000:]}")
-            listed = client.get(f"{SERVICES}/{SERVICE}/backups", params={"label": "round=2", "page_size": 1000})
-            relabelled = listed.json()["backups"]  # lists are paginated: the largest page holds them all
-            if len(relabelled) != count:
-                raise SystemExit(f"the control plane has {len(relabelled)} backups labelled round=2, not {count}")
-            print(
-                f"terraform apply changing the labels of {count} dbaas_backup: {apply_seconds:.2f} s "
-                "(plan afterwards: no changes)"
-            )
+                raise SystemExit(f"plan after the label changes is not empty:\n{after.stdout[-2000:]}")
+            listed = client.get(f"{SERVICES}/{SERVICE}/backups", params={"page_size": 1000}).json()["backups"]
+            labelled = {backup["labels"].get("round") for backup in listed if backup["name"] != "base"}
+            if len(listed) != count + 1 or len(labelled) != 1:
+                raise SystemExit(
+                    f"the control plane holds {len(listed)} backups labelled {labelled}, not {count} alike"
+                )
         finally:
             if ours is not None and (ours.path / "terraform.tfstate").exists():
                 ours.run("destroy", "-auto-approve", "-input=false", check=False)
+    print(f"{count} resources, the dbaas provider against the real control plane beside the Go null provider:")
+    report("apply creating them (imports of one backup)", creates)
+    report(f"plan -refresh=true, unchanged, {args.runs} interleaved runs", plans, 1.5)
+    report(f"apply changing them all, {args.runs} interleaved runs (ours: labels in place; null: replaced)", changes)
+
+
+def report(title: str, seconds: dict[str, list[float]], target: float | None = None) -> None:
+    print(f"  {title}: ours {describe(seconds['ours'], 's')}, null {describe(seconds['null'], 's')}")
+    print(f"    ratio: {describe_ratio(pair_ratios(seconds['ours'], seconds['null']), target)}")
 
 
 if __name__ == "__main__":
