@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
+from provider.config import ProviderConfig
 from provider.cty import types as cty
 from provider.data_sources import DATA_SOURCES
 from provider.framework.diagnostics import Diagnostics
@@ -15,17 +15,6 @@ from provider.framework.validators import Matches
 from provider.resources import RESOURCES
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8750"
-
-
-@dataclass(frozen=True)
-class ProviderConfig:
-    """What resources receive as provider_data: the default project and the API client."""
-
-    endpoint: str
-    token: str | None
-    project: str | None
-    terraform_version: str
-    client: Any = None
 
 
 class DbaasProvider(Provider):

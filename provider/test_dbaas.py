@@ -4,9 +4,10 @@ import pytest
 
 from provider.cty import msgpack_codec
 from provider.dbaas import DEFAULT_ENDPOINT, DbaasProvider
-from provider.framework.diagnostics import Diagnostics
+from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.server import ProviderServer
 from provider.pb import tfplugin6_pb2 as pb
+from provider.resources.common import client_of
 
 
 def _config(**values: Any) -> Any:
@@ -39,3 +40,8 @@ def test_a_new_configuration_closes_the_previous_client() -> None:
     first = provider.configure(config, "1.11.4", Diagnostics())
     second = provider.configure(config, "1.11.4", Diagnostics())
     assert first.client._http.is_closed and not second.client._http.is_closed
+
+
+def test_a_resource_of_a_provider_not_configured_says_so() -> None:
+    with pytest.raises(DiagnosticError, match="not configured"):
+        client_of(None)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from provider.client.api import Client
 from provider.client.models import Backup as ApiBackup
+from provider.config import ProviderConfig
 from provider.cty import msgpack_codec
 from provider.data_sources.backups import BackupsData
-from provider.dbaas import ProviderConfig
 from provider.framework.diagnostics import Diagnostics
 from provider.resources.test_backup import RESTORE_TEST, api_backup
 
@@ -25,7 +26,11 @@ class BackupsEndpoint:
 def test_listed_backups_carry_their_last_restore_test() -> None:
     listed = [api_backup(), api_backup(name="tested", ready_to_use=False, last_restore_test=RESTORE_TEST)]
     provider = ProviderConfig(
-        endpoint="http://cp", token=None, project="acme", terraform_version="1.11.4", client=BackupsEndpoint(listed)
+        endpoint="http://cp",
+        token=None,
+        project="acme",
+        terraform_version="1.11.4",
+        client=cast(Client, BackupsEndpoint(listed)),
     )
     value = BackupsData(provider).read(
         {"project": None, "service": "orders", "state": None, "labels": None}, Diagnostics()

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from provider.config import ProviderConfig
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
 from provider.framework.diagnostics import DiagnosticError
@@ -37,16 +38,18 @@ def computed(kind: cty.Type, description: str, *, sensitive: bool = False) -> At
     )
 
 
-def client_of(provider_data: Any) -> Client:
-    """The control plane's client the provider configured (`provider.dbaas.ProviderConfig.client`)."""
-    client: Client = provider_data.client
-    return client
+def client_of(provider_data: object) -> Client:
+    """The control plane's client the provider configured; an error diagnostic if Terraform has not configured
+    the provider for this call."""
+    if not isinstance(provider_data, ProviderConfig):
+        raise DiagnosticError("Provider not configured", "the dbaas provider was not configured for this call", None)
+    return provider_data.client
 
 
-def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:
+def project_of(provider_data: object, value: dict[str, Any] | None) -> str:
     """The project of a resource: its own `project`, else the provider's."""
     own = (value or {}).get("project")
-    project = own if isinstance(own, str) and own else getattr(provider_data, "project", None)
+    project = own if isinstance(own, str) and own else _provider_project(provider_data)
     if not isinstance(project, str) or not project:
         raise DiagnosticError(
             "Missing project", "set `project` on the resource, on the provider, or DBAAS_PROJECT", ("project",)
@@ -54,10 +57,15 @@ def project_of(provider_data: Any, value: dict[str, Any] | None) -> str:
     return project
 
 
-def plan_default_project(provider_data: Any, plan: PlanRequest) -> None:
+def _provider_project(provider_data: object) -> str | None:
+    return provider_data.project if isinstance(provider_data, ProviderConfig) else None
+
+
+def plan_default_project(provider_data: object, plan: PlanRequest) -> None:
     """Show the provider's project in the plan rather than "(known after apply)"."""
-    if is_unknown(plan.planned.get("project")) and getattr(provider_data, "project", None):
-        plan.planned["project"] = provider_data.project
+    project = _provider_project(provider_data)
+    if is_unknown(plan.planned.get("project")) and project:
+        plan.planned["project"] = project
 
 
 def split_id(import_id: str, parts: int, example: str) -> list[str]:

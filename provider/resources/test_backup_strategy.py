@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from provider.client.api import Client
+from provider.config import ProviderConfig
 from provider.cty import types as cty
-from provider.dbaas import ProviderConfig
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import ApplyRequest
 from provider.resources.backup_strategy import BackupStrategy
@@ -33,7 +34,7 @@ def put(planned: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the body sent, the state kept) when `planned` is applied."""
     endpoint = StrategyEndpoint()
     provider = ProviderConfig(
-        endpoint="http://cp", token=None, project="acme", terraform_version="1.11.4", client=endpoint
+        endpoint="http://cp", token=None, project="acme", terraform_version="1.11.4", client=cast(Client, endpoint)
     )
     full = {name: None for name in BackupStrategy.schema.block.attributes} | planned
     request = ApplyRequest(
