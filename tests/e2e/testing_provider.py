@@ -157,6 +157,34 @@ def _known(value: Any) -> Any:
     return value
 
 
+class Trigger(Resource):
+    """null_resource's schema (an id and a map that replaces the object when it changes), stored as a file: the
+    plan benchmark sets it beside the Go null provider, so that both sides give Terraform the same schema."""
+
+    type_name = "testing_trigger"
+    schema = Schema(
+        Block(
+            attributes={
+                "id": Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
+                "triggers": Attribute(type=cty.Map(cty.STRING), optional=True, plan_modifiers=(REQUIRES_REPLACE,)),
+            }
+        )
+    )
+
+    def create(self, request: ApplyRequest) -> None:
+        trigger = {"id": str(uuid.uuid4()), "triggers": (request.planned or {}).get("triggers")}
+        (Path(self.provider_data) / f"{trigger['id']}.trigger").write_text(json.dumps(trigger))
+        request.state = trigger
+
+    def read(self, request: ReadRequest) -> dict[str, Any] | None:
+        path = Path(self.provider_data) / f"{request.state['id']}.trigger"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def delete(self, request: ApplyRequest) -> None:
+        assert request.prior is not None
+        (Path(self.provider_data) / f"{request.prior['id']}.trigger").unlink(missing_ok=True)
+
+
 class ItemData(DataSource):
     type_name = "testing_item"
     schema = Schema(
@@ -180,7 +208,7 @@ class ItemData(DataSource):
 class TestingProvider(Provider):
     type_name = "testing"
     schema = Schema(Block(attributes={"directory": Attribute(type=cty.STRING, required=True)}))
-    resources = (Item,)
+    resources = (Item, Trigger)
     data_sources = (ItemData,)
 
     def configure(self, config: dict[str, Any], terraform_version: str, diagnostics: Diagnostics) -> Any:
