@@ -99,10 +99,13 @@ class MySQLServices:
             server.remove()
         with transaction(context.sessions) as session:
             containers = {r.container for r in repositories.list_repositories(session, service_id=service.id)}
+        # Purged before the row goes (as a pg service's stanza): a crash in between leaves a job that redoes both,
+        # and a service that left the API has left the stores too.
+        self.purge(context, stanza, service.project, containers)
+        with transaction(context.sessions) as session:
             found = services.get_service_by_id(session, service_id=service.id)
             if found is not None:
                 services.delete_service(session, service=found)
-        self.purge(context, stanza, service.project, containers)
 
     def purge(self, context: JobContext, stanza: str, project: str, containers: set[str]) -> None:
         """Remove `mysql/<stanza>/` from the project's `containers` (and those of the stanza's backups, and the
