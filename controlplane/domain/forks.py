@@ -44,10 +44,10 @@ def resolve(
     cloud: str,
     settings: Settings,
     *,
-    service_type: str = "pg",
-) -> ForkPlan:
-    """The fork's plan, stored on the new service and carried out by the fork job. A fork has its source's
-    `service_type` (its backups' plugin says which)."""
+    service_type: str | None = None,
+) -> tuple[ForkPlan, str]:
+    """The fork's plan, stored on the new service and carried out by the fork job, and the fork's `service_type`:
+    its source's (its backups' plugin says which), which a `service_type` given must match."""
     source_project = fork_from.project or project
     if token.project is not None and token.project != source_project:
         raise NotFound(f"project {source_project!r}", "fork_from.project")
@@ -79,7 +79,7 @@ def resolve(
     else:
         chosen = usable[-1]
     engine = PLUGIN_ENGINES.get(chosen.backup_plugin, "pg")
-    if engine != service_type:
+    if service_type is not None and engine != service_type:
         raise Invalid(
             "service_type",
             f"service {fork_from.service!r} is of service_type {engine!r}: a fork of it must be {engine!r} too",
@@ -95,7 +95,7 @@ def resolve(
         chosen = _for_time(
             fork_from.service, usable, target_time, _window_end(source, usable, requested_at), requested_at
         )
-    return ForkPlan(
+    plan = ForkPlan(
         request=ForkRequest(
             project=source_project,
             service=fork_from.service,
@@ -118,6 +118,7 @@ def resolve(
             backup_finished_at=chosen.finished_at,
         ),
     )
+    return plan, engine
 
 
 def _named(session: Session, project: str, fork_from: ForkSource, usable: list[Backup]) -> Backup:

@@ -142,20 +142,11 @@ class DatabaseFork(Service):
             "fork_from": fork_from,
         }
         with api_errors(f"fork service {planned['source_service']!r} into {name!r}", _paths):
-            body["service_type"] = self._source_type(str(fork_from.get("project", project)), str(fork_from["service"]))
             created = self.client.create_service(project, body)
             # In state before the wait: a timeout or Ctrl-C from here on keeps the fork known.
             request.state = fork_state_of(created, planned)
             ready = self.wait_ready(project, name, timeout_for(request.config, "create", TIMEOUTS["create"]), request)
         request.state = fork_state_of(ready, planned)
-
-    def _source_type(self, project: str, service: str) -> str:
-        """A fork runs its source's engine: the source's `service_type`, or, once it is gone, its backups'."""
-        source = self.client.service(project, service)
-        if source is not None:
-            return source["service_type"]
-        plugins = {backup["backup_plugin"] for backup in self.client.backups(project, service)}
-        return "mysql" if "mariabackup" in plugins else "pg"
 
     def read(self, request: ReadRequest) -> dict[str, Any] | None:
         project = project_of(self.provider_data, request.state)

@@ -70,6 +70,7 @@ def test_a_token_never_sees_another_project(control_plane: ControlPlane, tokens:
         ({"name": "x" * 64}, "name", 422),
         ({"plan": "galactic-64"}, "plan", 422),
         ({"service_type": "oracle"}, "service_type", 422),
+        ({"service_type": None}, "service_type", 422),
         ({"version": "9"}, "version", 422),
         ({"user_config": {"additional_backup_regions": ["local-east"]}}, "user_config.additional_backup_regions", 422),
         ({"user_config": {"additional_backup_regions": ["nowhere"]}}, "user_config.additional_backup_regions", 422),

@@ -64,9 +64,9 @@ def wait_for_backup(client: httpx.Client, path: str, timeout: float = 180) -> di
 
 
 def fork_request(client: httpx.Client, name: str, service: str = "source", **fork_from: object) -> httpx.Response:
+    """A fork names no service_type: it takes its source's."""
     body = {
         "name": name,
-        "service_type": "pg",
         "cloud": "local-east",
         "plan": "hobbyist",
         "fork_from": {"service": service, **fork_from},
@@ -162,7 +162,7 @@ def test_a_quiet_source_forks_at_a_point_in_time_seconds_old(acme: httpx.Client,
     sql(source, "INSERT INTO notes (body) VALUES ('quiet marker')")
     [(target,)] = sql(source, "SELECT clock_timestamp()")
     forked = fork(acme, "quiet-point", recovery_target_time=target.isoformat())
-    assert "quiet marker" in notes(forked)
+    assert "quiet marker" in notes(forked) and forked["service_type"] == "pg"
 
 
 def test_a_time_in_the_future_is_refused(acme: httpx.Client, source: dict[str, Any]) -> None:
@@ -172,6 +172,13 @@ def test_a_time_in_the_future_is_refused(acme: httpx.Client, source: dict[str, A
 def test_time_outside_the_window_names_the_window(acme: httpx.Client, source: dict[str, Any]) -> None:
     message = refused_time(acme, "2001-01-01T00:00:00Z")
     assert "recoverable window" in message and " to " in message
+
+
+def test_a_fork_given_another_service_type_is_refused(acme: httpx.Client, source: dict[str, Any]) -> None:
+    body = {"name": "wrong-engine", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+    response = acme.post(f"{PROJECT}/services", json={**body, "fork_from": {"service": "source"}})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "service_type", response.text
+    assert "must be 'pg'" in response.json()["error"]["message"]
 
 
 def test_labels_and_description_change_in_place(acme: httpx.Client, source: dict[str, Any]) -> None:

@@ -92,8 +92,11 @@ class ServiceBase(BaseModel):
 
 class ServiceCreate(ServiceBase):
     name: ServiceName = Field(description="The service's name in its project. " + NAME_RULE, examples=["orders"])
-    service_type: Annotated[str, Field(min_length=1, max_length=32)] = Field(
-        description='The database engine: "pg" (PostgreSQL 15) or "mysql" (MariaDB 10.11).', examples=["pg"]
+    service_type: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None,
+        description='The database engine: "pg" (PostgreSQL 15) or "mysql" (MariaDB 10.11). Required, but for a fork,'
+        " which takes its source's (a `service_type` given must be the same).",
+        examples=["pg"],
     )
     version: Annotated[str, Field(max_length=8)] | None = Field(
         default=None,

@@ -29,7 +29,7 @@ from controlplane.catalog import jobs, services
 from controlplane.catalog.models import Service
 from controlplane.catalog.projects import ensure_project
 from controlplane.domain import forks, validation
-from controlplane.domain.errors import Conflict
+from controlplane.domain.errors import Conflict, Invalid
 from controlplane.domain.services import check_deletable, check_idle, existing_service
 from controlplane.engine.mariadb import service_uri
 from controlplane.fork_plan import ForkPlan
@@ -82,24 +82,26 @@ def create_service(
     """Answers at once with state REBUILDING; a job creates and starts the server, or with `fork_from`
     restores another service's backups into it."""
     settings = runtime.settings
-    version = validation.check_service_type(body.service_type, body.version)
     validation.check_cloud(settings, body.cloud)
     validation.check_plan(body.plan)
-    validation.check_backup_regions(
-        settings, body.user_config.additional_backup_regions, service_type=body.service_type, cloud=body.cloud
-    )
-    fork_plan = None
+    fork_plan, service_type = None, body.service_type
     if body.fork_from is not None:
-        fork_plan = forks.resolve(
-            session, token, project, body.fork_from, body.cloud, runtime.settings, service_type=body.service_type
+        fork_plan, service_type = forks.resolve(
+            session, token, project, body.fork_from, body.cloud, settings, service_type=body.service_type
         )
+    elif service_type is None:
+        raise Invalid("service_type", 'required: the database engine, "pg" or "mysql" (a fork takes its source\'s)')
+    version = validation.check_service_type(service_type, body.version)
+    validation.check_backup_regions(
+        settings, body.user_config.additional_backup_regions, service_type=service_type, cloud=body.cloud
+    )
     ensure_project(session, name=project)
     try:
         service = services.create_service(
             session,
             project=project,
             name=body.name,
-            service_type=body.service_type,
+            service_type=service_type,
             cloud=body.cloud,
             plan=body.plan,
             version=version,
