@@ -3,6 +3,11 @@
 A job is claimed in the catalog (FOR UPDATE SKIP LOCKED on PostgreSQL), so control-plane processes
 sharing a catalog never run the same job; a process that dies stops renewing its lease and the job
 is claimed again and resumed by whoever comes next. Handlers are therefore idempotent.
+
+Idle workers do not all poll the catalog (each claim is a write transaction): one of them at a time looks
+every `POLL_SECONDS` for work nobody woke us for (another control plane's, an expired lease); the others sleep
+until woken. New work wakes one worker, and a worker that claims a job wakes the next, so a queue of jobs is
+taken up by as many workers as it needs.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from controlplane.catalog.db import transaction
 from controlplane.catalog.leases import process_holder
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
 MAX_ATTEMPTS = 3
 
 
@@ -72,6 +78,7 @@ class JobRunner:
         self._lease_seconds = lease_seconds
         self._on_failure = on_failure
         self._wake = threading.Condition()
+        self._someone_polls = False  # an idle worker looks at the catalog every POLL_SECONDS
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -82,13 +89,15 @@ class JobRunner:
             self._threads.append(thread)
 
     def wake(self) -> None:
-        """New work was queued: look now rather than at the next poll."""
+        """New work was queued: a worker looks now rather than at the next poll (and wakes the next if it
+        finds some)."""
         with self._wake:
-            self._wake.notify_all()
+            self._wake.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self.wake()
+        with self._wake:
+            self._wake.notify_all()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -100,8 +109,19 @@ class JobRunner:
                 log.exception("job worker could not claim work")
                 ran = False
             if not ran:
-                with self._wake:
-                    self._wake.wait(1.0)
+                self._idle()
+
+    def _idle(self) -> None:
+        with self._wake:
+            if self._stopping.is_set():
+                return
+            polls = not self._someone_polls
+            self._someone_polls = self._someone_polls or polls
+            try:
+                self._wake.wait(POLL_SECONDS if polls else None)
+            finally:
+                if polls:
+                    self._someone_polls = False
 
     def _run_one(self) -> bool:
         with transaction(self._sessions) as session:
@@ -120,6 +140,7 @@ class JobRunner:
                 self._sessions,
                 threading.Event(),
             )
+        self.wake()  # claimed (committed): there may be more, the next idle worker looks
         if context.attempt > MAX_ATTEMPTS:
             self._fail(context, f"{context.kind} was interrupted {MAX_ATTEMPTS} times; giving up")
             return True
