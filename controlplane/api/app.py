@@ -25,6 +25,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         version="1",
         description="Managed PostgreSQL services, their backups, copies to other regions and forks.",
         generate_unique_id_function=operation_id,
+        # The control plane exports no OpenTelemetry: off, a request does not look up its providers every time.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     app.state.catalog_reads = CatalogReads(runtime.read_sessions)
