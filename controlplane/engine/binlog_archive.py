@@ -97,7 +97,8 @@ def binlog_prefix(stanza: str) -> str:
     return f"mysql/{stanza}/binlog/"
 
 
-def _sequence(name: str) -> int:
+def sequence(name: str) -> int:
+    """The sequence number of binary log `name` (binlog.000042: 42)."""
     match = _BINLOG_NAME.match(name)
     if match is None:
         raise BinlogArchiveError(f"{name!r} is no binary log name (like binlog.000001)")
@@ -144,7 +145,7 @@ def _read_index(repository: Repository, stanza: str) -> _Index:
             )
             for entry in body["files"]
         ]
-        files = sorted(entries, key=lambda entry: _sequence(entry.name))
+        files = sorted(entries, key=lambda entry: sequence(entry.name))
         return _Index(files=files, pruned_before=int(body["pruned_before"]))
     except (ValueError, TypeError, KeyError) as exc:
         raise BinlogArchiveError(f"the binary log index of stanza {stanza} is unreadable: {exc}") from exc
@@ -166,7 +167,7 @@ def archive(repository: Repository, stanza: str, server: MariaDB, *, purge: bool
         new = [
             _copy(repository, stanza, server, item.name)
             for item in files[:-1]
-            if item.name not in known and _sequence(item.name) >= index.pruned_before
+            if item.name not in known and sequence(item.name) >= index.pruned_before
         ]
         if new:
             _write_index(repository, stanza, _Index([*index.files, *new], index.pruned_before))
@@ -204,11 +205,11 @@ def prune(repository: Repository, stanza: str) -> list[str]:
         backups = list_backups(repository, stanza)
         if not backups:
             return []
-        oldest = min(_sequence(item.binlog.file) for item in backups)
+        oldest = min(sequence(item.binlog.file) for item in backups)
         index = _read_index(repository, stanza)
-        dropped = [entry.name for entry in index.files if _sequence(entry.name) < oldest]
+        dropped = [entry.name for entry in index.files if sequence(entry.name) < oldest]
         if dropped:
-            kept = [entry for entry in index.files if _sequence(entry.name) >= oldest]
+            kept = [entry for entry in index.files if sequence(entry.name) >= oldest]
             _write_index(repository, stanza, _Index(kept, max(oldest, index.pruned_before)))
             for name in dropped:
                 repository.remove(binlog_prefix(stanza) + f"{name}.zst")
@@ -243,7 +244,7 @@ def _copy(repository: Repository, stanza: str, server: MariaDB, name: str) -> Ar
 
 def _write_index(repository: Repository, stanza: str, index: _Index) -> None:
     files = []
-    for entry in sorted(index.files, key=lambda item: _sequence(item.name)):
+    for entry in sorted(index.files, key=lambda item: sequence(item.name)):
         row = asdict(entry)
         row["first_event_at"] = entry.first_event_at.isoformat()
         row["last_event_at"] = entry.last_event_at.isoformat()
@@ -321,16 +322,11 @@ def replay(
     logs = archived(repository, stanza)
     first = next((index for index, entry in enumerate(logs) if entry.name == start.file), None)
     if first is None:
-        if not logs or _sequence(start.file) > _sequence(logs[-1].name):
+        if not logs or sequence(start.file) > sequence(logs[-1].name):
             # Nothing was written after the backup, or nothing archived yet.
             return Replayed(gtid=server.current_gtid(), last_commit_at=None)
         raise BinlogArchiveError(f"stanza {stanza}: binary log {start.file}, where the backup ends, is not archived")
     needed = logs[first:]
-    for earlier, later in itertools.pairwise(needed):
-        if _sequence(later.name) != _sequence(earlier.name) + 1:
-            raise BinlogArchiveError(
-                f"stanza {stanza}: the archive lacks the binary logs between {earlier.name} and {later.name}"
-            )
     if until is not None:
         if until > needed[-1].last_event_at.replace(microsecond=999999):
             raise BinlogArchiveError(
@@ -339,6 +335,12 @@ def replay(
             )
         last = next(index for index, entry in enumerate(needed) if entry.last_event_at >= until.replace(microsecond=0))
         needed = needed[: last + 1]
+    # Only the logs replayed must follow each other: a gap after `until` (binlog_gaps.py) is not crossed.
+    for earlier, later in itertools.pairwise(needed):
+        if sequence(later.name) != sequence(earlier.name) + 1:
+            raise BinlogArchiveError(
+                f"stanza {stanza}: the archive lacks the binary logs between {earlier.name} and {later.name}"
+            )
     scratch = server.home / ".replay"
     try:
         marks.remove_marked(scratch)

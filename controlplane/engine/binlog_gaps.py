@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from controlplane.engine import binlog_archive, mariabackup
-from controlplane.engine.binlog_archive import _sequence
+from controlplane.engine.binlog_archive import sequence
 from controlplane.engine.mariadb import BINLOG_BASENAME, BinlogFile, MariaDB
 from controlplane.storage.archive_gaps import ArchiveGap
 from controlplane.storage.stores import Repository
@@ -59,14 +59,14 @@ def find_gap(repository: Repository, stanza: str, on_server: Sequence[str]) -> A
     `on_server` must be read before the archive: the archiver writes its index before the server purges, so
     a log that left the server in between is then found in the index.
     """
-    archived = {_sequence(entry.name): entry for entry in binlog_archive.archived(repository, stanza)}
-    present = sorted(set(archived) | {_sequence(name) for name in on_server})
+    archived = {sequence(entry.name): entry for entry in binlog_archive.archived(repository, stanza)}
+    present = sorted(set(archived) | {sequence(name) for name in on_server})
     newest = max(
         mariabackup.list_backups(repository, stanza), key=lambda item: (item.stopped_at, item.label), default=None
     )
     if not present:
         return None
-    expected = _sequence(newest.binlog.file) if newest is not None else present[0]
+    expected = sequence(newest.binlog.file) if newest is not None else present[0]
     before: int | None = None  # the last log before `expected` that recovery can replay (None: the backup's end)
     for number in (n for n in present if n >= expected):
         if number != expected:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pwd
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,13 @@ def api(plane: ControlPlane) -> Iterator[httpx.Client]:
         yield client
 
 
-def write_binlog_file(plane: ControlPlane, service: dict[str, Any]) -> None:
+def write_binlog_file(plane: ControlPlane, service: dict[str, Any]) -> str:
     """Commit about a MiB of rows, then wait for the archiver's next pass to close the log they went to: a busy
-    tenant's logs, one closed file per pass."""
+    tenant's logs, one closed file per pass. The name of that log."""
     before = binlog_files(plane)[-1]
     rows(str(service["uri"]), "INSERT INTO filler (body) SELECT REPEAT(MD5(RAND()), 32) FROM seq_1_to_1000")
     wait_until("the archiver to close the binary log", lambda: binlog_files(plane)[-1] != before, timeout=30)
+    return before.name
 
 
 def binlog_files(plane: ControlPlane) -> list[Path]:
@@ -78,8 +79,8 @@ def held_bytes(plane: ControlPlane) -> int:
     return total
 
 
-def fork(api: httpx.Client, **fork_from: object) -> httpx.Response:
-    body = {"name": "latest", "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
+def fork(api: httpx.Client, name: str = "latest", **fork_from: object) -> httpx.Response:
+    body = {"name": name, "service_type": "mysql", "cloud": "local-east", "plan": "hobbyist"}
     return api.post(SERVICES, json={**body, "fork_from": {"service": "busy", **fork_from}})
 
 
@@ -93,12 +94,22 @@ def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_back
     rows(str(service["uri"]), "CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)")
     backup(api, f"{BUSY}/backups", name="before")
     assert api.get(BUSY).json()["archive_gap"] is None
+    rows(str(service["uri"]), "CREATE TABLE notes (body TEXT)")
+    rows(str(service["uri"]), "INSERT INTO notes VALUES ('before-the-gap')")
+    # A point in time before the gap, in a second after the note's (MariaDB stamps events to the second) and
+    # before the filler's: the log they share, archived before the store goes down, ends after it.
+    before_gap = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    wait_until("the next second", lambda: datetime.now(UTC) >= before_gap, timeout=2)
 
-    write_binlog_file(plane, service)
-    binlogs = wait_until(
-        "a binary log to be archived",
-        lambda: next(plane.data_dir.glob("regions/local-east/objects/default/mysql/acme-busy-*/binlog/*.zst"), None),
-    ).parent
+    closed = write_binlog_file(plane, service)
+    index = wait_until(
+        "the binary log index",
+        lambda: next(
+            plane.data_dir.glob("regions/local-east/objects/default/mysql/acme-busy-*/binlog/index.json"), None
+        ),
+    )
+    wait_until(f"{closed} to be archived", lambda: f'"{closed}"' in index.read_text())
+    binlogs = index.parent
     subprocess.run(["chattr", "+i", str(binlogs)], check=True)
     try:
         for _ in range(3 * CAP_MB):
@@ -128,6 +139,14 @@ def test_a_store_down_past_the_cap_leaves_a_binlog_gap_shown_until_the_next_back
     # The store takes logs again: what the server still held is archived, the hole stays before it.
     wait_until("the held logs to be archived", lambda: len(binlog_files(plane)) == 1)
     assert api.get(BUSY).json()["archive_gap"] == gap
+
+    # A point in time before the gap is still reached: the replay stops before the missing logs.
+    earlier = fork(api, "before-gap", recovery_target_time=before_gap.isoformat())
+    assert earlier.status_code == 201, earlier.text
+    forked = wait_for_state(api, f"{SERVICES}/before-gap", {"RUNNING"}, timeout=300)
+    assert rows(str(forked["uri"]), "SELECT body FROM notes") == ["before-the-gap"]
+    assert rows(str(forked["uri"]), "SELECT COUNT(*) FROM filler") == ["0"]
+    assert api.delete(f"{SERVICES}/before-gap").status_code == 202
 
     backup(api, f"{BUSY}/backups", name="after", incremental=True)
     wait_until("the gap to close", lambda: api.get(BUSY).json()["archive_gap"] is None)
