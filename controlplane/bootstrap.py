@@ -19,9 +19,11 @@ from controlplane.jobs.binlog_archiver import BinlogArchiver
 from controlplane.jobs.engines import MYSQL, PG, Engine, dispatch
 from controlplane.jobs.fork_jobs import ForkJobs
 from controlplane.jobs.gap_watch import GapWatch
+from controlplane.jobs.mariadb_engine import MariaDBEngine
 from controlplane.jobs.mysql_backups import MySQLBackups
 from controlplane.jobs.mysql_forks import MySQLForks
 from controlplane.jobs.mysql_services import MySQLServices
+from controlplane.jobs.postgres_engine import PostgresEngine
 from controlplane.jobs.recovery import recover
 from controlplane.jobs.replicator import Replicator
 from controlplane.jobs.restore_tests import RestoreTests
@@ -155,25 +157,9 @@ def build_runtime(settings: Settings) -> Runtime:
         backup_jobs.mark_failed(context, message)
         restore_tests.mark_failed(context, message)
 
-    engines = {
-        PG: Engine(
-            handlers={
-                **service_jobs.handlers(),
-                **backup_jobs.handlers(),
-                **fork_jobs.handlers(),
-                **restore_tests.handlers(),
-            },
-            is_running=lambda service: service_jobs.driver(service).is_running(),
-        ),
-        MYSQL: Engine(
-            handlers={
-                **mysql.handlers(),
-                **mysql_backups.handlers(),
-                **mysql_forks.handlers(),
-                **restore_tests.handlers(),  # both engines' tests: the backup's plugin says which
-            },
-            is_running=lambda service: mysql.server(service).is_running(),
-        ),
+    engines: dict[str, Engine] = {
+        PG: PostgresEngine(archiving, service_jobs, backup_jobs, fork_jobs, restore_tests),
+        MYSQL: MariaDBEngine(archiving, mysql, mysql_backups, mysql_forks, restore_tests),
     }
     runner = JobRunner(
         sessions,
@@ -186,7 +172,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions,
         service_jobs,
         single_process=settings.catalog_url.startswith("sqlite"),
-        is_running={name: engine.is_running for name, engine in engines.items()},
+        engines=engines,
     )
     if restarted:
         log.warning("starting %d service(s) that were running before", restarted)
@@ -200,6 +186,6 @@ def build_runtime(settings: Settings) -> Runtime:
         runner=runner,
         scheduler=scheduler,
         replicator=replicator,
-        gap_watch=GapWatch(settings, sessions, archiving),
-        binlog_archiver=BinlogArchiver(settings, sessions, archiving, mysql),
+        gap_watch=GapWatch(settings, sessions, archiving, engines),
+        binlog_archiver=BinlogArchiver(settings, sessions, archiving, engines),
     )

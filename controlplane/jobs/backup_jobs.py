@@ -18,7 +18,7 @@ from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.jobs.service_jobs import ServiceJobs
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,6 @@ class BackupJobs:
         self._service_jobs = service_jobs
         self._on_backup = on_backup  # the replicator's wake-up: copy the new backup to other regions now
         self._expiries = service_jobs.expiries
-
-    def handlers(self) -> dict[str, Handler]:
-        return {kinds.TAKE_BACKUP: self.take, kinds.DELETE_BACKUP: self.delete, kinds.VERIFY_BACKUP: self.verify}
 
     def take(self, context: JobContext) -> None:
         backup_id = int(context.payload["backup_id"])

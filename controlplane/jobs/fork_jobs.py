@@ -19,9 +19,8 @@ from controlplane.engine.pgbackrest import enable_fork_archiving
 from controlplane.engine.ports import free_loopback_port
 from controlplane.engine.postgres import Postgres
 from controlplane.fork_plan import ForkPlan, RestoredFrom
-from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs, create_owner
 from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.storage.repository_copy import holds_wal, listed_backups, plan_copy
@@ -38,9 +37,6 @@ class ForkJobs:
         self._archiving = archiving
         self._service_jobs = service_jobs
         self._wake_replicator = wake_replicator  # a fork in a backup region waits for the copy: copy now
-
-    def handlers(self) -> dict[str, Handler]:
-        return {kinds.FORK_SERVICE: self.fork}
 
     def fork(self, context: JobContext) -> None:
         jobs = self._service_jobs

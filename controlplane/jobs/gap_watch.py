@@ -5,13 +5,15 @@ A store that stayed down longer than the WAL queue allows (`wal_queue_max_mb`) l
 archive in each repository of a service's current region and records the first gap it finds on the service
 (`archive_gap`, and `archive_gap_until`, the last moment that can still be restored); the next backup, taken
 after the gap, clears it. Forks refuse what the gap makes unreachable (controlplane/domain/forks.py).
-Every control plane sharing a catalog may watch: what they record is the same. A mysql service's binary logs
-are watched by its archiver (binlog_archiver.py), which records its gaps with `record_gap` too.
+Every control plane sharing a catalog may watch: what they record is the same. The services whose engine
+archives their logs itself (`Engine.archives_logs`: mysql's binary logs) are watched by that archiver
+(binlog_archiver.py) after each pass, which records their gaps with `record_gap` too.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,11 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.engines import MYSQL
+from controlplane.jobs.engines import ArchiveError, Engine
 from controlplane.jobs.periodic import Periodic
 from controlplane.settings import Settings
-from controlplane.storage.archive_gaps import ArchiveGap, earliest, find_gap
-from controlplane.storage.stores import StoreUnavailable
+from controlplane.storage.archive_gaps import ArchiveGap, earliest
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +33,36 @@ class GapWatch(Periodic):
     thread_name = "archive-gap-watch"
     failure = "looking for gaps in the WAL archives failed; trying again later"
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], archiving: Archiving, engines: Mapping[str, Engine]
+    ) -> None:
         super().__init__(settings.lag_sample_seconds)
         self._sessions = sessions
         self._archiving = archiving
+        self._engines = engines
 
     def run_once(self) -> None:
         """Look at every running service's archive once and record what changed."""
         with transaction(self._sessions) as session:
             watched = [
-                (service.id, self._archiving.stanza_name(service), [repo.path for repo in repos])
+                (service, engine, [repo.path for repo in repos])
                 for service in services.list_services(session, states=["RUNNING"])
-                # A mysql service's binary logs are watched by its archiver (binlog_archiver.py).
-                if service.service_type != MYSQL
+                if (engine := self._engines.get(service.service_type)) is not None
+                and not engine.archives_logs  # watched by its archiver (binlog_archiver.py)
                 and (repos := [r for r in repositories.list_repositories(session, service_id=service.id)
                                if r.region == service.cloud])
             ]  # fmt: skip
-        for service_id, stanza, locations in watched:
+            for service, _, _ in watched:
+                session.expunge(service)
+        for service, engine, locations in watched:
             if self._stopping.is_set():
                 return
             try:
-                gaps = [
-                    gap for location in locations if (gap := find_gap(self._archiving.repository(location), stanza))
-                ]
-            except StoreUnavailable as exc:  # the store is down: what is recorded stays until it can be read
-                log.info("archive of %s not checked for gaps: %s", stanza, exc)
+                gaps = engine.archive_gaps(service, [self._archiving.repository(location) for location in locations])
+            except ArchiveError as exc:  # the store is down: what is recorded stays until it can be read
+                log.info("service %s/%s: %s", service.project, service.name, exc)
                 continue
-            record_gap(self._sessions, service_id, earliest(gaps))
+            record_gap(self._sessions, service.id, earliest(gaps))
 
 
 def record_gap(sessions: sessionmaker[Session], service_id: int, gap: ArchiveGap | None) -> None:

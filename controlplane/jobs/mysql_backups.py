@@ -19,11 +19,10 @@ from controlplane.catalog import backups, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup
 from controlplane.engine import binlog_archive, mariabackup
-from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.backup_jobs import BackupJobs
 from controlplane.jobs.mysql_services import MySQLServices
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -147,9 +146,6 @@ class MySQLBackups:
                 verify_message="; ".join(problems) or None,
                 verified_at=datetime.now(UTC),
             )
-
-    def handlers(self) -> dict[str, Handler]:
-        return {kinds.TAKE_BACKUP: self.take, kinds.DELETE_BACKUP: self.delete, kinds.VERIFY_BACKUP: self.verify}
 
 
 def _get(session: Session, backup_id: int) -> Backup:

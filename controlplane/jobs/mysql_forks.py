@@ -22,10 +22,9 @@ from controlplane.catalog.db import transaction
 from controlplane.engine import binlog_archive, mariabackup
 from controlplane.engine.ports import free_loopback_port
 from controlplane.fork_plan import ForkPlan, RestoredFrom
-from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
 from controlplane.jobs.mysql_services import MySQLServices, latest_backup
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
 from controlplane.storage.stores import Repository, StoreUnavailable
 
@@ -45,9 +44,6 @@ class MySQLForks:
         self._jobs = service_jobs
         self._mysql = mysql
         self._wake_replicator = wake_replicator
-
-    def handlers(self) -> dict[str, Handler]:
-        return {kinds.FORK_SERVICE: self.fork}
 
     def fork(self, context: JobContext) -> None:
         jobs = self._jobs

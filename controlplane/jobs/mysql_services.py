@@ -22,11 +22,10 @@ from controlplane.engine.binlog_archive import BinlogArchiveError
 from controlplane.engine.mariadb import MariaDB, MariaDBError
 from controlplane.engine.plans import PLANS
 from controlplane.engine.ports import free_loopback_port
-from controlplane.jobs import kinds
 from controlplane.jobs.archiving import DEFAULT_CONTAINER, Archiving
 from controlplane.jobs.expiry import Expiries
 from controlplane.jobs.replicator import copy_targets
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.jobs.service_jobs import HOST, ServiceJobs
 from controlplane.settings import Settings
 from controlplane.storage.stores import Repository, StoreUnavailable
@@ -42,15 +41,6 @@ class MySQLServices:
         self._archiving = archiving
         self._jobs = service_jobs
         self.expiries: Expiries = service_jobs.expiries
-
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            kinds.CREATE_SERVICE: self.create,
-            kinds.APPLY_PLAN: self.apply_plan,
-            kinds.MIGRATE_SERVICE: self.migrate,
-            kinds.START_SERVICE: self.start,
-            kinds.DELETE_SERVICE: self.delete,
-        }
 
     def server(self, service: Service, home: Path | None = None) -> MariaDB:
         assert service.port is not None

@@ -5,7 +5,7 @@ and their data directories get the mark without which nothing is removed (contro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +16,7 @@ from controlplane.catalog.models import Service
 from controlplane.engine import marks
 from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.jobs import kinds
-from controlplane.jobs.engines import PG
+from controlplane.jobs.engines import PG, Engine
 from controlplane.jobs.service_jobs import ServiceJobs
 
 log = logging.getLogger(__name__)
@@ -27,16 +27,15 @@ def recover(
     service_jobs: ServiceJobs,
     *,
     single_process: bool,
-    is_running: Mapping[str, Callable[[Service], bool]] | None = None,
+    engines: Mapping[str, Engine],
 ) -> int:
     """Queue a start for every RUNNING service whose server is down; returns how many.
 
     With an embedded (SQLite) catalog this process is the only control plane, so jobs still marked
     running were interrupted by our own death and are released at once instead of after their lease.
-    `is_running` says, per service type, whether a service's server runs (a pg cluster's driver by default).
+    Each service's engine (`engines`, by service type) says whether its server runs.
     Only PostgreSQL clusters can predate the control plane's marks and superuser: only they are upgraded.
     """
-    checks = dict(is_running or {})
     started = 0
     with transaction(sessions) as session:
         for service in services.list_services(session):
@@ -49,7 +48,7 @@ def recover(
         for service in services.list_services(session, states=["RUNNING"]):
             if jobs.active_job_for_service(session, service_id=service.id) is not None:
                 continue
-            if service.port is not None and not _is_running(service, service_jobs, checks):
+            if service.port is not None and not _is_running(service, engines):
                 log.warning("service %s/%s was RUNNING and is down: starting it", service.project, service.name)
                 services.update_service(
                     session,
@@ -80,9 +79,11 @@ def recover(
     return started
 
 
-def _is_running(service: Service, service_jobs: ServiceJobs, checks: Mapping[str, Callable[[Service], bool]]) -> bool:
-    check = checks.get(service.service_type)
-    return check(service) if check is not None else service_jobs.driver(service).is_running()
+def _is_running(service: Service, engines: Mapping[str, Engine]) -> bool:
+    """Whether its engine finds the service's server running (a service type without an engine: not known, taken
+    as running, so that no start job is queued that no engine could run)."""
+    engine = engines.get(service.service_type)
+    return engine.is_running(service) if engine is not None else True
 
 
 def _mark_legacy_cluster(postgres: Postgres, data_dir: Path) -> None:

@@ -36,18 +36,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog import backups, expiries, leases, replication, repositories, services
 from controlplane.catalog.db import transaction
 from controlplane.catalog.models import Backup, BackupReplica, Service
-from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
 from controlplane.jobs.archiving import Archiving
+from controlplane.jobs.engines import CopyPlan, StanzaCopier
 from controlplane.jobs.expiry import Expiries
-from controlplane.jobs.mysql_copy import MySQLCopyPlan, plan_mysql_copy, run_mysql_copy
+from controlplane.jobs.stanza_copiers import COPIERS
 from controlplane.settings import Settings
-from controlplane.storage.repository_copy import (
-    CopyCancelled,
-    CopyPlan,
-    SourceChanged,
-    plan_copy,
-    run_copy,
-)
+from controlplane.storage.repository_copy import CopyCancelled, SourceChanged
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,33 +64,28 @@ class CopyTarget:
     source: str  # the repository's location (a catalog repo_path)
     region: str
     target: str  # the location of its copy in `region`
-    engine: str = "pg"  # "mysql": the stanza is mariabackup's and the binary logs' (jobs/mysql_copy.py)
+    copier: StanzaCopier  # the service's engine's (stanza_copiers.py)
 
     @property
     def key(self) -> tuple[int, str, str]:
         return (self.service_id, self.source, self.region)
 
-    def plan(self, archiving: Archiving, *, known: Collection[str] = ()) -> CopyPlan | MySQLCopyPlan:
+    def plan(self, archiving: Archiving, *, known: Collection[str] = ()) -> CopyPlan:
         """What the copy lacks now (StoreUnavailable: a store cannot be listed)."""
         source, target = archiving.repository(self.source), archiving.repository(self.target)
-        if self.engine == "mysql":
-            return plan_mysql_copy(source, target, self.stanza, known=known)
-        return plan_copy(source, target, self.stanza, known=known)
+        return self.copier.plan(source, target, self.stanza, known=known)
 
     def copy(
         self,
         archiving: Archiving,
-        plan: CopyPlan | MySQLCopyPlan,
+        plan: CopyPlan,
         *,
         workers: int = 2,
         cancel: threading.Event | None = None,
     ) -> None:
-        """Carry out `plan` (run_copy's errors)."""
+        """Carry out `plan` (the copier's errors: StoreUnavailable, SourceChanged, CopyCancelled)."""
         source, target = archiving.repository(self.source), archiving.repository(self.target)
-        if isinstance(plan, MySQLCopyPlan):
-            run_mysql_copy(plan, source, target, self.stanza, cancel=cancel)
-        else:
-            run_copy(plan, source, target, self.stanza, workers=workers, cancel=cancel)
+        self.copier.run(plan, source, target, self.stanza, workers=workers, cancel=cancel)
 
 
 @dataclass
@@ -129,7 +118,7 @@ def copy_targets(settings: Settings, archiving: Archiving, session: Session, ser
                     source=repo.path,
                     region=name,
                     target=archiving.location(name, service.project, repo.container),
-                    engine=service.service_type,
+                    copier=COPIERS[service.service_type],
                 )
             )
     return found
@@ -278,7 +267,7 @@ class Replicator:
         progress.known.clear()
         self._mark_failed(target, message)
 
-    def _mark_pending(self, target: CopyTarget, plan: CopyPlan | MySQLCopyPlan, *, healthy: bool) -> None:
+    def _mark_pending(self, target: CopyTarget, plan: CopyPlan, *, healthy: bool) -> None:
         """A Pending row for every backup of the repository the region lacks; Replicating while copied.
 
         A copy already complete (made before a restart of the control plane, say) is Succeeded at once.
@@ -294,7 +283,7 @@ class Replicator:
                     elif replica.state == "Pending":
                         replication.update_replica(session, replica=replica, state="Replicating")
 
-    def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan | MySQLCopyPlan) -> None:
+    def _mark_succeeded(self, target: CopyTarget, plan: CopyPlan) -> None:
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
                 if backup.label in plan.labels and replica.state != "Succeeded":
@@ -306,16 +295,13 @@ class Replicator:
     def _mark_failed(self, target: CopyTarget, message: str) -> None:
         """Copies not made yet fail; a copy that was made stays Succeeded while its manifest is there (a
         target that cannot be listed shows none)."""
-        backup_dir, manifest = f"backup/{target.stanza}/", "backup.manifest"
-        if target.engine == "mysql":
-            backup_dir, manifest = backups_prefix(target.stanza), MANIFEST_NAME
         try:
-            stored = {item.key for item in self._archiving.repository(target.target).list(backup_dir)}
+            copied = target.copier.copied_labels(self._archiving.repository(target.target), target.stanza)
         except StoreUnavailable:
-            stored = set()
+            copied = set()
         with transaction(self._sessions) as session:
             for backup, replica in self._replicas(session, target):
-                if replica.state == "Succeeded" and f"{backup_dir}{backup.label}/{manifest}" in stored:
+                if replica.state == "Succeeded" and backup.label in copied:
                     continue
                 replication.update_replica(session, replica=replica, state="Failed", state_message=message)
 

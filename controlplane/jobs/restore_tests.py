@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,12 @@ from controlplane.engine.postgres import Postgres, PostgresError
 from controlplane.engine.postmaster import postmaster_port
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.settings import Settings
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 RUNNING, PASSED, FAILED = RESTORE_TEST_STATES
-MARIABACKUP = "mariabackup"  # the plugin of a mysql service's backups (jobs/mysql_backups.py)
 _STRAGGLER_WAIT = 10.0
 # How the engine's errors quote a failed command (os_user.CommandError): "<binary> <arguments>: <reason>".
 _QUOTED_COMMAND = re.compile(r": /[^\n]*?: (exited with status \d+|timed out after \S+ s|cancelled)$", re.MULTILINE)
@@ -82,19 +82,21 @@ def queue_restore_test(session: Session, backup: Backup) -> None:
     )
 
 
+# An engine's test of one backup restored into `scratch`: what it checked (its engine's errors: a failed test).
+Check = Callable[[Backup, Path, JobContext], str]
+
+
 class RestoreTests:
     def __init__(self, settings: Settings, archiving: Archiving) -> None:
         self._settings = settings
         self._archiving = archiving
 
-    def handlers(self) -> dict[str, Handler]:
-        return {kinds.RESTORE_TEST: self.test}
-
     def scratch_dir(self, backup_id: int) -> Path:
         """The scratch server's data directory: one per backup, so that a resumed test finds what was left."""
         return self._settings.data_dir / "restore-tests" / f"backup-{backup_id}"
 
-    def test(self, context: JobContext) -> None:
+    def test(self, context: JobContext, check: Check) -> None:
+        """Restore-test the job's backup with its engine's `check` (check_postgres, check_mariadb)."""
         backup_id = int(context.payload["backup_id"])
         scratch = self.scratch_dir(backup_id)
         self._discard(scratch)
@@ -107,7 +109,7 @@ class RestoreTests:
             session.expunge(backup)
         started = time.monotonic()
         try:
-            state, message = self._attempt(backup, scratch, context)
+            state, message = self._attempt(backup, scratch, context, check)
             duration = time.monotonic() - started
         finally:
             self._discard(scratch)
@@ -128,18 +130,18 @@ class RestoreTests:
         self._record(context, backup_id, restore_test_state=FAILED, restore_test_message=message)
         self._discard(self.scratch_dir(backup_id))
 
-    def _attempt(self, backup: Backup, scratch: Path, context: JobContext) -> tuple[str, str]:
+    def _attempt(self, backup: Backup, scratch: Path, context: JobContext, check: Check) -> tuple[str, str]:
         """(state, message): passed with what was checked, or failed with what went wrong."""
         try:
-            if backup.backup_plugin == MARIABACKUP:
-                return PASSED, self._restore_and_check_mysql(backup, scratch, context)
-            return PASSED, self._restore_and_check(backup, scratch, context)
+            return PASSED, check(backup, scratch, context)
         except (PgBackRestError, PostgresError, BackupError, MariaDBError, StoreUnavailable) as err:
             if context.cancel.is_set():
                 raise  # the lease was lost: whoever holds the job now tests again, this is no result
             return FAILED, _without_command_line(str(err))
 
-    def _restore_and_check(self, backup: Backup, scratch: Path, context: JobContext) -> str:
+    def check_postgres(self, backup: Backup, scratch: Path, context: JobContext) -> str:
+        """A pgBackRest backup restored into a scratch PostgreSQL cluster, started and promoted, and pg_amcheck
+        run on every database that accepts connections."""
         stanza, repo_path, label = backup.stanza, backup.repo_path, backup.label
         if not (stanza and repo_path and label):
             raise PgBackRestError(f"backup {backup.name!r} has no pgBackRest stanza, repository or label")
@@ -160,7 +162,7 @@ class RestoreTests:
             f"({', '.join(names)}); pg_amcheck found no corruption in their tables and B-tree indexes"
         )
 
-    def _restore_and_check_mysql(self, backup: Backup, scratch: Path, context: JobContext) -> str:
+    def check_mariadb(self, backup: Backup, scratch: Path, context: JobContext) -> str:
         """A mariabackup chain restored into a scratch MariaDB server, started, and CHECK TABLE run on every
         table of every database (mariadb-check)."""
         stanza, repo_path, label = backup.stanza, backup.repo_path, backup.label

@@ -26,7 +26,7 @@ from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.expiry import Expiries
 from controlplane.jobs.replicator import copy_targets
-from controlplane.jobs.runner import Handler, JobContext
+from controlplane.jobs.runner import JobContext
 from controlplane.jobs.wal import switch_wal, wait_for_wal
 from controlplane.settings import Settings
 from controlplane.storage.repository_copy import SourceChanged
@@ -45,15 +45,6 @@ class ServiceJobs:
         self._settings = settings
         self._archiving = archiving
         self.expiries = Expiries(settings, archiving)
-
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            kinds.CREATE_SERVICE: self.create,
-            kinds.APPLY_PLAN: self.apply_plan,
-            kinds.MIGRATE_SERVICE: self.migrate,
-            kinds.START_SERVICE: self.start,
-            kinds.DELETE_SERVICE: self.delete,
-        }
 
     def driver(self, service: Service, data_dir: Path | None = None) -> Postgres:
         assert service.port is not None
