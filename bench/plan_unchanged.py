@@ -75,29 +75,23 @@ def null_workspace(path: Path, env: dict[str, str], resources: int, triggers: in
 
 def testing_workspace(path: Path, env: dict[str, str], resources: int, labels: int = 25) -> Workspace:
     """A new working directory configuring `resources` testing_items with `labels` labels each (not applied)."""
-    workspace = Workspace(path, path.parent / f"{path.name}-store", env)
-    for directory in (workspace.path, workspace.store):
-        directory.mkdir()
-    workspace.write(
-        "".join(
-            f'resource "testing_item" "r{i}" {{\n  name = "r{i}"\n  value = "v"\n  labels = {_string_map(labels)}\n}}\n'
-            for i in range(resources)
-        )
-    )
-    return workspace
+    body = f'  name = "r{{i}}"\n  value = "v"\n  labels = {_string_map(labels)}\n'
+    return _test_provider_workspace(path, env, "testing_item", body, resources)
 
 
 def trigger_workspace(path: Path, env: dict[str, str], resources: int, triggers: int = 25) -> Workspace:
     """A new working directory configuring `resources` testing_triggers (null_resource's schema) with `triggers`
     entries each (not applied)."""
+    return _test_provider_workspace(path, env, "testing_trigger", f"  triggers = {_string_map(triggers)}\n", resources)
+
+
+def _test_provider_workspace(path: Path, env: dict[str, str], kind: str, body: str, resources: int) -> Workspace:
+    """`resources` resources of the test provider's `kind`, each with `body` ("{i}" is its number)."""
     workspace = Workspace(path, path.parent / f"{path.name}-store", env)
     for directory in (workspace.path, workspace.store):
         directory.mkdir()
     workspace.write(
-        "".join(
-            f'resource "testing_trigger" "r{i}" {{\n  triggers = {_string_map(triggers)}\n}}\n'
-            for i in range(resources)
-        )
+        "".join(f'resource "{kind}" "r{i}" {{\n{body.replace("{i}", str(i))}}}\n' for i in range(resources))
     )
     return workspace
 
