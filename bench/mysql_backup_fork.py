@@ -73,10 +73,12 @@ def load(uri: str, megabytes: int) -> None:
 
 
 def backup_by_hand(home: Path, out: Path) -> float:
-    """mariabackup streamed through zstd into a file, as the server's account: the seconds it took."""
+    """mariabackup streamed through zstd into a file, as the server's account, and the file written to disk (the
+    API's backup is durable when it answers, its object and the object's directory synced): the seconds it took."""
     script = (
         'mkdir "$2/target" && mariabackup --defaults-file="$1/dbaas.cnf" --backup --stream=mbstream '
-        '--target-dir="$2/target" --socket="$3" --user=mysql 2>"$2/log" | zstd -3 -q -o "$2/data.mbstream.zst"'
+        '--target-dir="$2/target" --socket="$3" --user=mysql 2>"$2/log" | zstd -3 -q -o "$2/data.mbstream.zst" '
+        '&& sync "$2/data.mbstream.zst" "$2"'
     )
     socket = next(line for line in (home / CONF_NAME).read_text().splitlines() if line.startswith("socket = "))
     mysql_dir(out)
