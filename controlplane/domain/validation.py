@@ -44,9 +44,7 @@ def check_service_type(service_type: str, version: str | None) -> str:
 
 
 def check_movable(service_type: str, cloud: str, new_cloud: str) -> None:
-    """A mysql service stays in its region (its home and binary logs are not moved yet)."""
-    if service_type == "mysql" and new_cloud != cloud:
-        raise Invalid("cloud", f"a mysql service cannot move to another region yet (it is in {cloud!r})")
+    """Every service type moves between regions (its engine's migrate job): nothing to refuse."""
 
 
 def check_cloud(settings: Settings, cloud: str) -> None:

@@ -26,6 +26,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import threading
 import time
 import urllib.parse
@@ -36,7 +37,7 @@ from pathlib import Path
 from controlplane.engine import marks
 from controlplane.engine.os_user import Account, AccountError, CommandError, read_file, resolve_account, tail
 from controlplane.engine.plans import Plan
-from controlplane.engine.postgres import fsync_dir
+from controlplane.engine.postgres import fsync_dir, move_marked
 
 logger = logging.getLogger(__name__)
 
@@ -492,6 +493,36 @@ class MariaDB:
     def current_gtid(self) -> str:
         """The GTID position of the last transaction written to the binary log (`@@gtid_binlog_pos`)."""
         return self.sql("SELECT @@gtid_binlog_pos")
+
+    # -- move --------------------------------------------------------------------------------------
+
+    def move_to(self, new_home: Path) -> MariaDB:
+        """Stop the server if it runs, move the home (across filesystems too), return its driver: for the new
+        place, not started nor configured (configure names the new paths); this one should no longer be used.
+
+        The binary log index names each log by its absolute path (log-bin is absolute): it is rewritten to
+        name the new datadir, or the server would not find its logs.
+        """
+        target = Path(new_home).absolute()
+        with self._lock:
+            if not self._is_installed(self._home):
+                raise MariaDBError(f"move {self._home}: there is no server")
+            if target.exists():
+                raise MariaDBError(f"move {self._home} to {target}: the target exists")
+            self.stop()
+            moved = MariaDB(target, port=self._port, os_user=self._os_user)
+            try:
+                for purpose in SCRATCH_PURPOSES:  # what a job cut short left beside the home
+                    marks.remove_marked(self.scratch_dir(purpose))
+                move_marked(self._account, self._home, target)
+                index = moved.data_dir / f"{BINLOG_BASENAME}.index"
+                if index.exists():
+                    names = read_file(index).replace(f"{self.data_dir}/", f"{moved.data_dir}/")
+                    self._account.write_file(index, names.encode(), mode=stat.S_IMODE(index.lstat().st_mode))
+            except (OSError, AccountError, marks.UnmarkedError) as exc:
+                raise MariaDBError(f"moving {self._home} to {target} failed: {exc}") from exc
+            logger.info("move %s: now at %s", self._home, target)
+        return moved
 
     # -- remove ------------------------------------------------------------------------------------
 

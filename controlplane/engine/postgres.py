@@ -475,14 +475,7 @@ class Postgres:
                 raise PostgresError(f"move {self._data_dir} to {target}: the target exists")
             self.stop()
             try:
-                self._account.make_reachable_parent(target)
-                marks.mark(target)
-                shutil.move(self._data_dir, target)
-                marks.mark_path(self._data_dir).unlink(missing_ok=True)
-                # A copy between filesystems is made by us: give the files back to the account.
-                if (target / "PG_VERSION").stat().st_uid != self._account.uid:
-                    self._account.own_tree(target)
-                fsync_dir(target.parent)
+                move_marked(self._account, self._data_dir, target)
             except (OSError, AccountError) as exc:
                 raise PostgresError(f"moving {self._data_dir} to {target} failed: {exc}") from exc
             logger.info("move %s: now at %s", self._data_dir, target)
@@ -548,6 +541,18 @@ class Postgres:
             return tail(self.log_file, offset, lines=_LOG_TAIL_LINES) or "(the server logged nothing)"
         except OSError as exc:
             return f"(no server log: {exc})"
+
+
+def move_marked(account: Account, source: Path, target: Path) -> None:
+    """Move the account's marked tree `source` to `target` (across filesystems too), the mark with it."""
+    account.make_reachable_parent(target)
+    marks.mark(target)
+    shutil.move(source, target)
+    marks.mark_path(source).unlink(missing_ok=True)
+    # A copy between filesystems is made by us: give the files back to the account.
+    if target.stat().st_uid != account.uid:
+        account.own_tree(target)
+    fsync_dir(target.parent)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -65,8 +65,23 @@ class MySQLServices:
         self._jobs.save(context, state="RUNNING", state_message=None)
 
     def migrate(self, context: JobContext) -> None:
-        # The API refuses a new cloud for a mysql service (field `cloud`); a job queued anyway says so.
-        raise MariaDBError("moving a mysql service to another region is not supported")
+        """Move the home to the new region's services directory and start it there. Its binary logs are archived
+        in the old region first, so the backups left there recover up to the move; from then on they go to the
+        new region's repository, where new backups go."""
+        service = self._jobs.load(context)
+        target = Path(context.payload["data_dir"])
+        current = Path(service.data_dir)
+        if current != target and (current.exists() or not target.exists()):
+            server = self.server(service)
+            if server.is_running():
+                self._archive_everything(context, service, server)
+            server.move_to(target)
+        # The catalog follows the home at once: a crash from here on resumes at the new place.
+        service = self._jobs.save(context, cloud=context.payload["cloud"], data_dir=str(target))
+        server = self.server(service, target)
+        self.configure(context, service, server)
+        server.start(cancel=context.cancel)
+        self._jobs.save(context, state="RUNNING", state_message=None, host=HOST)
 
     def start(self, context: JobContext) -> None:
         """Brings back a service that was RUNNING before the control plane or the machine restarted."""
@@ -115,6 +130,16 @@ class MySQLServices:
     def _archive_to_the_end(self, context: JobContext, service: Service, server: MariaDB) -> None:
         """Every commit reaches the archive (and the backup regions) before the server goes: the backups it
         leaves recover up to its deletion."""
+        if not self._archive_everything(context, service, server):
+            return
+        with transaction(context.sessions) as session:
+            ended = datetime.now(UTC)
+            for backup in backups.list_backups(session, service_id=service.id):
+                backups.update_backup(session, backup=backup, recovery_window_end=ended)
+
+    def _archive_everything(self, context: JobContext, service: Service, server: MariaDB) -> bool:
+        """Close the current binary log, archive every log in the service's region and copy the stanza to its
+        backup regions; False (logged) when a store did not take them."""
         stanza = self._archiving.stanza_name(service)
         with transaction(context.sessions) as session:
             current = services.get_service_by_id(session, service_id=service.id)
@@ -127,11 +152,8 @@ class MySQLServices:
                     target.copy(self._archiving, target.plan(self._archiving))
         except (BinlogArchiveError, MariaDBError, StoreUnavailable) as err:
             log.warning("service %s/%s: its last binary logs may be missing: %s", service.project, service.name, err)
-            return
-        with transaction(context.sessions) as session:
-            ended = datetime.now(UTC)
-            for backup in backups.list_backups(session, service_id=service.id):
-                backups.update_backup(session, backup=backup, recovery_window_end=ended)
+            return False
+        return True
 
     def archive_binlogs(self, repositories_: list[Repository], stanza: str, server: MariaDB, *, flush: bool) -> None:
         """Archive the closed binary logs of `server` into every repository, then let the server purge them;

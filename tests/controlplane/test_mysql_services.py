@@ -206,8 +206,6 @@ def test_a_fork_must_keep_the_source_service_type(acme: httpx.Client, source: di
     refused = acme.post(f"{PROJECT}/services", json={**body, "fork_from": {"service": "shop"}})
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["field"] == "service_type"
-    moved = acme.patch(SOURCE, json={"cloud": "local-west"})
-    assert moved.status_code == 422 and moved.json()["error"]["field"] == "cloud"
 
 
 def test_an_imported_mariabackup_handle_is_forked_and_forgotten(acme: httpx.Client, plane: ControlPlane) -> None:
