@@ -43,10 +43,6 @@ def check_service_type(service_type: str, version: str | None) -> str:
     return version
 
 
-def check_movable(service_type: str, cloud: str, new_cloud: str) -> None:
-    """Every service type moves between regions (its engine's migrate job): nothing to refuse."""
-
-
 def check_cloud(settings: Settings, cloud: str) -> None:
     if settings.region(cloud) is None:
         raise Invalid("cloud", f"unknown region {cloud!r}; regions: {', '.join(r.name for r in settings.regions)}")

@@ -143,7 +143,6 @@ def update_service(
     cloud = body.cloud if body.cloud is not None else found.cloud
     if body.cloud is not None:
         validation.check_cloud(runtime.settings, body.cloud)
-        validation.check_movable(found.service_type, found.cloud, body.cloud)
     if body.plan is not None:
         validation.check_plan(body.plan)
     user_config = body.user_config
