@@ -11,67 +11,22 @@ from controlplane.catalog.models import Service
 from controlplane.engine import binlog_gaps
 from controlplane.engine.binlog_archive import BinlogArchiveError
 from controlplane.engine.mariadb import MariaDBError
-from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.engines import MYSQL, ArchiveError, StanzaCopier
-from controlplane.jobs.mysql_backups import MySQLBackups
-from controlplane.jobs.mysql_forks import MySQLForks
+from controlplane.jobs.engines import MYSQL, ArchiveError
+from controlplane.jobs.job_engine import JobEngine
 from controlplane.jobs.mysql_services import MySQLServices
-from controlplane.jobs.restore_tests import RestoreTests
 from controlplane.jobs.runner import JobContext
-from controlplane.jobs.stanza_copiers import COPIERS
 from controlplane.storage.archive_gaps import ArchiveGap
 from controlplane.storage.stores import Repository, StoreUnavailable
 
 _ARCHIVE_ERRORS = (BinlogArchiveError, MariaDBError, StoreUnavailable)
 
 
-class MariaDBEngine:
+class MariaDBEngine(JobEngine[MySQLServices]):
     service_type = MYSQL
     archives_logs = True
 
-    def __init__(
-        self,
-        archiving: Archiving,
-        services: MySQLServices,
-        backups: MySQLBackups,
-        forks: MySQLForks,
-        restore_tests: RestoreTests,
-    ) -> None:
-        self._archiving = archiving
-        self._services = services
-        self._backups = backups
-        self._forks = forks
-        self._restore_tests = restore_tests
-
-    def create_service(self, context: JobContext) -> None:
-        self._services.create(context)
-
-    def apply_plan(self, context: JobContext) -> None:
-        self._services.apply_plan(context)
-
-    def migrate_service(self, context: JobContext) -> None:
-        self._services.migrate(context)
-
-    def start_service(self, context: JobContext) -> None:
-        self._services.start(context)
-
-    def delete_service(self, context: JobContext) -> None:
-        self._services.delete(context)
-
-    def fork_service(self, context: JobContext) -> None:
-        self._forks.fork(context)
-
     def is_running(self, service: Service) -> bool:
         return self._services.server(service).is_running()
-
-    def take_backup(self, context: JobContext) -> None:
-        self._backups.take(context)
-
-    def delete_backup(self, context: JobContext) -> None:
-        self._backups.delete(context)
-
-    def verify_backup(self, context: JobContext) -> None:
-        self._backups.verify(context)
 
     def restore_test(self, context: JobContext) -> None:
         self._restore_tests.test(context, self._restore_tests.check_mariadb)
@@ -99,7 +54,3 @@ class MariaDBEngine:
             return [gap for repository in repositories if (gap := binlog_gaps.find_gap(repository, stanza, on_server))]
         except _ARCHIVE_ERRORS as exc:
             raise ArchiveError(f"the binary log archive of {stanza} was not checked for gaps: {exc}") from exc
-
-    @property
-    def copier(self) -> StanzaCopier:
-        return COPIERS[MYSQL]
