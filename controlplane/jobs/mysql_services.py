@@ -11,7 +11,6 @@ Each handler is idempotent: install keeps a complete home, start keeps a running
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from controlplane.catalog import backups, repositories, services
@@ -26,7 +25,7 @@ from controlplane.jobs.archiving import DEFAULT_CONTAINER, Archiving
 from controlplane.jobs.expiry import Expiries
 from controlplane.jobs.replicator import copy_targets
 from controlplane.jobs.runner import JobContext
-from controlplane.jobs.service_jobs import HOST, ServiceJobs
+from controlplane.jobs.service_jobs import HOST, ServiceJobs, end_recovery_windows
 from controlplane.settings import Settings
 from controlplane.storage.stores import Repository, StoreUnavailable
 
@@ -132,10 +131,7 @@ class MySQLServices:
         leaves recover up to its deletion."""
         if not self._archive_everything(context, service, server):
             return
-        with transaction(context.sessions) as session:
-            ended = datetime.now(UTC)
-            for backup in backups.list_backups(session, service_id=service.id):
-                backups.update_backup(session, backup=backup, recovery_window_end=ended)
+        end_recovery_windows(context, service)
 
     def _archive_everything(self, context: JobContext, service: Service, server: MariaDB) -> bool:
         """Close the current binary log, archive every log in the service's region and copy the stanza to its

@@ -146,10 +146,7 @@ class ServiceJobs:
                 "service %s/%s: its last WAL may be missing from its archive: %s", service.project, service.name, err
             )
             return
-        with transaction(context.sessions) as session:
-            ended = datetime.now(UTC)
-            for backup in backups.list_backups(session, service_id=service.id):
-                backups.update_backup(session, backup=backup, recovery_window_end=ended)
+        end_recovery_windows(context, service)
 
     def configure(self, context: JobContext, service: Service, postgres: Postgres) -> PgBackRest:
         """Plan settings plus archiving into the repositories of the service's region."""
@@ -219,3 +216,12 @@ def create_owner(postgres: Postgres, username: str, password: str) -> bool:
 def _port(service: Service) -> int:
     assert service.port is not None
     return service.port
+
+
+def end_recovery_windows(context: JobContext, service: Service) -> None:
+    """The recoverable window of each of the service's backups ends now: its server archived its last commit
+    and goes."""
+    with transaction(context.sessions) as session:
+        ended = datetime.now(UTC)
+        for backup in backups.list_backups(session, service_id=service.id):
+            backups.update_backup(session, backup=backup, recovery_window_end=ended)
