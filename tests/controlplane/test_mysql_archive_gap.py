@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.engine.mariadb import CONF_NAME, MariaDB
-from tests.controlplane.cp_process import ControlPlane, remove_tree, unprivileged_reachable_dir, wait_for_state
+from tests.controlplane.cp_process import ControlPlane, wait_for_state
+from tests.controlplane.mysql_plane import mysql_control_plane, tenant_client
 from tests.controlplane.test_archive_gap import wait_until
 from tests.controlplane.test_backups import backup
 from tests.mysql_client import rows
@@ -33,25 +33,22 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[ControlPlane]:
-    data_dir = unprivileged_reachable_dir("dbaas-cp-mysql-gap-")
-    config = data_dir / "dbaas-cp.toml"
-    config.write_text(
-        f"wal_queue_max_mb = {CAP_MB}\nbinlog_archive_seconds = 0.5\nreplication_interval = 0.5\n"
-        + "".join(f'[[regions]]\nname = "{name}"\n' for name in ("local-east", "local-west"))
-    )
-    control_plane = ControlPlane(data_dir, config).start()
-    yield control_plane
-    control_plane.stop()
-    subprocess.run(["chattr", "-R", "-i", str(data_dir / "regions")], capture_output=True)
-    for option_file in data_dir.glob(f"regions/*/services/*/*/{CONF_NAME}"):
-        MariaDB(option_file.parent, port=0).remove()  # what a failed test left running
-    remove_tree(data_dir)
+    with mysql_control_plane(
+        "dbaas-cp-mysql-gap-",
+        f"wal_queue_max_mb = {CAP_MB}\nbinlog_archive_seconds = 0.5\nreplication_interval = 0.5\n",
+        after_stop=unlock_stores,
+    ) as control_plane:
+        yield control_plane
 
 
 @pytest.fixture(scope="module")
 def api(plane: ControlPlane) -> Iterator[httpx.Client]:
-    with plane.client(plane.create_token("acme")) as client:
-        yield client
+    yield from tenant_client(plane)
+
+
+def unlock_stores(data_dir: Path) -> None:
+    """A store a failed test left immutable (chattr +i) can be removed again."""
+    subprocess.run(["chattr", "-R", "-i", str(data_dir / "regions")], capture_output=True)
 
 
 def write_binlog_file(plane: ControlPlane, service: dict[str, Any]) -> str:

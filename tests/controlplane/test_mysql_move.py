@@ -16,14 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.engine.mariadb import CONF_NAME, MariaDB
+from controlplane.engine.mariadb import CONF_NAME
 from tests.controlplane.cp_process import (
     ControlPlane,
-    remove_tree,
-    unprivileged_reachable_dir,
     wait_for_gone,
     wait_for_state,
 )
+from tests.controlplane.mysql_plane import mysql_control_plane, tenant_client
 from tests.controlplane.test_mysql_services import notes, sql, wait_until
 
 SERVICES = "/v1/projects/acme/services"
@@ -32,24 +31,13 @@ MOVER = f"{SERVICES}/mover"
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[ControlPlane]:
-    data_dir = unprivileged_reachable_dir("dbaas-cp-mysql-move-")
-    config = data_dir / "dbaas-cp.toml"
-    config.write_text(
-        "binlog_archive_seconds = 0.5\n"
-        + "".join(f'[[regions]]\nname = "{name}"\n' for name in ("local-east", "local-west"))
-    )
-    control_plane = ControlPlane(data_dir, config).start()
-    yield control_plane
-    control_plane.stop()
-    for option_file in data_dir.glob(f"regions/*/services/*/*/{CONF_NAME}"):
-        MariaDB(option_file.parent, port=0).remove()  # what a failed test left running
-    remove_tree(data_dir)
+    with mysql_control_plane("dbaas-cp-mysql-move-", "binlog_archive_seconds = 0.5\n") as control_plane:
+        yield control_plane
 
 
 @pytest.fixture(scope="module")
 def api(plane: ControlPlane) -> Iterator[httpx.Client]:
-    with plane.client(plane.create_token("acme")) as client:
-        yield client
+    yield from tenant_client(plane)
 
 
 def archived_logs(plane: ControlPlane, region: str) -> list[str]:
