@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
 from controlplane.jobs import mysql_copy
@@ -13,62 +13,78 @@ from controlplane.storage import repository_copy
 from controlplane.storage.stores import Repository
 
 
-def _labels_with_manifest(repository: Repository, prefix: str, manifest: str) -> set[str]:
-    """The `<label>` of every `<prefix><label>/<manifest>` in `repository`."""
-    found = set()
-    for item in repository.list(prefix):
-        label, _, rest = item.key.removeprefix(prefix).partition("/")
-        if rest == manifest:
-            found.add(label)
-    return found
+class LayoutCopier:
+    """Copies a stanza of one layout: `plan_copy` and `run_copy` are the layout's copy, `backups_prefix(stanza)`
+    the key prefix of its backups, each of which holds the file `manifest` once it is complete."""
+
+    def __init__(
+        self,
+        plan_copy: Callable[[Repository, Repository, str, Collection[str]], CopyPlan],
+        run_copy: Callable[[CopyPlan, Repository, Repository, str, int, threading.Event | None], None],
+        backups_prefix: Callable[[str], str],
+        manifest: str,
+    ) -> None:
+        self._plan_copy = plan_copy
+        self._run_copy = run_copy
+        self._backups_prefix = backups_prefix
+        self._manifest = manifest
+
+    def plan(self, source: Repository, target: Repository, stanza: str, *, known: Collection[str] = ()) -> CopyPlan:
+        return self._plan_copy(source, target, stanza, known)
+
+    def run(
+        self,
+        plan: CopyPlan,
+        source: Repository,
+        target: Repository,
+        stanza: str,
+        *,
+        workers: int = 2,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self._run_copy(plan, source, target, stanza, workers, cancel)
+
+    def copied_labels(self, repository: Repository, stanza: str) -> set[str]:
+        """The `<label>` of every `<prefix><label>/<manifest>` in `repository`."""
+        prefix = self._backups_prefix(stanza)
+        found = set()
+        for item in repository.list(prefix):
+            label, _, rest = item.key.removeprefix(prefix).partition("/")
+            if rest == self._manifest:
+                found.add(label)
+        return found
 
 
-class PgBackRestCopier:
+def _run_pgbackrest_copy(
+    plan: CopyPlan, source: Repository, target: Repository, stanza: str, workers: int, cancel: threading.Event | None
+) -> None:
     """A pgBackRest stanza: WAL and backups, then manifests, `backup.info` last."""
-
-    def plan(self, source: Repository, target: Repository, stanza: str, *, known: Collection[str] = ()) -> CopyPlan:
-        return repository_copy.plan_copy(source, target, stanza, known=known)
-
-    def run(
-        self,
-        plan: CopyPlan,
-        source: Repository,
-        target: Repository,
-        stanza: str,
-        *,
-        workers: int = 2,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        assert isinstance(plan, repository_copy.CopyPlan), "a plan of this copier"
-        repository_copy.run_copy(plan, source, target, stanza, workers=workers, cancel=cancel)
-
-    def copied_labels(self, repository: Repository, stanza: str) -> set[str]:
-        return _labels_with_manifest(repository, f"backup/{stanza}/", "backup.manifest")
+    assert isinstance(plan, repository_copy.CopyPlan), "a plan of this copier"
+    repository_copy.run_copy(plan, source, target, stanza, workers=workers, cancel=cancel)
 
 
-class MariabackupCopier:
-    """A mariabackup stanza: binary logs, then their index; each backup's data, then its manifest."""
-
-    def plan(self, source: Repository, target: Repository, stanza: str, *, known: Collection[str] = ()) -> CopyPlan:
-        return mysql_copy.plan_mysql_copy(source, target, stanza, known=known)
-
-    def run(
-        self,
-        plan: CopyPlan,
-        source: Repository,
-        target: Repository,
-        stanza: str,
-        *,
-        workers: int = 2,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        assert isinstance(plan, mysql_copy.MySQLCopyPlan), "a plan of this copier"
-        mysql_copy.run_mysql_copy(plan, source, target, stanza, cancel=cancel)  # objects in order, one at a time
-
-    def copied_labels(self, repository: Repository, stanza: str) -> set[str]:
-        return _labels_with_manifest(repository, backups_prefix(stanza), MANIFEST_NAME)
+def _run_mariabackup_copy(
+    plan: CopyPlan, source: Repository, target: Repository, stanza: str, workers: int, cancel: threading.Event | None
+) -> None:
+    """A mariabackup stanza: binary logs, then their index; each backup's data, then its manifest. Objects in
+    order, one at a time (`workers` unused)."""
+    assert isinstance(plan, mysql_copy.MySQLCopyPlan), "a plan of this copier"
+    mysql_copy.run_mysql_copy(plan, source, target, stanza, cancel=cancel)
 
 
 # Each engine's copier by service type: the engines name theirs, and the copy targets of a service (which the API
 # reads too, without the engines) find theirs here.
-COPIERS: dict[str, StanzaCopier] = {PG: PgBackRestCopier(), MYSQL: MariabackupCopier()}
+COPIERS: dict[str, StanzaCopier] = {
+    PG: LayoutCopier(
+        lambda source, target, stanza, known: repository_copy.plan_copy(source, target, stanza, known=known),
+        _run_pgbackrest_copy,
+        repository_copy.stanza_backup_dir,
+        repository_copy.MANIFESTS[-1],
+    ),
+    MYSQL: LayoutCopier(
+        lambda source, target, stanza, known: mysql_copy.plan_mysql_copy(source, target, stanza, known=known),
+        _run_mariabackup_copy,
+        backups_prefix,
+        MANIFEST_NAME,
+    ),
+}

@@ -100,7 +100,7 @@ def backup_labels(backup_info: bytes) -> tuple[str, ...]:
 
 def listed_backups(repository: Repository, stanza: str) -> tuple[str, ...]:
     """The labels of the backups a repository lists for the stanza (none when it has no backup.info)."""
-    return backup_labels(_snapshot(repository, _backup_dir(stanza), BACKUP_INFO).get(BACKUP_INFO[0], b""))
+    return backup_labels(_snapshot(repository, stanza_backup_dir(stanza), BACKUP_INFO).get(BACKUP_INFO[0], b""))
 
 
 def holds_wal(repository: Repository, stanza: str, segment: str) -> bool:
@@ -126,7 +126,7 @@ def plan_copy(source: Repository, target: Repository, stanza: str, *, known: Col
     (pgBackRest writes an info file only after the objects it lists). `known`: keys the caller copied
     before, taken as present in `target` (a periodic sweep passes none).
     """
-    archive_dir, backup_dir = _archive_dir(stanza), _backup_dir(stanza)
+    archive_dir, backup_dir = _archive_dir(stanza), stanza_backup_dir(stanza)
     backup_info = _snapshot(source, backup_dir, BACKUP_INFO)
     archive_info = _snapshot(source, archive_dir, ARCHIVE_INFO)
     labels = backup_labels(backup_info.get(BACKUP_INFO[0], b""))
@@ -200,14 +200,15 @@ def run_copy(
     for item in plan.manifests + plan.history:
         copy(item)
     target.flush()
-    _write_snapshot(target, _backup_dir(stanza), plan.backup_info)
+    _write_snapshot(target, stanza_backup_dir(stanza), plan.backup_info)
 
 
 def _archive_dir(stanza: str) -> str:
     return f"archive/{stanza}/"
 
 
-def _backup_dir(stanza: str) -> str:
+def stanza_backup_dir(stanza: str) -> str:
+    """The key prefix of the stanza's backups (`<prefix><label>/backup.manifest`)."""
     return f"backup/{stanza}/"
 
 
