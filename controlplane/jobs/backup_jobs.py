@@ -13,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from controlplane.catalog import backups, jobs, repositories, services, strategies
 from controlplane.catalog.db import transaction
-from controlplane.catalog.models import Backup
+from controlplane.catalog.models import Backup, Service
 from controlplane.jobs import kinds
 from controlplane.jobs.archiving import Archiving, create_stanza
 from controlplane.jobs.runner import JobContext
@@ -37,27 +39,17 @@ class BackupJobs:
     def take(self, context: JobContext) -> None:
         backup_id = int(context.payload["backup_id"])
         with transaction(context.sessions) as session:
-            backup = _get(session, backup_id)
-            if backup.state == "Succeeded":
+            taking = backup_to_take(session, context)
+            if taking is None:
                 return
-            service = services.get_service_by_id(session, service_id=context.service_id or -1)
-            if service is None:
-                raise LookupError(f"the service of backup {backup.name!r} no longer exists")
+            backup, service = taking
             known = {r.repo_index for r in repositories.list_repositories(session, service_id=service.id)}
             repo = self._archiving.ensure_repository(session, service, backup.container)
             new_repository = repo.repo_index not in known
             postgres = self._service_jobs.driver(service)
             backrest = self._archiving.driver(session, service, postgres)
             stanza = self._archiving.stanza_name(service)
-            backups.update_backup(
-                session,
-                backup=backup,
-                state="Running",
-                state_message=None,
-                started_at=datetime.now(UTC),
-                stanza=stanza,
-                repo_path=repo.path,
-            )
+            mark_running(session, backup, stanza=stanza, repo_path=repo.path)
             repo_index, repo_path = repo.repo_index, repo.path
         # A new container is a new repository: configuration (archive-push included) and stanza follow.
         backrest.write_config()
@@ -161,12 +153,7 @@ class BackupJobs:
         rows. A backup still being taken is deleted once it has finished (the job waits in the queue until then,
         catalog.jobs.WAIT_IN_QUEUE). Data pgBackRest must keep for now
         (the only full backup of its repository) gets a deferred expiry: the rows go all the same."""
-        ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
-        with transaction(context.sessions) as session:
-            targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
-            for backup in targets:
-                session.expunge(backup)
-        root = targets[-1] if targets and targets[-1].id == ids[-1] else None
+        targets, root = deletion_targets(context)
         owned = root is not None and root.owned and root.label and root.repo_path and root.stanza
         waiting: list[str] = []
         if root is not None and owned:
@@ -189,37 +176,18 @@ class BackupJobs:
                     label=str(root.label),
                 )
                 log.info("backup %s of %s/%s: expiry deferred in %s", root.name, root.project, root.service, waiting)
-            for backup in targets:
-                found = backups.get_backup_by_id(session, backup_id=backup.id)
-                if found is not None:
-                    backups.delete_backup(session, backup=found)
-            service_gone = (
-                root is None
-                or root.service_id is None
-                or (services.get_service_by_id(session, service_id=root.service_id) is None)
-            )
+            service_gone = forget_rows(session, targets, root)
         if root is not None and owned and service_gone:
             self._expiries.purge(context.sessions, str(root.stanza), root.project)
 
     def verify(self, context: JobContext) -> None:
-        backup_id = int(context.payload["backup_id"])
-        with transaction(context.sessions) as session:
-            backup = _get(session, backup_id)
-            session.expunge(backup)
-        if not (backup.label and backup.repo_path and backup.stanza):
-            problems = ["the backup has no pgBackRest label: it never completed"]
-        else:
-            problems = self._archiving.repository_driver(backup.stanza, backup.repo_path).verify(
-                repo=1, label=backup.label
-            )
-        with transaction(context.sessions) as session:
-            backups.update_backup(
-                session,
-                backup=_get(session, backup_id),
-                verify_state="failed" if problems else "passed",
-                verify_message="; ".join(problems) or None,
-                verified_at=datetime.now(UTC),
-            )
+        verify_backup(
+            context,
+            "pgBackRest",
+            lambda stanza, repo_path, label: self._archiving.repository_driver(stanza, repo_path).verify(
+                repo=1, label=label
+            ),
+        )
 
     def mark_failed(self, context: JobContext, message: str) -> None:
         """A failed backup is Failed; a failed deletion leaves the backup as it was, saying why."""
@@ -237,12 +205,82 @@ class BackupJobs:
                 backups.update_backup(session, backup=backup, state_message=f"delete failed: {message}")
 
 
-def handle(repo_path: str | Path, stanza: str, label: str) -> str:
-    """A backup handle names the repository, the stanza and the backup: pgbackrest:<path>#<stanza>/<label>."""
-    return f"pgbackrest:{repo_path}#{stanza}/{label}"
+def handle(repo_path: str | Path, stanza: str, label: str, plugin: str = "pgbackrest") -> str:
+    """A backup handle names the repository, the stanza and the backup: <plugin>:<path>#<stanza>/<label>."""
+    return f"{plugin}:{repo_path}#{stanza}/{label}"
 
 
-def _get(session: Any, backup_id: int) -> Backup:
+# What a backup job does the same whatever the engine: the steps around the engine's own work.
+
+
+def backup_to_take(session: Session, context: JobContext) -> tuple[Backup, Service] | None:
+    """The backup a take job takes and its service; None when it has already succeeded (a resumed job)."""
+    backup = _get(session, int(context.payload["backup_id"]))
+    if backup.state == "Succeeded":
+        return None
+    service = services.get_service_by_id(session, service_id=context.service_id or -1)
+    if service is None:
+        raise LookupError(f"the service of backup {backup.name!r} no longer exists")
+    return backup, service
+
+
+def mark_running(session: Session, backup: Backup, *, stanza: str, repo_path: str, **changes: Any) -> None:
+    backups.update_backup(
+        session,
+        backup=backup,
+        state="Running",
+        state_message=None,
+        started_at=datetime.now(UTC),
+        stanza=stanza,
+        repo_path=repo_path,
+        **changes,
+    )
+
+
+def deletion_targets(context: JobContext) -> tuple[list[Backup], Backup | None]:
+    """The backups a delete job removes (detached from any session), and the one it was asked for (None: gone)."""
+    ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
+    with transaction(context.sessions) as session:
+        targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
+        for backup in targets:
+            session.expunge(backup)
+    return targets, targets[-1] if targets and targets[-1].id == ids[-1] else None
+
+
+def forget_rows(session: Session, targets: list[Backup], root: Backup | None) -> bool:
+    """Deletes the rows of `targets`; True when the service of `root` is gone (its stanza may go too)."""
+    for backup in targets:
+        found = backups.get_backup_by_id(session, backup_id=backup.id)
+        if found is not None:
+            backups.delete_backup(session, backup=found)
+    return (
+        root is None
+        or root.service_id is None
+        or services.get_service_by_id(session, service_id=root.service_id) is None
+    )
+
+
+def verify_backup(context: JobContext, tool: str, check: Callable[[str, str, str], list[str]]) -> None:
+    """Records what `check(stanza, repo_path, label)` finds wrong with the job's backup (nothing: passed)."""
+    backup_id = int(context.payload["backup_id"])
+    with transaction(context.sessions) as session:
+        backup = _get(session, backup_id)
+        session.expunge(backup)
+    if not (backup.label and backup.repo_path and backup.stanza):
+        problems = [f"the backup has no {tool} label: it never completed"]
+    else:
+        problems = check(backup.stanza, backup.repo_path, backup.label)
+    with transaction(context.sessions) as session:
+        backups.update_backup(
+            session,
+            backup=_get(session, backup_id),
+            verify_state="failed" if problems else "passed",
+            verify_message="; ".join(problems) or None,
+            verified_at=datetime.now(UTC),
+        )
+
+
+def _get(session: Session, backup_id: int) -> Backup:
     backup = backups.get_backup_by_id(session, backup_id=backup_id)
     if backup is None:
         raise LookupError(f"backup {backup_id} no longer exists")

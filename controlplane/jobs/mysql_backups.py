@@ -10,28 +10,26 @@ regions, then the archived binary logs no backup needs any more.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy.orm import Session
-
-from controlplane.catalog import backups, services
+from controlplane.catalog import backups
 from controlplane.catalog.db import transaction
-from controlplane.catalog.models import Backup
 from controlplane.engine import binlog_archive, mariabackup
 from controlplane.jobs.archiving import Archiving
-from controlplane.jobs.backup_jobs import BackupJobs
+from controlplane.jobs.backup_jobs import (
+    BackupJobs,
+    backup_to_take,
+    deletion_targets,
+    forget_rows,
+    handle,
+    mark_running,
+    verify_backup,
+)
 from controlplane.jobs.mysql_services import MySQLServices
 from controlplane.jobs.runner import JobContext
 from controlplane.storage.stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 PLUGIN = "mariabackup"
-
-
-def handle(repo_path: str | Path, stanza: str, label: str) -> str:
-    """A mariabackup backup's handle: mariabackup:<repository>#<stanza>/<label>."""
-    return f"{PLUGIN}:{repo_path}#{stanza}/{label}"
 
 
 class MySQLBackups:
@@ -42,30 +40,18 @@ class MySQLBackups:
         self._backup_jobs = backup_jobs
 
     def take(self, context: JobContext) -> None:
-        backup_id = int(context.payload["backup_id"])
         with transaction(context.sessions) as session:
-            backup = _get(session, backup_id)
-            if backup.state == "Succeeded":
+            taking = backup_to_take(session, context)
+            if taking is None:
                 return
-            service = services.get_service_by_id(session, service_id=context.service_id or -1)
-            if service is None:
-                raise LookupError(f"the service of backup {backup.name!r} no longer exists")
+            backup, service = taking
             repo = self._archiving.ensure_repository(session, service, backup.container)
             stanza = self._archiving.stanza_name(service)
             parent = backups.get_backup(
                 session, project=backup.project, service=backup.service, name=backup.parent or ""
             )
             parent_label = parent.label if parent is not None else None
-            backups.update_backup(
-                session,
-                backup=backup,
-                state="Running",
-                state_message=None,
-                started_at=datetime.now(UTC),
-                stanza=stanza,
-                repo_path=repo.path,
-                backup_plugin=PLUGIN,
-            )
+            mark_running(session, backup, stanza=stanza, repo_path=repo.path, backup_plugin=PLUGIN)
             session.expunge(service)
             repo_path = repo.path
         if backup.type == "incr" and parent_label is None:
@@ -90,18 +76,13 @@ class MySQLBackups:
             repo_size_bytes=manifest.stored_size,
             started_at=manifest.started_at,
             finished_at=manifest.stopped_at,
-            backup_handle=handle(repo_path, stanza, manifest.label),
+            backup_handle=handle(repo_path, stanza, manifest.label, PLUGIN),
         )
 
     def delete(self, context: JobContext) -> None:
         """Removes the backup with the incrementals built on it, everywhere it is stored, and forgets their
         rows; the stanza goes too once the service is gone and no listed backup is of it."""
-        ids = [int(i) for i in context.payload.get("with_children", [])] + [int(context.payload["backup_id"])]
-        with transaction(context.sessions) as session:
-            targets = [found for i in ids if (found := backups.get_backup_by_id(session, backup_id=i)) is not None]
-            for backup in targets:
-                session.expunge(backup)
-        root = targets[-1] if targets and targets[-1].id == ids[-1] else None
+        targets, root = deletion_targets(context)
         if root is not None and root.owned and root.label and root.stanza:
             stanza, label = root.stanza, root.label
             with self._archiving.copy_lock(stanza), self._archiving.binlog_lock(stanza):
@@ -116,40 +97,15 @@ class MySQLBackups:
                             raise
                         log.warning("backup %s stays in %s for now: %s", label, location, exc)
         with transaction(context.sessions) as session:
-            for backup in targets:
-                found = backups.get_backup_by_id(session, backup_id=backup.id)
-                if found is not None:
-                    backups.delete_backup(session, backup=found)
-            service_gone = (
-                root is None
-                or root.service_id is None
-                or services.get_service_by_id(session, service_id=root.service_id) is None
-            )
+            service_gone = forget_rows(session, targets, root)
         if root is not None and root.owned and root.stanza and service_gone:
             self._mysql.purge(context, root.stanza, root.project, {root.container})
 
     def verify(self, context: JobContext) -> None:
-        backup_id = int(context.payload["backup_id"])
-        with transaction(context.sessions) as session:
-            backup = _get(session, backup_id)
-            session.expunge(backup)
-        if not (backup.label and backup.repo_path and backup.stanza):
-            problems = ["the backup has no mariabackup label: it never completed"]
-        else:
-            repository = self._archiving.repository(backup.repo_path)
-            problems = mariabackup.verify(repository, backup.stanza, backup.label).problems
-        with transaction(context.sessions) as session:
-            backups.update_backup(
-                session,
-                backup=_get(session, backup_id),
-                verify_state="failed" if problems else "passed",
-                verify_message="; ".join(problems) or None,
-                verified_at=datetime.now(UTC),
-            )
-
-
-def _get(session: Session, backup_id: int) -> Backup:
-    found = backups.get_backup_by_id(session, backup_id=backup_id)
-    if found is None:
-        raise LookupError(f"backup {backup_id} no longer exists")
-    return found
+        verify_backup(
+            context,
+            "mariabackup",
+            lambda stanza, repo_path, label: (
+                mariabackup.verify(self._archiving.repository(repo_path), stanza, label).problems
+            ),
+        )
