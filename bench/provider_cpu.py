@@ -73,7 +73,7 @@ def planning_launch_cpu(workspace: Workspace, record_file: Path) -> float:
 def testing_sides(scratch: Path, count: int, null_dir: Path) -> dict[str, Workspace]:
     """testing_items with 25 labels (N and 1), applied."""
     ours_dir = recording_plugin_dir(
-        scratch / "ours-plugin", "testing", [sys.executable, "-m", "tests.e2e.testing_provider"]
+        scratch / "ours-plugin", "testing", [sys.executable, "-m", "tests.e2e.testing_plugin"]
     )
     env = terraform_env(cli_config(scratch / "terraformrc", {"example/testing": ours_dir, "hashicorp/null": null_dir}))
     sides = {

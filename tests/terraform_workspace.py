@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.plugin_process import REPO
 
 TERRAFORM = shutil.which("terraform")
-PLUGINS = {"testing": "tests.e2e.testing_provider", "dbaas": "provider.main"}
+PLUGINS = {"testing": "tests.e2e.testing_plugin", "dbaas": "provider.main"}
 
 
 def make_plugin_dir(directory: Path) -> Path:

@@ -16,6 +16,21 @@ from provider.plugin.rpc_logging import with_call_fields
 # grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint, value 1.
 _SERVING = b"\x08\x01"
 SCHEMA_PATH = "/tfplugin6.Provider/GetProviderSchema"
+# The provider's RPCs answered from its schema and the request alone, with no I/O: run by the connection's
+# reader thread (grpc_server.py). Every other call may wait on the network or a clock.
+QUICK_RPCS = frozenset(
+    {
+        "GetMetadata",
+        "GetProviderSchema",
+        "GetFunctions",
+        "ValidateProviderConfig",
+        "ValidateResourceConfig",
+        "ValidateDataResourceConfig",
+        "ValidateEphemeralResourceConfig",
+        "UpgradeResourceState",
+        "StopProvider",
+    }
+)
 
 
 def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
@@ -31,10 +46,10 @@ def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
         raise AssertionError("held streams have no handler")
 
     return [
-        Method("/plugin.GRPCController/Shutdown", None, shutdown, after_reply=on_shutdown),
+        Method("/plugin.GRPCController/Shutdown", None, shutdown, kind="quick", after_reply=on_shutdown),
         Method("/plugin.GRPCStdio/StreamStdio", None, held, kind="held"),
         Method("/plugin.GRPCBroker/StartStream", None, held, kind="held"),
-        Method("/grpc.health.v1.Health/Check", None, health_check),
+        Method("/grpc.health.v1.Health/Check", None, health_check, kind="quick"),
     ]
 
 
@@ -45,7 +60,7 @@ def cached_schema_method(answer: bytes, provider_address: str) -> Method:
         return answer
 
     handler = with_call_fields("GetProviderSchema", frozenset(), provider_address, get_provider_schema)
-    return Method(SCHEMA_PATH, None, handler)
+    return Method(SCHEMA_PATH, None, handler, kind="quick")
 
 
 def service_methods(service_descriptor: Any, servicer: object, provider_address: str) -> list[Method]:
@@ -60,6 +75,7 @@ def service_methods(service_descriptor: Any, servicer: object, provider_address:
             handler=with_call_fields(
                 rpc.name, frozenset(rpc.input_type.fields_by_name), provider_address, getattr(servicer, rpc.name)
             ),
+            kind="quick" if rpc.name in QUICK_RPCS else "unary",
         )
         for rpc in service_descriptor.methods
     ]

@@ -313,10 +313,13 @@ class ServerConnection:
         if end_stream:
             self._send_windows.pop(stream_id, None)
 
+    def send_window(self, stream_id: int) -> int:
+        """How many bytes of data may be sent on the stream now."""
+        return min(self.connection_window, self._send_windows.get(stream_id, 0))
+
     def send_data(self, stream_id: int, data: memoryview) -> int:
         """Queue as much of `data` as the flow-control windows allow; how many bytes were taken."""
-        window = min(self.connection_window, self._send_windows.get(stream_id, 0))
-        taken = min(window, len(data))
+        taken = min(self.send_window(stream_id), len(data))
         size = self.max_frame_size
         for offset in range(0, taken, size):
             self._outbox += frame(DATA, 0, stream_id, bytes(data[offset : min(offset + size, taken)]))

@@ -13,7 +13,7 @@ from tests.terraform_workspace import Workspace
 
 def test_terraform_attaches_to_a_provider_started_with_debug(workspace: Workspace) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.testing_provider", "--debug"],
+        [sys.executable, "-m", "tests.e2e.testing_plugin", "--debug"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -2,14 +2,13 @@
 
 It exercises the framework the way a real provider does (validation, replacement, computed values,
 defaults, nested attributes, timeouts, import, waits that honour StopProvider) while the tests can
-look at the files to see what really exists. Run as `python -m tests.e2e.testing_provider`.
+look at the files to see what really exists. Its plugin executable is `python -m tests.e2e.testing_plugin`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,8 +22,6 @@ from provider.framework.resource import ApplyRequest, DataSource, Provider, Read
 from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
 from provider.framework.timeouts import timeout_for, timeouts_block
 from provider.framework.validators import Between, Matches
-from provider.plugin.serve import PluginSpec
-from provider.plugin.serve import main as serve_main
 
 ITEM_ATTRIBUTES = {
     "id": Attribute(type=cty.STRING, computed=True, plan_modifiers=(USE_STATE_FOR_UNKNOWN,)),
@@ -216,18 +213,3 @@ class TestingProvider(Provider):
         if not directory or not os.path.isdir(directory):
             diagnostics.error("Invalid directory", f"{directory!r} is not a directory", ("directory",))
         return directory
-
-
-def make_servicer() -> object:
-    from provider.framework.server import ProviderServer
-
-    return ProviderServer(TestingProvider())
-
-
-if __name__ == "__main__":
-    from provider.main import SCHEMA_SOURCES  # the framework's sources, beside this file's
-
-    spec = PluginSpec(
-        "registry.terraform.io/example/testing", make_servicer, "provider.testing", (*SCHEMA_SOURCES, __file__)
-    )
-    sys.exit(serve_main(spec, sys.argv[1:]))
