@@ -1,6 +1,6 @@
 """The control plane's REST client (docs/design.md): `Client` and the errors it raises.
 
-Importing this package imports httpx; resources import it when they first talk to the control plane,
+Importing this package imports urllib3; resources import it when they first talk to the control plane,
 not at provider start-up.
 """
 
