@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -376,6 +377,7 @@ def restore(
     links = chain(repository, stanza, label)
     scratch = server.scratch_dir("restore")
     account = server.account
+    started = time.monotonic()
     try:
         account.make_reachable_parent(scratch)
         marks.remove_marked(scratch)
@@ -385,6 +387,7 @@ def restore(
             target = scratch / link.label
             account.private_dir(target)
             _unpack(repository, stanza, link, target, account, cancel)
+        unpacked = time.monotonic()
         full = scratch / links[0].label
         _mariabackup(account, ["--prepare", f"--target-dir={full}"], f"preparing {links[0].label}", cancel)
         for link in links[1:]:
@@ -394,6 +397,7 @@ def restore(
                 f"applying {link.label}",
                 cancel,
             )
+        prepared = time.monotonic()
         server.build(
             lambda data_dir: _mariabackup(
                 account, ["--move-back", f"--target-dir={full}", f"--datadir={data_dir}"], "moving back", cancel
@@ -413,7 +417,12 @@ def restore(
     finally:
         with contextlib.suppress(OSError, marks.UnmarkedError):
             marks.remove_marked(scratch)
-    logger.info("restore %s of %s into %s: %d backups applied", label, stanza, server.home, len(links))
+    ended = time.monotonic()
+    logger.info(
+        "restore %s of %s into %s: %d backups applied in %.2f s (unpack %.2f s, prepare %.2f s, move-back %.2f s)",
+        *(label, stanza, server.home, len(links), ended - started),
+        *(unpacked - started, prepared - unpacked, ended - prepared),
+    )
     return links[-1]
 
 
