@@ -1,6 +1,7 @@
 """200 `dbaas_backup` beside 200 `null_resource` of the Go null provider, each pair in one run: `terraform plan`
-(refresh on) of the unchanged resources (docs/design.md, Targets: ≤ 1.5x), creating them, and an apply that
-changes them all (the labels of 200 backups in place; the null provider's triggers, which replace 200 resources).
+(refresh on) of the unchanged resources (docs/design.md, Targets: ≤ 1.5x; ≤ 1.25x beside null_resources with a
+25-entry `triggers` map, the same state size), creating them, and an apply that changes them all (the labels of
+200 backups in place; the null provider's triggers, which replace 200 resources).
 
 Taking 200 real backups would cost ~2.3 s each, so one service gets one real full backup through the API and
 Terraform imports that backup's handle under 200 names (`import_source`; the control plane checks the handle
@@ -44,10 +45,12 @@ resource "dbaas_backup" "b{i}" {{
     )
 
 
-def null_resources(count: int, round_label: str) -> str:
-    """`count` null_resources whose one trigger is `round_label`: a new label replaces them all."""
+def null_resources(count: int, round_label: str, triggers: int = 1) -> str:
+    """`count` null_resources with `triggers` triggers, the first `round_label`: a new label replaces them all."""
+    entries = "".join(f', k{j} = "v{j}"' for j in range(1, triggers))
     return 'terraform {\n  required_providers {\n    null = { source = "hashicorp/null" }\n  }\n}\n' + "".join(
-        f'resource "null_resource" "r{i}" {{\n  triggers = {{ round = "{round_label}" }}\n}}\n' for i in range(count)
+        f'resource "null_resource" "r{i}" {{\n  triggers = {{ round = "{round_label}"{entries} }}\n}}\n'
+        for i in range(count)
     )
 
 
@@ -83,10 +86,12 @@ def main() -> None:
             env.update(DBAAS_ENDPOINT=bench.plane.url, DBAAS_TOKEN=bench.token, DBAAS_PROJECT=PROJECT)
             ours = Workspace(scratch / "ours", scratch / "unused", env)
             theirs = Workspace(scratch / "theirs", scratch / "unused", env)
-            for workspace in (ours, theirs):
+            wide = Workspace(scratch / "wide", scratch / "unused", env)  # 25 triggers each
+            for workspace in (ours, theirs, wide):
                 workspace.path.mkdir()
             write(ours, imported_backups(count, handle, "0"))
             (theirs.path / "main.tf").write_text(null_resources(count, "0"))
+            (wide.path / "main.tf").write_text(null_resources(count, "0", triggers=25))
             added = f"{count} added, 0 changed, 0 destroyed"
             creates = interleaved(
                 {
@@ -95,8 +100,14 @@ def main() -> None:
                 },
                 1,
             )
+            timed_apply(wide, f"{count} added")
             plans = interleaved(
-                {"ours": functools.partial(timed_plan, ours), "null": functools.partial(timed_plan, theirs)}, args.runs
+                {
+                    "ours": functools.partial(timed_plan, ours),
+                    "null": functools.partial(timed_plan, theirs),
+                    "wide": functools.partial(timed_plan, wide),
+                },
+                args.runs,
             )
 
             rounds = iter(range(1, 2 * args.runs + 1))
@@ -125,6 +136,8 @@ def main() -> None:
     print(f"{count} resources, the dbaas provider against the real control plane beside the Go null provider:")
     report("apply creating them (imports of one backup)", creates)
     report(f"plan -refresh=true, unchanged, {args.runs} interleaved runs", plans, 1.5)
+    print(f"    null_resource with 25 triggers (the same state size): {describe(plans['wide'], 's')}")
+    print(f"    ratio to it: {describe_ratio(pair_ratios(plans['ours'], plans['wide']), 1.25)}")
     report(f"apply changing them all, {args.runs} interleaved runs (ours: labels in place; null: replaced)", changes)
 
 

@@ -10,14 +10,17 @@ import statistics
 from collections.abc import Callable
 
 
-def interleaved(sides: dict[str, Callable[[], float]], runs: int) -> dict[str, list[float]]:
-    """`runs` measurements of each side (whatever each callable returns), interleaved run by run."""
+def interleaved(sides: dict[str, Callable[[], float]], runs: int, warmup: int = 0) -> dict[str, list[float]]:
+    """`runs` measurements of each side (whatever each callable returns), interleaved run by run, after
+    `warmup` runs of each that are not counted."""
     names = list(sides)
     measured: dict[str, list[float]] = {name: [] for name in names}
-    for run in range(runs):
+    for run in range(-warmup, runs):
         shift = run % len(names)
         for name in names[shift:] + names[:shift]:
-            measured[name].append(sides[name]())
+            seconds = sides[name]()
+            if run >= 0:
+                measured[name].append(seconds)
     return measured
 
 
