@@ -39,7 +39,7 @@ def test_a_new_configuration_closes_the_previous_client() -> None:
     config = {"endpoint": None, "token": "t", "project": "acme"}
     first = provider.configure(config, "1.11.4", Diagnostics())
     second = provider.configure(config, "1.11.4", Diagnostics())
-    assert first.client._http.is_closed and not second.client._http.is_closed
+    assert first.client.closed and not second.client.closed
 
 
 def test_a_resource_of_a_provider_not_configured_says_so() -> None:

@@ -104,6 +104,10 @@ class Client:
         """Close the pooled connections; the client is unusable afterwards."""
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.pool is None  # urllib3 drops its pool at close
+
     def __enter__(self) -> Client:
         return self
 
