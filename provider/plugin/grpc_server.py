@@ -224,8 +224,7 @@ class Connection:
         with self._lock:
             self._write_reply(stream_id, body, trailers)
             self._flush_quietly()  # once per response: headers, data and trailers in one write
-        if call.method is not None and call.method.after_reply is not None:
-            call.method.after_reply()
+        _after_reply(call)
 
     def _run_quick(self, calls: list[tuple[int, _Call]]) -> None:
         answers = [(stream_id, call, *self._answer(call)) for stream_id, call in calls]
@@ -241,8 +240,7 @@ class Connection:
                     too_big.append((stream_id, call, body, trailers))
             self._flush_quietly()  # every answer in one write
         for call in written:
-            if call.method is not None and call.method.after_reply is not None:
-                call.method.after_reply()
+            _after_reply(call)
         for stream_id, call, body, trailers in too_big:
             self._pool.submit(functools.partial(self._deliver, stream_id, call, body, trailers))
 
@@ -307,6 +305,11 @@ class Connection:
             self._flush()
         except OSError:
             pass
+
+
+def _after_reply(call: _Call) -> None:
+    if call.method is not None and call.method.after_reply is not None:
+        call.method.after_reply()
 
 
 class GrpcServer:
