@@ -29,6 +29,8 @@ or as a `DBAAS_CP_*` variable) or a value of the wrong type is refused with a me
     name = "local-east"
     object_store = "/srv/dbaas/east/objects"    # default: <data dir>/regions/<name>/objects
     services_dir = "/srv/dbaas/east/services"   # default: <data dir>/regions/<name>/services
+    copy_bandwidth_mb = 50.0                    # MB/s at most that this control plane's copies from other
+                                                # regions (backups to another region) write here; default: no cap
 
     [[regions]]                                 # a region whose object store is an S3 endpoint (Swift's s3api)
     name = "swift-east"
@@ -106,6 +108,7 @@ class Region:
     object_store: Path | None  # None: the store is `s3`
     services_dir: Path
     s3: S3Endpoint | None = None
+    copy_bandwidth: float | None = None  # bytes per second the copies into the region write; None: no cap
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ class _GivenRegion(BaseModel):
     object_store: Path | None = None
     services_dir: Path | None = None
     s3: _GivenS3 | None = None
+    copy_bandwidth_mb: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _one_store(self) -> _GivenRegion:
@@ -255,6 +259,7 @@ class _GivenRegion(BaseModel):
             object_store=None if self.s3 else (self.object_store or root / "objects").resolve(),
             services_dir=(self.services_dir or root / "services").resolve(),
             s3=self.s3.resolve(f"{where}.s3") if self.s3 else None,
+            copy_bandwidth=self.copy_bandwidth_mb * 1024 * 1024 if self.copy_bandwidth_mb else None,
         )
 
 

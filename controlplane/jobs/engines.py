@@ -25,6 +25,7 @@ from controlplane.domain.validation import PLUGIN_ENGINES
 from controlplane.jobs import kinds
 from controlplane.jobs.runner import Handler, JobContext
 from controlplane.storage.archive_gaps import ArchiveGap
+from controlplane.storage.bandwidth import Bandwidth
 from controlplane.storage.stores import Repository, StoredObject
 
 PG, MYSQL = "pg", "mysql"
@@ -65,8 +66,9 @@ class StanzaCopier(Protocol):
         *,
         workers: int = 2,
         cancel: threading.Event | None = None,
+        bandwidth: Bandwidth | None = None,
     ) -> None:
-        """Carry out a plan this copier made (StoreUnavailable, SourceChanged, CopyCancelled)."""
+        """Carry out a plan this copier made, within `bandwidth` (StoreUnavailable, SourceChanged, CopyCancelled)."""
         ...
 
     def copied_labels(self, repository: Repository, stanza: str) -> set[str]:

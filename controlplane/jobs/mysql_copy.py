@@ -19,8 +19,9 @@ from io import BytesIO
 
 from controlplane.engine.binlog_archive import INDEX_NAME, binlog_prefix
 from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
-from controlplane.storage.repository_copy import CopyCancelled, SourceChanged
-from controlplane.storage.stores import ObjectMissing, Repository, StoredObject
+from controlplane.storage.bandwidth import Bandwidth
+from controlplane.storage.repository_copy import CopyCancelled, copy_object
+from controlplane.storage.stores import Repository, StoredObject
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def run_mysql_copy(
     stanza: str,
     *,
     cancel: threading.Event | None = None,
+    bandwidth: Bandwidth | None = None,
 ) -> None:
     """Carry out `plan` in the order above. Raises StoreUnavailable, SourceChanged or CopyCancelled."""
     target.create()
@@ -100,12 +102,7 @@ def run_mysql_copy(
             raise CopyCancelled("the copy was cancelled")
 
     def copy(item: StoredObject) -> None:
-        check()
-        try:
-            with source.open_read(item.key) as stream:
-                target.write(item.key, stream, item.size)
-        except ObjectMissing as exc:
-            raise SourceChanged(f"{item.key} vanished from {source.location} during the copy") from exc
+        copy_object(source, target, item, cancel=cancel, bandwidth=bandwidth)
 
     for item in plan.binlogs:
         copy(item)

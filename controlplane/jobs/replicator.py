@@ -13,7 +13,8 @@ has been in the primary store (0 when the copy has everything). A copy that keep
 lag grow, with the reason in the samples; the primary is never touched. When the target cannot even
 be listed, the lag counts from what the last pass found missing, or from when the copy was last
 complete: it may overstate, never hide, a fault. Every hour, what interrupted copies left in the targets
-(temporary files, unfinished uploads) is removed.
+(temporary files, unfinished uploads) is removed. A region's `copy_bandwidth` caps the bytes per second that this
+control plane's copies write into it (controlplane/storage/bandwidth.py), all copy threads together.
 
 One pass per stanza at a time, across every control plane sharing the catalog, under `copy_lock` (a catalog
 lease), which backup deletion also takes (controlplane/jobs/backup_jobs.py): a copy never resurrects a backup
@@ -41,6 +42,7 @@ from controlplane.jobs.engines import CopyPlan, StanzaCopier
 from controlplane.jobs.expiry import Expiries
 from controlplane.jobs.stanza_copiers import COPIERS
 from controlplane.settings import Settings
+from controlplane.storage.bandwidth import Bandwidth
 from controlplane.storage.repository_copy import CopyCancelled, SourceChanged
 from controlplane.storage.stores import StoreUnavailable
 
@@ -82,10 +84,11 @@ class CopyTarget:
         *,
         workers: int = 2,
         cancel: threading.Event | None = None,
+        bandwidth: Bandwidth | None = None,
     ) -> None:
         """Carry out `plan` (the copier's errors: StoreUnavailable, SourceChanged, CopyCancelled)."""
         source, target = archiving.repository(self.source), archiving.repository(self.target)
-        self.copier.run(plan, source, target, self.stanza, workers=workers, cancel=cancel)
+        self.copier.run(plan, source, target, self.stanza, workers=workers, cancel=cancel, bandwidth=bandwidth)
 
 
 @dataclass
@@ -139,6 +142,10 @@ class Replicator:
         self._last_prune = 0.0
         self._sampled: set[tuple[int, str, str]] = set()  # sampled at least once: a new copy gets a sample at once
         self._thread: threading.Thread | None = None
+        # One budget per capped region, shared by every copy into it from this control plane.
+        self._bandwidth = {
+            region.name: Bandwidth(region.copy_bandwidth) for region in settings.regions if region.copy_bandwidth
+        }
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="region-replicator", daemon=True)
@@ -243,7 +250,13 @@ class Replicator:
         if plan.up_to_date and progress.error is None:
             return False
         try:
-            target.copy(self._archiving, plan, workers=self._settings.replication_workers, cancel=self._stopping)
+            target.copy(
+                self._archiving,
+                plan,
+                workers=self._settings.replication_workers,
+                cancel=self._stopping,
+                bandwidth=self._bandwidth.get(target.region),
+            )
         except SourceChanged as exc:
             log.info("copy of %s to %s starts over: %s", target.service, target.region, exc)
             return False

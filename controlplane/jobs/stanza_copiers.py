@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from controlplane.engine.mariabackup import MANIFEST_NAME, backups_prefix
 from controlplane.jobs import mysql_copy
 from controlplane.jobs.engines import MYSQL, PG, CopyPlan, StanzaCopier
 from controlplane.storage import repository_copy
+from controlplane.storage.bandwidth import Bandwidth
 from controlplane.storage.stores import Repository
+
+
+@dataclass(frozen=True)
+class _RunOptions:
+    """How a copy runs: files at once, the event that cancels it, the cap of its target region."""
+
+    workers: int
+    cancel: threading.Event | None
+    bandwidth: Bandwidth | None
 
 
 class LayoutCopier:
@@ -20,7 +31,7 @@ class LayoutCopier:
     def __init__(
         self,
         plan_copy: Callable[[Repository, Repository, str, Collection[str]], CopyPlan],
-        run_copy: Callable[[CopyPlan, Repository, Repository, str, int, threading.Event | None], None],
+        run_copy: Callable[[CopyPlan, Repository, Repository, str, _RunOptions], None],
         backups_prefix: Callable[[str], str],
         manifest: str,
     ) -> None:
@@ -41,8 +52,9 @@ class LayoutCopier:
         *,
         workers: int = 2,
         cancel: threading.Event | None = None,
+        bandwidth: Bandwidth | None = None,
     ) -> None:
-        self._run_copy(plan, source, target, stanza, workers, cancel)
+        self._run_copy(plan, source, target, stanza, _RunOptions(workers, cancel, bandwidth))
 
     def copied_labels(self, repository: Repository, stanza: str) -> set[str]:
         """The `<label>` of every `<prefix><label>/<manifest>` in `repository`."""
@@ -55,21 +67,21 @@ class LayoutCopier:
         return found
 
 
-def _run_pgbackrest_copy(
-    plan: CopyPlan, source: Repository, target: Repository, stanza: str, workers: int, cancel: threading.Event | None
-) -> None:
+def _run_pgbackrest_copy(plan: CopyPlan, source: Repository, target: Repository, stanza: str, run: _RunOptions) -> None:
     """A pgBackRest stanza: WAL and backups, then manifests, `backup.info` last."""
     assert isinstance(plan, repository_copy.CopyPlan), "a plan of this copier"
-    repository_copy.run_copy(plan, source, target, stanza, workers=workers, cancel=cancel)
+    repository_copy.run_copy(
+        plan, source, target, stanza, workers=run.workers, cancel=run.cancel, bandwidth=run.bandwidth
+    )
 
 
 def _run_mariabackup_copy(
-    plan: CopyPlan, source: Repository, target: Repository, stanza: str, workers: int, cancel: threading.Event | None
+    plan: CopyPlan, source: Repository, target: Repository, stanza: str, run: _RunOptions
 ) -> None:
     """A mariabackup stanza: binary logs, then their index; each backup's data, then its manifest. Objects in
-    order, one at a time (`workers` unused)."""
+    order, one at a time (`run.workers` unused)."""
     assert isinstance(plan, mysql_copy.MySQLCopyPlan), "a plan of this copier"
-    mysql_copy.run_mysql_copy(plan, source, target, stanza, cancel=cancel)
+    mysql_copy.run_mysql_copy(plan, source, target, stanza, cancel=run.cancel, bandwidth=run.bandwidth)
 
 
 # Each engine's copier by service type: the engines name theirs, and the copy targets of a service (which the API

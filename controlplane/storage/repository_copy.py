@@ -39,8 +39,11 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
+from typing import BinaryIO, cast
 
 from controlplane.engine.pgbackrest_output import _LABEL
+from controlplane.engine.streams import Metered, StreamCancelled
+from controlplane.storage.bandwidth import Bandwidth, BandwidthWaitCancelled
 from controlplane.storage.stores import ObjectMissing, Repository, StoredObject
 
 ARCHIVE_INFO = ("archive.info", "archive.info.copy")
@@ -177,19 +180,14 @@ def run_copy(
     *,
     workers: int = 2,
     cancel: threading.Event | None = None,
+    bandwidth: Bandwidth | None = None,
 ) -> None:
     """Carry out `plan` in the order above. Raises StoreUnavailable, SourceChanged or CopyCancelled."""
     target.create()
     _write_snapshot(target, _archive_dir(stanza), plan.archive_info)
 
     def copy(item: StoredObject) -> None:
-        if cancel is not None and cancel.is_set():
-            raise CopyCancelled("the copy was cancelled")
-        try:
-            with source.open_read(item.key) as stream:
-                target.write(item.key, stream, item.size)
-        except ObjectMissing as exc:
-            raise SourceChanged(f"{item.key} vanished from {source.location} during the copy") from exc
+        copy_object(source, target, item, cancel=cancel, bandwidth=bandwidth)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="region-copy") as pool:
         for group in (plan.wal, plan.backup_files):
@@ -201,6 +199,36 @@ def run_copy(
         copy(item)
     target.flush()
     _write_snapshot(target, stanza_backup_dir(stanza), plan.backup_info)
+
+
+def copy_object(
+    source: Repository,
+    target: Repository,
+    item: StoredObject,
+    *,
+    cancel: threading.Event | None = None,
+    bandwidth: Bandwidth | None = None,
+) -> None:
+    """Copy one object whole, streamed, within `bandwidth` when one is given.
+
+    SourceChanged: it vanished from `source`; CopyCancelled: `cancel` was set (checked between reads of a capped
+    copy, whose files may take long); StoreUnavailable: a store failed.
+    """
+    if cancel is not None and cancel.is_set():
+        raise CopyCancelled("the copy was cancelled")
+    try:
+        with source.open_read(item.key) as stream:
+            if bandwidth is None:
+                target.write(item.key, stream, item.size)
+            else:
+                capped = Metered(
+                    stream, cancel=cancel, digest=False, observe=lambda data: bandwidth.take(len(data), cancel)
+                )
+                target.write(item.key, cast(BinaryIO, capped), item.size)
+    except ObjectMissing as exc:
+        raise SourceChanged(f"{item.key} vanished from {source.location} during the copy") from exc
+    except (StreamCancelled, BandwidthWaitCancelled) as exc:
+        raise CopyCancelled("the copy was cancelled") from exc
 
 
 def _archive_dir(stanza: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from controlplane.engine.os_user import Account, resolve_account
 from controlplane.engine.pgbackrest import BackupInfo, PgBackRest, Repository, Stanza
 from controlplane.engine.test_pgbackrest import STANZA, Source, base_dir, bin_dir, full, mark, source, switch_and_wait
 from controlplane.storage import stores
+from controlplane.storage.bandwidth import Bandwidth
 from controlplane.storage.directory import DirectoryRepository
 from controlplane.storage.repository_copy import (
     MANIFESTS,
@@ -122,6 +124,43 @@ def test_interrupted_copy_is_never_listed_and_resumes_to_a_verified_copy(
     driver = copy_driver(source, copy, base_dir / "copy-pgbackrest")
     assert [b.label for b in driver.info(repo=1)] == [b.label for b in source.pgbr.info(repo=1)]
     assert driver.verify(repo=1) == []
+
+
+def test_a_capped_copy_is_whole_and_its_wait_ends_when_cancelled(
+    source: Source, full: BackupInfo, base_dir: Path
+) -> None:
+    primary = source_repository(source)
+    account = resolve_account("postgres")
+    (base_dir / "capped-store").mkdir(mode=0o711)
+    copy = DirectoryRepository("west", base_dir / "capped-store" / "default", account)
+    plan = plan_copy(primary, copy, STANZA)
+    cancel = threading.Event()
+    failures: list[BaseException] = []
+
+    def copy_at_4_kib_per_second() -> None:
+        try:
+            run_copy(plan, primary, copy, STANZA, cancel=cancel, bandwidth=Bandwidth(4096))
+        except BaseException as exc:  # re-raised below, in the test's thread
+            failures.append(exc)
+
+    copying = threading.Thread(target=copy_at_4_kib_per_second)
+    copying.start()
+    # A temporary file is opened before its first chunk waits for the budget (a chunk is far over 4 KiB).
+    deadline = time.monotonic() + 60
+    while not any(path.name.endswith(".tmp") for path in (base_dir / "capped-store").rglob(".*")):
+        assert copying.is_alive() and time.monotonic() < deadline, f"no file was being copied: {failures}"
+        time.sleep(0.01)
+    cancel.set()
+    copying.join(timeout=60)
+    assert not copying.is_alive(), "the wait for the budget did not end when the copy was cancelled"
+    assert len(failures) == 1 and isinstance(failures[0], CopyCancelled), failures
+    assert not any(path.name.endswith(".tmp") for path in (base_dir / "capped-store").rglob(".*"))
+    assert listed_backups(copy, STANZA) == ()
+
+    # With room to spare, the capped copy (read chunk by chunk, not sent by the kernel) is the source's.
+    run_copy(plan_copy(primary, copy, STANZA), primary, copy, STANZA, bandwidth=Bandwidth(1024**3))
+    assert holds_all_but_new_wal(primary, copy)
+    assert listed_backups(copy, STANZA) == listed_backups(primary, STANZA)
 
 
 def test_missing_store_root_is_reported_not_created(source: Source, full: BackupInfo, base_dir: Path) -> None:

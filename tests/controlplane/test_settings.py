@@ -25,6 +25,7 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert settings.catalog_url == f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite'}"
     east = settings.region("local-east")
     assert east is not None and east.services_dir == tmp_path / "data/regions/local-east/services"
+    assert east.copy_bandwidth is None, "no cap unless one is set"
     assert settings.log_format == "text" and settings.job_workers == 10
 
 
@@ -33,13 +34,14 @@ def test_file_then_flags(tmp_path: Path) -> None:
     config.write_text(
         'listen = "127.0.0.1:9000"\njob_workers = 2\n'
         'catalog_url = "postgresql+psycopg://u:p@127.0.0.1/cp"\n'
-        '[[regions]]\nname = "eu-1"\nobject_store = "/srv/eu-1/objects"\n'
+        '[[regions]]\nname = "eu-1"\nobject_store = "/srv/eu-1/objects"\ncopy_bandwidth_mb = 2.5\n'
     )
     settings = load_settings(tmp_path, None, config)
     assert settings.port == 9000 and settings.job_workers == 2
     assert settings.catalog_url.startswith("postgresql+psycopg://")
     [region] = settings.regions
     assert region.object_store == Path("/srv/eu-1/objects")
+    assert region.copy_bandwidth == 2.5 * 1024 * 1024
     assert region.services_dir == tmp_path / "regions/eu-1/services"
     assert load_settings(tmp_path, "0.0.0.0:8800", config).port == 8800
 
@@ -73,6 +75,10 @@ def test_environment_between_flags_and_file(tmp_path: Path, monkeypatch: pytest.
         ('[[regions]]\nname = "a"\n[[regions]]\nname = 7', "regions[1].name: input should be a valid string, got 7"),
         ('[[regions]]\nname = "../up"', "regions[0].name: string should match pattern"),
         ('[[regions]]\nname = "a"\nobject_stor = "/x"', "regions[0].object_stor: unknown setting"),
+        (
+            '[[regions]]\nname = "a"\ncopy_bandwidth_mb = 0',
+            "regions[0].copy_bandwidth_mb: input should be greater than 0, got 0",
+        ),
         ("this is = not toml =", "cannot read --config"),
     ],
 )
