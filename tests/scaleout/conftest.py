@@ -66,11 +66,12 @@ class Pair:
         return result.stdout.strip()
 
 
-def write_config(root: Path, catalog_url: str) -> Path:
-    """The one TOML of every control plane of the pair: catalog, sealing key and regions are shared."""
+def write_config(root: Path, catalog_url: str, region_settings: dict[str, str]) -> Path:
+    """The one TOML of every control plane of the pair: catalog, sealing key and regions are shared;
+    `region_settings`: more TOML lines of a region's table, by region."""
     regions = "".join(
         f'[[regions]]\nname = "{name}"\nobject_store = "{root / name / "objects"}"\n'
-        f'services_dir = "{root / name / "services"}"\n'
+        f'services_dir = "{root / name / "services"}"\n{region_settings.get(name, "")}'
         for name in REGIONS
     )
     config = root / "dbaas-cp.toml"
@@ -89,10 +90,16 @@ def catalog(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="module")
-def pair(catalog: PostgresServer) -> Iterator[Pair]:
+def region_settings() -> dict[str, str]:
+    """More settings of a region's table, by region (a module overrides this fixture to set some)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def pair(catalog: PostgresServer, region_settings: dict[str, str]) -> Iterator[Pair]:
     """Two control planes started together on the empty catalog (both migrate it at once)."""
     root = unprivileged_reachable_dir("dbaas-scaleout-")
-    config = write_config(root, catalog.url)
+    config = write_config(root, catalog.url, region_settings)
     planes = (ControlPlane(root / "a", config), ControlPlane(root / "b", config))
     for plane in planes:
         plane.data_dir.mkdir()

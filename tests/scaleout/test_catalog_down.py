@@ -24,7 +24,7 @@ def catalog_server(postgres_factory: PostgresFactory) -> Iterator[PostgresServer
 
 def test_the_api_answers_503_while_the_catalog_is_down_and_serves_again(catalog_server: PostgresServer) -> None:
     root = unprivileged_reachable_dir("dbaas-catalog-down-")
-    config = write_config(root, catalog_server.url)
+    config = write_config(root, catalog_server.url, {})
     plane = ControlPlane(root / "cp", config)
     plane.data_dir.mkdir()
     try:

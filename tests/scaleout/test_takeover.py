@@ -24,6 +24,13 @@ ROWS = 300_000  # some seconds of pgBackRest's work, so that a kill lands in the
 
 
 @pytest.fixture(scope="module")
+def region_settings() -> dict[str, str]:
+    """Copies into local-west capped at 2 MB/s, as an operator caps the traffic between regions: the copy of a
+    backup of ROWS rows then takes seconds, long enough to be interrupted however fast the disk is."""
+    return {"local-west": "copy_bandwidth_mb = 2\n"}
+
+
+@pytest.fixture(scope="module")
 def clients(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[ControlPlane, httpx.Client]]:
     """A client of project acme on each control plane, with one token."""
     token = pair.create_token("acme", tmp_path_factory.mktemp("operator"))
