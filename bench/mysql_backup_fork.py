@@ -2,12 +2,16 @@
 by hand (target >= 0.9x the throughput), and a fork of that backup to its first query beside `zstd -d | mbstream -x`,
 `mariabackup --prepare`, `--move-back` and a server start by hand (target <= 1.2x the time).
 
-The sides run interleaved, run by run (bench/pairs.py), each from a written-back page cache, and each ratio is
-taken within its run. The forks begin with one uncounted run of each side: on this machine the first program
-to write a few hundred MB after a pause pays seconds of system time (mbstream -x of this benchmark's backup:
-3.4 s after 40 s idle, 0.24 s right after), and without it that cost fell on whichever side came first. The
-control plane is `dbaas-cp serve` in a scratch directory (bench/harness.py), waited for as the provider
-waits; the by-hand commands run as the `mysql` account on the same server and write to the same disk.
+The sides run interleaved, run by run (bench/pairs.py), each from a written-back page cache and after the same
+pause, and each ratio is taken within its run. The pause is there because this machine is a VM that hands memory
+left free for 2 s back to its host (free page reporting): a program writing a few hundred MB into memory freed
+less than 2 s before is fast, into memory handed back it pays seconds of system time getting it back
+(mbstream -x of this benchmark's backup: 0.3 s right after the previous run's files were removed, 3.5 s three
+seconds later). Without the pause, whichever side began sooner after the other's removal won (a fork through
+the API after a fork by hand ran up to 3.5x slower than after another fork through the API); with it, both
+sides start as a fork on an idle host does. The control plane is `dbaas-cp serve` in a scratch directory
+(bench/harness.py), waited for as the provider waits; the by-hand commands run as the `mysql` account on the same
+server and write to the same disk.
 Usage: python bench/mysql_backup_fork.py [--mb 300] [--runs 5]
 """
 
@@ -52,10 +56,15 @@ def as_mysql(script: str, *args: str) -> None:
         raise SystemExit(f"{script} failed:\n{done.stdout}{done.stderr}")
 
 
+# Longer than the 2 s after which this VM hands free memory back to its host (see the docstring).
+PAUSE_SECONDS = 5.0
+
+
 def settle() -> None:
     """Write back what earlier runs left dirty (their datadirs, removed or not), so that no side pays for the
-    writeback of the run before it."""
+    writeback of the run before it, and let the memory they freed go back to the host, as on an idle host."""
     os.sync()
+    time.sleep(PAUSE_SECONDS)
 
 
 def mysql_dir(path: Path) -> Path:
@@ -197,7 +206,7 @@ def main() -> None:
 
         fork_scratch = mysql_dir(bench.scratch / "fork-by-hand")
         fork_times = interleaved(
-            {"api": fork_through_api, "hand": lambda: fork_by_hand(stored, fork_scratch)}, args.runs, warmup=1
+            {"api": fork_through_api, "hand": lambda: fork_by_hand(stored, fork_scratch)}, args.runs
         )
         print(f"fork to first query through the API: {describe(fork_times['api'], 's')}")
         print(f"unpack, prepare, move-back, start:   {describe(fork_times['hand'], 's')}")

@@ -10,17 +10,14 @@ import statistics
 from collections.abc import Callable
 
 
-def interleaved(sides: dict[str, Callable[[], float]], runs: int, warmup: int = 0) -> dict[str, list[float]]:
-    """`runs` measurements of each side (whatever each callable returns), interleaved run by run, after
-    `warmup` runs of each that are not counted."""
+def interleaved(sides: dict[str, Callable[[], float]], runs: int) -> dict[str, list[float]]:
+    """`runs` measurements of each side (whatever each callable returns), interleaved run by run."""
     names = list(sides)
     measured: dict[str, list[float]] = {name: [] for name in names}
-    for run in range(-warmup, runs):
+    for run in range(runs):
         shift = run % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds = sides[name]()
-            if run >= 0:
-                measured[name].append(seconds)
+            measured[name].append(sides[name]())
     return measured
 
 
