@@ -5,7 +5,8 @@ Writes to the dist directory (default `dist/`):
   `terraform-provider-dbaas_v<version>` (packaging/terraform-provider-dbaas), terraform-registry-manifest.json and
   LICENSE; in `lib/` the provider's code, every runtime dependency (wheels for manylinux x86_64; version-specific
   extensions for each Python that pyproject.toml admits, else abi3 ones) and their bytecode (unchecked-hash: valid
-  whatever times the unzip gives the files);
+  whatever times the unzip gives the files), and `provider-schema.bin`, the provider's schema answer, so that the
+  launch that only reads schemas (the first of every Terraform command) imports no provider;
 - `terraform-provider-dbaas_<version>_manifest.json`, the registry manifest;
 - `terraform-provider-dbaas_<version>_SHA256SUMS` of the two.
 
@@ -180,6 +181,21 @@ def byte_compile(lib: Path, interpreters: list[str]) -> None:
         )
 
 
+def write_schema_answer(lib: Path) -> None:
+    """The provider's GetProviderSchema answer, made by the staged code alone, into lib/ (provider.main's
+    SHIPPED_SCHEMA), so that a launch that only reads the schema imports no provider."""
+    code = (
+        "import os, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from provider.main import SHIPPED_SCHEMA, plugin_spec\n"
+        "from provider.plugin.serve import schema_answer\n"
+        "with open(os.path.join(sys.argv[1], SHIPPED_SCHEMA), 'wb') as out:\n"
+        "    out.write(schema_answer(plugin_spec()))\n"
+    )
+    # -I -S: nothing but lib/ is searched, as when Terraform runs the release.
+    subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code, str(lib)], check=True)
+
+
 def stage(root: Path, project: Project, interpreters: list[str], scratch: Path) -> None:
     """The provider's directory as Terraform unpacks it."""
     lib = root / "lib"
@@ -187,6 +203,7 @@ def stage(root: Path, project: Project, interpreters: list[str], scratch: Path) 
     add_extensions(lib, project, scratch)
     copy_provider(lib)
     byte_compile(lib, interpreters)
+    write_schema_answer(lib)
     shutil.copyfile(REPO / "packaging" / "launch.py", lib / "launch.py")  # run as a script: never from bytecode
     executable = root / f"{NAME}_v{project.version}"
     shutil.copyfile(REPO / "packaging" / NAME, executable)

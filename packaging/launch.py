@@ -43,8 +43,11 @@ if sys.version_info < MINIMUM:
         sys.exit(1)
     os.execv(python, [python, *FLAGS, __file__, *sys.argv[1:]])
 
-sys.path.insert(0, os.path.dirname(__file__))
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
 
 from provider.main import main  # noqa: E402 - found through the path set just above
 
-sys.exit(main())
+# This directory holds the schema answer made when the release was built: the launches that only read schemas
+# import no provider.
+sys.exit(main(release_lib=HERE))

@@ -93,3 +93,34 @@ def start_plugin(
         process.kill()
         raise RuntimeError(f"plugin printed no handshake: {process.stderr.read().decode() if process.stderr else ''}")
     return RunningPlugin(process, line.split("|"))
+
+
+def schema_and_imports(
+    client: ClientIdentity, command: list[str], extra_env: dict[str, str] | None = None
+) -> tuple[bytes, str]:
+    """One launch of a plugin run by `command` with `-X importtime`: its GetProviderSchema answer (bytes) and its
+    standard error, where the import log is, once it has exited after Shutdown."""
+    import threading
+
+    import grpc
+
+    from provider.pb import grpc_controller_pb2
+
+    plugin = start_plugin(client, command, extra_env)
+    assert plugin.process.stderr is not None
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.append(plugin.process.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
+    )
+    with grpc.secure_channel(
+        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    ) as channel:
+        schema: bytes = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema")(b"", timeout=30)
+        channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString())(
+            grpc_controller_pb2.Empty(), timeout=30
+        )
+    assert plugin.process.wait(timeout=30) == 0
+    reader.join()
+    return schema, stderr[0].decode()

@@ -37,6 +37,9 @@ class PluginSpec:
     # The directories and files whose sources define the schema (the first a directory): its answer is then
     # kept between launches (schema_cache.py). Empty: no cache.
     schema_sources: tuple[str, ...] = ()
+    # A file holding the schema answer, made when the release was built (`schema_answer`): a release's files are
+    # checked against Terraform's lock file, so it is used as it is. None, or a file that cannot be read: the cache.
+    shipped_schema: str | None = None
 
 
 def main(spec: PluginSpec, argv: list[str]) -> int:
@@ -70,7 +73,9 @@ def _serve(spec: PluginSpec, *, debug: bool, protocol_version: int, client_cert_
     # In debug mode Terraform attaches and detaches many times; only Ctrl-C ends the process.
     early = go_plugin_methods((lambda: None) if debug else shutdown.set)
     cache = SchemaCache(spec.schema_sources, spec.address) if spec.schema_sources else None
-    cached_schema = cache.load() if cache is not None else None
+    cached_schema = _read_shipped(spec.shipped_schema) if spec.shipped_schema else None
+    if cached_schema is None and cache is not None:
+        cached_schema = cache.load()
     if cached_schema is not None:
         early.append(cached_schema_method(cached_schema, spec.address))
     failed = threading.Event()
@@ -151,6 +156,26 @@ def _listen(path: str) -> socket.socket:
     listener.bind(path)
     listener.listen(64)
     return listener
+
+
+def _read_shipped(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as shipped:
+            return shipped.read()
+    except OSError:
+        return None
+
+
+def schema_answer(spec: PluginSpec) -> bytes:
+    """The provider's GetProviderSchema answer, serialized the same way every time (what a release ships)."""
+    from provider.pb import tfplugin6_pb2
+
+    servicer: Any = spec.make_servicer()
+    schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
+    if schema.diagnostics:
+        raise RuntimeError(f"the provider's schema has errors: {list(schema.diagnostics)}")
+    answer: bytes = schema.SerializeToString(deterministic=True)
+    return answer
 
 
 def _provider_methods(spec: PluginSpec, cache: SchemaCache | None) -> list[Method]:

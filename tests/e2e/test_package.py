@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from provider.main import SHIPPED_SCHEMA, plugin_spec
+from provider.plugin.serve import schema_answer
 from tests.controlplane.cp_process import ControlPlane
-from tests.plugin_process import REPO
+from tests.plugin_process import REPO, make_client_identity, schema_and_imports
 from tests.terraform_workspace import TerraformResult, Workspace, terraform_env
 
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
@@ -150,6 +152,22 @@ def test_release_holds_the_provider_and_its_dependencies_only(release: Release) 
         f"{hashlib.sha256(manifest_file.read_bytes()).hexdigest()}  {manifest_file.name}",
     ]
     assert json.loads(manifest_file.read_text()) == manifest
+
+
+def test_the_release_answers_the_schema_it_ships_without_importing_the_provider(
+    release: Release, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(release.zip_path) as archive:
+        archive.extractall(tmp_path)
+    lib = tmp_path / "lib"
+    shipped = (lib / SHIPPED_SCHEMA).read_bytes()
+    assert shipped == schema_answer(plugin_spec()), "the answer of the code the release ships"
+    # The interpreter and flags of the release's executable (packaging/terraform-provider-dbaas), with the import log.
+    command = [sys.executable, "-I", "-S", "-B", "-X", "importtime", str(lib / "launch.py")]
+    answer, imports = schema_and_imports(make_client_identity(), command)
+    assert answer == shipped
+    assert "provider.dbaas" not in imports and "google.protobuf" not in imports
+    assert not list(lib.rglob("*schema.*.bin")), "nothing written among the release's files"
 
 
 def test_release_is_reproducible(release: Release, tmp_path: Path) -> None:

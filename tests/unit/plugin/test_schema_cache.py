@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
 from pathlib import Path
 
-import grpc
 import pytest
 
-from provider.pb import grpc_controller_pb2, tfplugin6_pb2
+from provider.pb import tfplugin6_pb2
 from provider.plugin.schema_cache import SchemaCache
-from tests.plugin_process import REPO, ClientIdentity, make_client_identity, start_plugin
+from tests.plugin_process import REPO, ClientIdentity, make_client_identity, schema_and_imports
 
 
 def sources(tmp_path: Path) -> Path:
@@ -72,28 +70,11 @@ def test_nothing_is_written_where_no_byte_code_is(tmp_path: Path, monkeypatch: p
 
 def launch(client: ClientIdentity, package_parent: Path, *options: str) -> tuple[bytes, str]:
     """One launch of the dbaas provider copied under `package_parent`: its schema answer and its import log."""
-    plugin = start_plugin(
+    return schema_and_imports(
         client,
         [sys.executable, "-P", *options, "-X", "importtime", "-m", "provider.main"],
         extra_env={"PYTHONPATH": str(package_parent), "PYTHONDONTWRITEBYTECODE": ""},
     )
-    assert plugin.process.stderr is not None
-    stderr: list[bytes] = []
-    reader = threading.Thread(target=lambda: stderr.append(plugin.process.stderr.read()))  # type: ignore[union-attr]
-    reader.start()
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
-    )
-    with grpc.secure_channel(
-        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
-    ) as channel:
-        schema = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema")(b"", timeout=30)
-        channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString())(
-            grpc_controller_pb2.Empty(), timeout=30
-        )
-    assert plugin.process.wait(timeout=30) == 0
-    reader.join()
-    return schema, stderr[0].decode()
 
 
 def test_a_launch_with_the_schema_cached_answers_it_without_importing_the_provider(tmp_path: Path) -> None:
