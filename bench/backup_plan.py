@@ -7,7 +7,9 @@ Taking 200 real backups would cost ~2.3 s each, so one service gets one real ful
 Terraform imports that backup's handle under 200 names (`import_source`; the control plane checks the handle
 on each import and lets several names share it). The real control plane, PostgreSQL and pgBackRest answer
 every refresh and every change. Plans and changes run interleaved, and every ratio is taken within one pair.
-The null provider comes from PyPI as in bench/plan_unchanged.py.
+The null provider comes from PyPI as in bench/plan_unchanged.py. Where Go and Debian's Go packages are installed
+(bench/same_schema_provider.py), the plan also runs beside a Go provider with dbaas_backup's own schema and a copy
+of the state: the comparison with "a Go provider with the same state" that the null provider only approximates.
 Usage: python bench/backup_plan.py [--resources N] [--runs N]
 """
 
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import same_schema_provider
 from bench.harness import PROJECT, SERVICES, create_service, full_backup, running_control_plane
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
 from bench.plan_unchanged import null_provider, run_from_byte_code, timed_plan
@@ -54,6 +58,19 @@ def null_resources(count: int, round_label: str, triggers: int = 1) -> str:
     )
 
 
+def same_schema_workspace(scratch: Path, ours: Workspace) -> Workspace:
+    """A copy of `ours` (configuration and state) that Terraform plans with the Go provider of
+    bench/same_schema_provider.py, which has the dbaas provider's schema."""
+    plugin_dir, variables = same_schema_provider.build(scratch / "same-schema-build")
+    env = terraform_env(cli_config(scratch / "same-terraformrc", {"dbaas/dbaas": plugin_dir}))
+    same = Workspace(scratch / "same", scratch / "unused", {**env, **variables})
+    same.path.mkdir()
+    for file in ours.path.iterdir():
+        if file.is_file():
+            shutil.copyfile(file, same.path / file.name)
+    return same
+
+
 def timed_apply(workspace: Workspace, expected: str) -> float:
     """Seconds of one `terraform apply -parallelism=10`, which must report `expected` ("N added, …")."""
     started = time.perf_counter()
@@ -73,6 +90,7 @@ def main() -> None:
         sys.exit("terraform is not on PATH")
     run_from_byte_code()
     count = args.resources
+    same_schema = same_schema_provider.missing()  # None: the Go provider with our schema can be built
     with running_control_plane("dbaas-bench-backup-plan-") as bench:
         scratch, client = bench.scratch, bench.client
         create_service(client, SERVICE, plan="hobbyist")
@@ -101,14 +119,15 @@ def main() -> None:
                 1,
             )
             timed_apply(wide, f"{count} added")
-            plans = interleaved(
-                {
-                    "ours": functools.partial(timed_plan, ours),
-                    "null": functools.partial(timed_plan, theirs),
-                    "wide": functools.partial(timed_plan, wide),
-                },
-                args.runs,
-            )
+            plan_sides = {
+                "ours": functools.partial(timed_plan, ours),
+                "null": functools.partial(timed_plan, theirs),
+                "wide": functools.partial(timed_plan, wide),
+            }
+            if same_schema is None:
+                same = same_schema_workspace(scratch, ours)
+                plan_sides["same"] = functools.partial(timed_plan, same)
+            plans = interleaved(plan_sides, args.runs)
 
             rounds = iter(range(1, 2 * args.runs + 1))
 
@@ -138,6 +157,11 @@ def main() -> None:
     report(f"plan -refresh=true, unchanged, {args.runs} interleaved runs", plans, 1.5)
     print(f"    null_resource with 25 triggers (the same state size): {describe(plans['wide'], 's')}")
     print(f"    ratio to it: {describe_ratio(pair_ratios(plans['ours'], plans['wide']), 1.25)}")
+    if same_schema is None:
+        print(f"    a Go provider with dbaas_backup's schema and state: {describe(plans['same'], 's')}")
+        print(f"    ratio to it: {describe_ratio(pair_ratios(plans['ours'], plans['same']), 1.25)}")
+    else:
+        print(f"    (no Go provider with dbaas_backup's schema: {same_schema})")
     report(f"apply changing them all, {args.runs} interleaved runs (ours: labels in place; null: replaced)", changes)
 
 
