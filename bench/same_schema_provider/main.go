@@ -109,44 +109,48 @@ func (s *server) ConfigureProvider(ctx context.Context, r *pb.ConfigureProvider_
 	return &pb.ConfigureProvider_Response{}, nil
 }
 
+// msgpack encodes the state `decode` reads with the resource type's cty type, as any provider returning a state does.
+func (s *server) msgpack(typeName string, decode func(cty.Type) (cty.Value, error)) (*pb.DynamicValue, error) {
+	ty := s.types[typeName]
+	v, err := decode(ty)
+	if err != nil {
+		return nil, err
+	}
+	b, err := ctymsgpack.Marshal(v, ty)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DynamicValue{Msgpack: b}, nil
+}
+
 func (s *server) UpgradeResourceState(ctx context.Context, r *pb.UpgradeResourceState_Request) (*pb.UpgradeResourceState_Response, error) {
-	ty := s.types[r.TypeName]
-	v, err := ctyjson.Unmarshal(r.RawState.Json, ty)
+	state, err := s.msgpack(r.TypeName, func(ty cty.Type) (cty.Value, error) { return ctyjson.Unmarshal(r.RawState.Json, ty) })
 	if err != nil {
 		return nil, err
 	}
-	b, err := ctymsgpack.Marshal(v, ty)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.UpgradeResourceState_Response{UpgradedState: &pb.DynamicValue{Msgpack: b}}, nil
+	return &pb.UpgradeResourceState_Response{UpgradedState: state}, nil
 }
 
+// ReadResource echoes the state, decoded and encoded again, as any provider reading its state does.
 func (s *server) ReadResource(ctx context.Context, r *pb.ReadResource_Request) (*pb.ReadResource_Response, error) {
-	// Decoded and encoded again, as any provider reading its state does.
-	ty := s.types[r.TypeName]
-	v, err := ctymsgpack.Unmarshal(r.CurrentState.Msgpack, ty)
+	state, err := s.msgpack(r.TypeName, func(ty cty.Type) (cty.Value, error) {
+		return ctymsgpack.Unmarshal(r.CurrentState.Msgpack, ty)
+	})
 	if err != nil {
 		return nil, err
 	}
-	b, err := ctymsgpack.Marshal(v, ty)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.ReadResource_Response{NewState: &pb.DynamicValue{Msgpack: b}, Private: r.Private}, nil
+	return &pb.ReadResource_Response{NewState: state, Private: r.Private}, nil
 }
 
+// PlanResourceChange plans the proposed new state, decoded and encoded again.
 func (s *server) PlanResourceChange(ctx context.Context, r *pb.PlanResourceChange_Request) (*pb.PlanResourceChange_Response, error) {
-	ty := s.types[r.TypeName]
-	v, err := ctymsgpack.Unmarshal(r.ProposedNewState.Msgpack, ty)
+	planned, err := s.msgpack(r.TypeName, func(ty cty.Type) (cty.Value, error) {
+		return ctymsgpack.Unmarshal(r.ProposedNewState.Msgpack, ty)
+	})
 	if err != nil {
 		return nil, err
 	}
-	b, err := ctymsgpack.Marshal(v, ty)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.PlanResourceChange_Response{PlannedState: &pb.DynamicValue{Msgpack: b}, PlannedPrivate: r.PriorPrivate}, nil
+	return &pb.PlanResourceChange_Response{PlannedState: planned, PlannedPrivate: r.PriorPrivate}, nil
 }
 
 func (s *server) StopProvider(ctx context.Context, r *pb.StopProvider_Request) (*pb.StopProvider_Response, error) {
