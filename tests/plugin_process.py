@@ -100,6 +100,7 @@ def schema_and_imports(
 ) -> tuple[bytes, str]:
     """One launch of a plugin run by `command` with `-X importtime`: its GetProviderSchema answer (bytes) and its
     standard error, where the import log is, once it has exited after Shutdown."""
+    # Imported here: bench/provider_cpu.py's launcher wraps every provider start and imports this module.
     import threading
 
     import grpc
