@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
 from bench.plan_unchanged import null_provider, run_from_byte_code
 from provider.pb import grpc_controller_pb2
-from tests.plugin_process import make_client_identity, start_plugin
+from tests.plugin_process import make_client_identity, start_plugin, tls_channel
 
 SCHEMA_METHODS = {5: "/tfplugin5.Provider/GetSchema", 6: "/tfplugin6.Provider/GetProviderSchema"}
 
@@ -33,14 +33,7 @@ def one_cycle(command: list[str], client: object, protocol: int = 6) -> tuple[fl
     started = time.perf_counter()
     plugin = start_plugin(client, command)  # type: ignore[arg-type]
     handshake_at = time.perf_counter()
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=plugin.server_cert_pem,
-        private_key=client.key_pem,  # type: ignore[attr-defined]
-        certificate_chain=client.cert_pem,
-    )  # type: ignore[attr-defined]
-    with grpc.secure_channel(
-        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
-    ) as channel:
+    with tls_channel(plugin, client) as channel:  # type: ignore[arg-type]
         # The same empty request in protocols 5 and 6 (where the method is GetSchema); the answer is taken as
         # bytes on both sides.
         schema = channel.unary_unary(SCHEMA_METHODS[protocol])

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from provider.plugin.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import grpc
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -103,8 +107,6 @@ def schema_and_imports(
     # Imported here: bench/provider_cpu.py's launcher wraps every provider start and imports this module.
     import threading
 
-    import grpc
-
     from provider.pb import grpc_controller_pb2
 
     plugin = start_plugin(client, command, extra_env)
@@ -112,12 +114,7 @@ def schema_and_imports(
     stderr: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr.append(plugin.process.stderr.read()))  # type: ignore[union-attr]
     reader.start()
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
-    )
-    with grpc.secure_channel(
-        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
-    ) as channel:
+    with tls_channel(plugin, client) as channel:
         schema: bytes = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema")(b"", timeout=30)
         channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString())(
             grpc_controller_pb2.Empty(), timeout=30
@@ -125,3 +122,15 @@ def schema_and_imports(
     assert plugin.process.wait(timeout=30) == 0
     reader.join()
     return schema, stderr[0].decode()
+
+
+def tls_channel(plugin: RunningPlugin, client: ClientIdentity) -> grpc.Channel:
+    """A gRPC channel to `plugin` as Terraform opens it: mutual TLS, `client`'s certificate, the plugin's pinned."""
+    import grpc  # here, not at the top: see schema_and_imports
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
+    )
+    return grpc.secure_channel(
+        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    )

@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from provider.pb import grpc_controller_pb2, health_pb2, tfplugin6_pb2
-from tests.plugin_process import REPO, ClientIdentity, RunningPlugin, make_client_identity, start_plugin
+from tests.plugin_process import REPO, ClientIdentity, RunningPlugin, make_client_identity, start_plugin, tls_channel
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +27,6 @@ def plugin(terraform_like_client: ClientIdentity) -> Iterator[RunningPlugin]:
     yield running
     running.process.kill()
     running.process.wait()
-
-
-def _channel(plugin: RunningPlugin, client: ClientIdentity) -> grpc.Channel:
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=plugin.server_cert_pem, private_key=client.key_pem, certificate_chain=client.cert_pem
-    )
-    return grpc.secure_channel(
-        f"unix:{plugin.socket_path}", credentials, options=[("grpc.ssl_target_name_override", "localhost")]
-    )
 
 
 def _call(channel: grpc.Channel, path: str, request: object, response_type: type) -> object:
@@ -65,7 +56,7 @@ def test_handshake_line_and_private_socket_directory(plugin: RunningPlugin) -> N
 def test_terraform_certificate_is_served_and_schema_returned(
     plugin: RunningPlugin, terraform_like_client: ClientIdentity
 ) -> None:
-    with _channel(plugin, terraform_like_client) as channel:
+    with tls_channel(plugin, terraform_like_client) as channel:
         response = _call(
             channel,
             "/tfplugin6.Provider/GetProviderSchema",
@@ -87,7 +78,7 @@ def test_terraform_certificate_is_served_and_schema_returned(
 
 def test_client_with_another_certificate_is_refused(plugin: RunningPlugin) -> None:
     stranger = make_client_identity("P-256")
-    with _channel(plugin, stranger) as channel, pytest.raises(grpc.RpcError) as err:
+    with tls_channel(plugin, stranger) as channel, pytest.raises(grpc.RpcError) as err:
         _call(
             channel,
             "/tfplugin6.Provider/GetProviderSchema",
@@ -115,7 +106,7 @@ def test_client_without_certificate_is_refused(plugin: RunningPlugin) -> None:
 def test_shutdown_ends_the_process_and_removes_the_socket(
     plugin: RunningPlugin, terraform_like_client: ClientIdentity
 ) -> None:
-    with _channel(plugin, terraform_like_client) as channel:
+    with tls_channel(plugin, terraform_like_client) as channel:
         _call(channel, "/plugin.GRPCController/Shutdown", grpc_controller_pb2.Empty(), grpc_controller_pb2.Empty)
     assert plugin.process.wait(timeout=5) == 0
     assert not os.path.exists(os.path.dirname(plugin.socket_path))
@@ -123,7 +114,7 @@ def test_shutdown_ends_the_process_and_removes_the_socket(
 
 def test_every_provider_rpc_answers(plugin: RunningPlugin, terraform_like_client: ClientIdentity) -> None:
     service = tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"]
-    with _channel(plugin, terraform_like_client) as channel:
+    with tls_channel(plugin, terraform_like_client) as channel:
         for rpc in service.methods:
             request_type = getattr(tfplugin6_pb2, rpc.name).Request
             response_type = getattr(tfplugin6_pb2, rpc.name).Response
