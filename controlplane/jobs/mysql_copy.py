@@ -12,6 +12,7 @@ only the index is, and it is compared whole). Objects are written whole or not a
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -101,9 +102,7 @@ def run_mysql_copy(
         if cancel is not None and cancel.is_set():
             raise CopyCancelled("the copy was cancelled")
 
-    def copy(item: StoredObject) -> None:
-        copy_object(source, target, item, cancel=cancel, bandwidth=bandwidth)
-
+    copy = functools.partial(copy_object, source, target, cancel=cancel, bandwidth=bandwidth)
     for item in plan.binlogs:
         copy(item)
     target.flush()  # the logs are stored before the index names them

@@ -31,6 +31,7 @@ repositories never follow a link planted in them (controlplane/storage/directory
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -185,10 +186,7 @@ def run_copy(
     """Carry out `plan` in the order above. Raises StoreUnavailable, SourceChanged or CopyCancelled."""
     target.create()
     _write_snapshot(target, _archive_dir(stanza), plan.archive_info)
-
-    def copy(item: StoredObject) -> None:
-        copy_object(source, target, item, cancel=cancel, bandwidth=bandwidth)
-
+    copy = functools.partial(copy_object, source, target, cancel=cancel, bandwidth=bandwidth)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="region-copy") as pool:
         for group in (plan.wal, plan.backup_files):
             # Each group completes before the next starts: data before the objects that refer to it.
