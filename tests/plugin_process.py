@@ -115,10 +115,14 @@ def schema_and_imports(
     reader = threading.Thread(target=lambda: stderr.append(plugin.process.stderr.read()))  # type: ignore[union-attr]
     reader.start()
     with tls_channel(plugin, client) as channel:
-        schema: bytes = channel.unary_unary("/tfplugin6.Provider/GetProviderSchema")(b"", timeout=30)
-        channel.unary_unary("/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString())(
-            grpc_controller_pb2.Empty(), timeout=30
+        get_schema: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/tfplugin6.Provider/GetProviderSchema"
         )
+        schema = get_schema(b"", timeout=30)
+        shutdown: grpc.UnaryUnaryMultiCallable[grpc_controller_pb2.Empty, bytes] = channel.unary_unary(
+            "/plugin.GRPCController/Shutdown", request_serializer=lambda m: m.SerializeToString()
+        )
+        shutdown(grpc_controller_pb2.Empty(), timeout=30)
     assert plugin.process.wait(timeout=30) == 0
     reader.join()
     return schema, stderr[0].decode()

@@ -1,7 +1,7 @@
 """The control plane's REST client (docs/design.md): `Client` and the errors it raises.
 
-Importing this package imports urllib3; resources import it when they first talk to the control plane,
-not at provider start-up.
+Importing this package imports http.client and the API's models; resources import it when they first talk to
+the control plane, not at provider start-up.
 """
 
 from provider.client.api import Client

@@ -1,7 +1,7 @@
 """The control plane's REST API (docs/design.md) as plain method calls: JSON dicts in and out, named as the API
 names them; errors as `provider.client.errors` exceptions.
 
-One `Client` per configured provider, shared by every resource: it holds one urllib3 connection pool and
+One `Client` per configured provider, shared by every resource: it holds one pool of connections and
 the lists that serve a whole plan (`refreshed_backup`, `known_regions`), both safe to share, so Terraform's
 parallel operations (up to 10 at once) use it from their own threads. Transient failures are retried
 here (see `Client.request`), so resources never retry.
@@ -22,11 +22,8 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationParseError, NewConnectionError, SSLError
-from urllib3.exceptions import TimeoutError as NoAnswer
-
 from provider.client import models
+from provider.client.connections import Answer, ConnectFailed, NoAnswer, Pool, TransportError
 from provider.client.errors import (
     AlreadyExists,
     ApiError,
@@ -87,16 +84,8 @@ class Client:
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        # urllib3, not httpx: the client is made in every plan's ConfigureProvider, before any read, and
-        # importing and making httpx's cost ~110 ms there, urllib3's ~30. HTTPS is verified against the
-        # system's certificate store (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
-        self._http = urllib3.connection_from_url(
-            self.endpoint,
-            maxsize=32,  # Terraform runs 10 operations at once by default; more wait for a connection
-            block=True,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            retries=False,  # `request` retries, with its idempotency keys
-        )
+        # Terraform runs 10 operations at once by default; more wait for a connection. `request` retries.
+        self._http = Pool(self.endpoint, timeout=timeout, size=32)
         self._backup_lists: OncePerKey[tuple[str, str], dict[str, models.Backup]] = OncePerKey()
         self._region_list: OncePerKey[None, list[models.Region]] = OncePerKey()
 
@@ -106,7 +95,7 @@ class Client:
 
     @property
     def closed(self) -> bool:
-        return self._http.pool is None  # urllib3 drops its pool at close
+        return self._http.closed
 
     def __enter__(self) -> Client:
         return self
@@ -164,8 +153,8 @@ class Client:
             attempt += 1
             started = time.monotonic()
             try:
-                response = self._http.urlopen(method, target, body=payload, headers=sent, redirect=False)
-            except HTTPError as err:
+                response = self._http.request(method, target, payload, sent)
+            except TransportError as err:
                 if attempt <= self.retries and _may_retry_failure(err):
                     self._pause(method, path, attempt, f"{type(err).__name__}: {_reason(err)}", None)
                     continue
@@ -177,7 +166,7 @@ class Client:
             if (status == 429 or status >= 500) and attempt <= self.retries:
                 self._pause(method, path, attempt, f"HTTP {status}", response.headers.get("Retry-After"))
                 continue
-            error = error_from_answer(status, response.reason or "", response.data, token_given=self._token_given)
+            error = error_from_answer(status, response.reason, response.body, token_given=self._token_given)
             if attempt > 1:
                 error.message = f"{error.message} (after {attempt} attempts)"
                 error.args = (error.message,)
@@ -191,11 +180,11 @@ class Client:
         log.warning("%s %s: %s; retry %d of %d in %.1f s", method, path, why, attempt, self.retries, delay)
         time.sleep(delay)
 
-    def _decode(self, method: str, path: str, response: urllib3.BaseHTTPResponse) -> Any:
-        if response.status == 204 or not response.data:
+    def _decode(self, method: str, path: str, response: Answer) -> Any:
+        if response.status == 204 or not response.body:
             return None
         try:
-            return json.loads(response.data)
+            return json.loads(response.body)
         except ValueError:
             raise ApiError(
                 response.status,
@@ -204,13 +193,17 @@ class Client:
                 "control plane?",
             ) from None
 
-    def _unreachable(self, method: str, path: str, err: HTTPError, attempts: int) -> Unreachable:
+    def _unreachable(self, method: str, path: str, err: TransportError, attempts: int) -> Unreachable:
         tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
-        if isinstance(err, NewConnectionError | ConnectTimeoutError):
+        if isinstance(err, ConnectFailed):
             reason = _reason(err)
+            check = (
+                "that this machine trusts the control plane's certificate (the system's store, or SSL_CERT_FILE)"
+                if _is_tls_failure(err)
+                else "the provider's `endpoint` (env DBAAS_ENDPOINT) and that the control plane is running"
+            )
             return Unreachable(
-                f"cannot reach the control plane at {self.endpoint} ({method} {path}: {reason}; {tries}); check the "
-                "provider's `endpoint` (env DBAAS_ENDPOINT) and that the control plane is running"
+                f"cannot reach the control plane at {self.endpoint} ({method} {path}: {reason}; {tries}); check {check}"
             )
         if isinstance(err, NoAnswer):
             what = f"no answer within {self.timeout:g} s"
@@ -384,24 +377,19 @@ def _scope_id(project: str, service: str | None) -> str:
     return f"{project}/{service}" if service else project
 
 
-def _may_retry_failure(err: HTTPError) -> bool:
-    # A bad certificate or a malformed address fails the same way every time.
-    return not (_is_tls_failure(err) or isinstance(err, LocationParseError))
+def _may_retry_failure(err: TransportError) -> bool:
+    # A TLS handshake that fails (a certificate refused by either side) fails the same way every time.
+    return not _is_tls_failure(err)
 
 
-def _reason(err: HTTPError) -> str:
-    """What went wrong, without urllib3's description of its connection object."""
-    text = str(err) or type(err).__name__
-    return text.split("): ", 1)[1] if text.startswith(("HTTPConnection(", "HTTPSConnection(")) else text
+def _is_tls_failure(err: TransportError) -> bool:
+    return isinstance(err, ConnectFailed) and isinstance(err.__cause__, ssl.SSLError)
 
 
-def _is_tls_failure(err: BaseException) -> bool:
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError | SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _reason(err: TransportError) -> str:
+    """What went wrong: the error behind `err`, by its text or, if it has none, its name."""
+    cause = err.__cause__ or err
+    return str(cause) or type(cause).__name__
 
 
 def _segment(value: str) -> str:

@@ -36,7 +36,7 @@ from provider.resources.common import (
     split_id,
 )
 
-if TYPE_CHECKING:  # the client's package imports urllib3, which the schema's first RPC does not need
+if TYPE_CHECKING:  # the client's package imports http.client, which the schema's first RPC does not need
     from provider.client.api import Client
     from provider.client.models import Backup as ApiBackup
     from provider.client.models import BackupChange, BackupRequest, ImportSource, RecoveryWindow, RestoreTest

@@ -22,7 +22,7 @@ from provider.resources.common import ID, PROJECT, api_errors, client_of, plan_d
 from provider.resources.schedule import RULE as SCHEDULE_RULE
 from provider.resources.schedule import is_schedule
 
-if TYPE_CHECKING:  # the client's package imports urllib3, which the schema's first RPC does not need
+if TYPE_CHECKING:  # the client's package imports http.client, which the schema's first RPC does not need
     from provider.client.api import Client
     from provider.client.models import Retention, StrategyPut
     from provider.client.models import Strategy as ApiStrategy

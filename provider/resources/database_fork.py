@@ -27,7 +27,7 @@ from provider.framework.validators import Matches, conflicting
 from provider.resources.common import api_errors, computed, project_of
 from provider.resources.service import NAME, SERVICE_ATTRIBUTES, TIMEOUTS, Service, state_of, user_config_body
 
-if TYPE_CHECKING:  # the client's package imports urllib3, which the schema's first RPC does not need
+if TYPE_CHECKING:  # the client's package imports http.client, which the schema's first RPC does not need
     from provider.client.models import Service as ApiService
 
 BACKUP_ID = Matches(

@@ -120,7 +120,7 @@ def test_release_holds_the_provider_and_its_dependencies_only(release: Release) 
     manifest = json.loads(files["terraform-registry-manifest.json"])
     assert manifest == {"version": 1, "metadata": {"protocol_versions": ["6.0"]}}
     top_level = {name.split("/")[1].split(".")[0].split("-")[0] for name in files if name.startswith("lib/")}
-    assert {"provider", "google", "msgpack", "urllib3"} <= top_level
+    assert {"provider", "google", "msgpack", "hpack"} <= top_level
     assert not top_level & NOT_SHIPPED
     assert not [name for name in files if name.startswith("lib/provider/") and "/test_" in name]
 

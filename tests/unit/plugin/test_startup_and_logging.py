@@ -28,7 +28,7 @@ NOT_FOR_SCHEMAS = (
     "provider.cty.msgpack_codec",
     "provider.cty.json_codec",
     "provider.framework.plan",
-    "urllib3",
+    "http.client",
     "provider.client",
 )
 
