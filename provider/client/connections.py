@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 
@@ -36,8 +36,7 @@ class ConnectionLost(TransportError):
     """The connection ended before the whole answer was read."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     status: int
     reason: str
     headers: http.client.HTTPMessage

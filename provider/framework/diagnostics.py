@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from provider.framework.paths import Path, path_to_proto
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     severity: Literal["error", "warning"]
     summary: str
     detail: str = ""
@@ -24,9 +22,16 @@ class DiagnosticError(Exception):
         self.diagnostic = Diagnostic("error", summary, detail, path)
 
 
-@dataclass
 class Diagnostics:
-    items: list[Diagnostic] = field(default_factory=list)
+    """The diagnostics of one call, in the order they were added."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Diagnostic] | None = None) -> None:
+        self.items: list[Diagnostic] = items if items is not None else []
+
+    def __repr__(self) -> str:
+        return f"Diagnostics({self.items!r})"
 
     def error(self, summary: str, detail: str = "", path: Path | None = None) -> None:
         self.items.append(Diagnostic("error", summary, detail, path))

@@ -6,12 +6,10 @@ A path is a tuple of steps: a `str` names an attribute, an `int` indexes a list 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class ElementKey:
+class ElementKey(NamedTuple):
     key: str
 
 

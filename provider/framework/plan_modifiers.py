@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from provider.cty.values import Unknown
 from provider.framework.paths import Path
 
 
-@dataclass
 class AttributePlan:
     """One attribute's slice of a plan; modifiers may change `planned` and `requires_replace`."""
 
-    path: Path
-    config: Any
-    prior: Any
-    planned: Any
-    creating: bool
-    requires_replace: bool = False
+    __slots__ = ("config", "creating", "path", "planned", "prior", "requires_replace")
+
+    def __init__(self, path: Path, config: Any, prior: Any, planned: Any, creating: bool) -> None:
+        self.path = path
+        self.config = config
+        self.prior = prior
+        self.planned = planned
+        self.creating = creating
+        self.requires_replace = False
 
 
 class PlanModifier(Protocol):

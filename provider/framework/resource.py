@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provider.framework.diagnostics import Diagnostics
@@ -17,34 +16,57 @@ from provider.framework.schema import Schema
 from provider.framework.validators import ConfigValidator
 
 
-@dataclass
 class PlanRequest:
-    prior: dict[str, Any] | None  # None: the object is being created
-    config: dict[str, Any]
-    planned: dict[str, Any]  # change it to refine the plan
-    private: bytes
-    diagnostics: Diagnostics
-    requires_replace: list[Path] = field(default_factory=list)
+    __slots__ = ("config", "diagnostics", "planned", "prior", "private", "requires_replace")
+
+    def __init__(
+        self,
+        prior: dict[str, Any] | None,  # None: the object is being created
+        config: dict[str, Any],
+        planned: dict[str, Any],  # change it to refine the plan
+        private: bytes,
+        diagnostics: Diagnostics,
+        requires_replace: list[Path] | None = None,
+    ) -> None:
+        self.prior = prior
+        self.config = config
+        self.planned = planned
+        self.private = private
+        self.diagnostics = diagnostics
+        self.requires_replace: list[Path] = requires_replace if requires_replace is not None else []
 
 
-@dataclass
 class ApplyRequest:
-    prior: dict[str, Any] | None
-    planned: dict[str, Any] | None
-    config: dict[str, Any] | None
-    private: bytes
-    diagnostics: Diagnostics
-    stop: threading.Event  # set when Terraform asks the provider to stop (Ctrl-C)
-    # The object as it exists now. Set it as soon as the object exists, before any wait, so that a
-    # failure, timeout or interrupt afterwards still leaves the object in Terraform's state.
-    state: dict[str, Any] | None = None
+    __slots__ = ("config", "diagnostics", "planned", "prior", "private", "state", "stop")
+
+    def __init__(
+        self,
+        prior: dict[str, Any] | None,
+        planned: dict[str, Any] | None,
+        config: dict[str, Any] | None,
+        private: bytes,
+        diagnostics: Diagnostics,
+        stop: threading.Event,  # set when Terraform asks the provider to stop (Ctrl-C)
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.prior = prior
+        self.planned = planned
+        self.config = config
+        self.private = private
+        self.diagnostics = diagnostics
+        self.stop = stop
+        # The object as it exists now. Set it as soon as the object exists, before any wait, so that a
+        # failure, timeout or interrupt afterwards still leaves the object in Terraform's state.
+        self.state = state
 
 
-@dataclass
 class ReadRequest:
-    state: dict[str, Any]
-    private: bytes
-    diagnostics: Diagnostics
+    __slots__ = ("diagnostics", "private", "state")
+
+    def __init__(self, state: dict[str, Any], private: bytes, diagnostics: Diagnostics) -> None:
+        self.state = state
+        self.private = private
+        self.diagnostics = diagnostics
 
 
 class Resource:

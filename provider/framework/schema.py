@@ -8,8 +8,8 @@ the modules that walk it, so the declaration is the single source of truth.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from provider.cty import types as cty
 
@@ -19,18 +19,22 @@ if TYPE_CHECKING:
 
 Nesting = Literal["single", "list", "set", "map"]
 BlockNesting = Literal["single", "list", "set", "map", "group"]
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # the default of a block's attributes and blocks: shared, read-only
+
+# The declarations are NamedTuples, not dataclasses: every launch of the provider makes them all, and a frozen
+# dataclass costs ~0.4 ms to make on Python 3.11, a NamedTuple a tenth of that (docs/design.md, Launch cost).
 
 
-@dataclass(frozen=True)
-class NestedAttributes:
+class NestedAttributes(NamedTuple):
     """Attribute-style nesting (`user_config = { ... }`)."""
 
     attributes: Mapping[str, Attribute]
     nesting: Nesting = "single"
 
 
-@dataclass(frozen=True)
-class Attribute:
+class Attribute(NamedTuple):
+    """One attribute; checked when the `Schema` holding it is made (`check_attribute`)."""
+
     type: cty.Type | None = None  # exactly one of type and nested
     nested: NestedAttributes | None = None
     description: str = ""  # markdown
@@ -44,16 +48,6 @@ class Attribute:
     validators: tuple[Validator, ...] = ()
     plan_modifiers: tuple[PlanModifier, ...] = ()
 
-    def __post_init__(self) -> None:
-        if (self.type is None) == (self.nested is None):
-            raise ValueError("an attribute has either a type or nested attributes")
-        if not (self.required or self.optional or self.computed):
-            raise ValueError("an attribute is required, optional or computed")
-        if self.required and (self.optional or self.computed):
-            raise ValueError("a required attribute is neither optional nor computed")
-        if self.default is not None and not (self.optional and self.computed):
-            raise ValueError("only an optional+computed attribute can have a default")
-
     def cty_type(self) -> cty.Type:
         if self.type is not None:
             return self.type
@@ -62,18 +56,16 @@ class Attribute:
         return _wrap(self.nested.nesting, element)
 
 
-@dataclass(frozen=True)
-class NestedBlock:
+class NestedBlock(NamedTuple):
     block: Block
     nesting: BlockNesting = "list"
     min_items: int = 0
     max_items: int = 0
 
 
-@dataclass(frozen=True)
-class Block:
-    attributes: Mapping[str, Attribute] = field(default_factory=dict)
-    blocks: Mapping[str, NestedBlock] = field(default_factory=dict)
+class Block(NamedTuple):
+    attributes: Mapping[str, Attribute] = _NOTHING
+    blocks: Mapping[str, NestedBlock] = _NOTHING
     description: str = ""
     deprecated: bool = False
 
@@ -85,18 +77,50 @@ class Block:
         return cty.object_type(types)
 
 
-@dataclass(frozen=True)
 class Schema:
-    block: Block
-    version: int = 0
+    """A resource's, data source's or provider's schema: its block, checked when made, and its version."""
+
+    __slots__ = ("_cty_type", "block", "version")
+
+    def __init__(self, block: Block, version: int = 0) -> None:
+        _check_block(block, ())
+        self.block = block
+        self.version = version
+        self._cty_type: cty.Object | None = None
 
     def cty_type(self) -> cty.Object:
         """The object type Terraform encodes values with; derived once, it is asked for on every RPC."""
-        cached: cty.Object | None = self.__dict__.get("_cty_type")
-        if cached is None:
-            cached = self.block.cty_type()
-            object.__setattr__(self, "_cty_type", cached)
-        return cached
+        if self._cty_type is None:
+            self._cty_type = self.block.cty_type()
+        return self._cty_type
+
+
+def check_attribute(attribute: Attribute) -> str | None:
+    """What is wrong with `attribute`'s declaration, or None."""
+    if (attribute.type is None) == (attribute.nested is None):
+        return "an attribute has either a type or nested attributes"
+    if not (attribute.required or attribute.optional or attribute.computed):
+        return "an attribute is required, optional or computed"
+    if attribute.required and (attribute.optional or attribute.computed):
+        return "a required attribute is neither optional nor computed"
+    if attribute.default is not None and not (attribute.optional and attribute.computed):
+        return "only an optional+computed attribute can have a default"
+    return None
+
+
+def _check_block(block: Block, path: tuple[str, ...]) -> None:
+    _check_attributes(block.attributes, path)
+    for name, nested in block.blocks.items():
+        _check_block(nested.block, (*path, name))
+
+
+def _check_attributes(attributes: Mapping[str, Attribute], path: tuple[str, ...]) -> None:
+    for name, attribute in attributes.items():
+        problem = check_attribute(attribute)
+        if problem is not None:
+            raise ValueError(f"{'.'.join((*path, name))}: {problem}")
+        if attribute.nested is not None:
+            _check_attributes(attribute.nested.attributes, (*path, name))
 
 
 def _wrap(nesting: str, element: cty.Type) -> cty.Type:

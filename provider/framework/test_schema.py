@@ -56,6 +56,13 @@ def test_attribute_flags_and_markdown_descriptions() -> None:
         {"required": True},  # no type
     ],
 )
-def test_inconsistent_attributes_are_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        Attribute(**bad)  # type: ignore[arg-type]
+def test_inconsistent_attributes_are_refused_naming_them(bad: dict[str, object]) -> None:
+    attribute = Attribute(**bad)  # type: ignore[arg-type]
+    nested = Attribute(nested=NestedAttributes({"inner": attribute}), optional=True)
+    for block, named in (
+        (Block(attributes={"outer": attribute}), "outer: "),
+        (Block(attributes={"outer": nested}), "outer.inner: "),
+        (Block(blocks={"rule": NestedBlock(Block(attributes={"outer": attribute}))}), "rule.outer: "),
+    ):
+        with pytest.raises(ValueError, match=f"^{named}"):
+            Schema(block)

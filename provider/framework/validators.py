@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from provider.cty.values import Unknown
 from provider.framework.diagnostics import Diagnostics
@@ -23,8 +22,7 @@ class Validator(Protocol):
     def __call__(self, value: Any) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class Matches:
+class Matches(NamedTuple):
     pattern: str
     description: str  # what a valid value is, e.g. "a lowercase name"
 
@@ -34,8 +32,7 @@ class Matches:
         return f"must be {self.description} (matching {self.pattern}), got {value!r}"
 
 
-@dataclass(frozen=True)
-class OneOf:
+class OneOf(NamedTuple):
     choices: tuple[Any, ...]
 
     def __call__(self, value: Any) -> str | None:
@@ -44,8 +41,7 @@ class OneOf:
         return f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
 
 
-@dataclass(frozen=True)
-class Between:
+class Between(NamedTuple):
     minimum: int | None = None
     maximum: int | None = None
 

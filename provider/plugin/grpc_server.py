@@ -19,8 +19,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from provider.plugin import grpc_wire, http2
 from provider.plugin.grpc_wire import GrpcError, StatusCode
@@ -29,17 +28,18 @@ from provider.plugin.transport import PlainTransport, TLSTransport, Transport
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class CallContext:
     """What a handler may know of its call: whether the client gave up on it (cancelled it, hung up, or let
     its deadline pass)."""
 
-    method: str
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    __slots__ = ("cancelled", "method")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.cancelled = threading.Event()
 
 
-@dataclass(frozen=True)
-class Method:
+class Method(NamedTuple):
     path: str  # "/package.Service/Method"
     request_type: Any  # a protobuf message class; None: the handler takes and returns serialized bytes
     handler: Callable[[Any, CallContext], Any]
@@ -47,11 +47,13 @@ class Method:
     after_reply: Callable[[], None] | None = None  # runs once the response is on the wire
 
 
-@dataclass
 class _Call:
-    context: CallContext
-    method: Method | None
-    body: bytearray = field(default_factory=bytearray)
+    __slots__ = ("body", "context", "method")
+
+    def __init__(self, context: CallContext, method: Method | None) -> None:
+        self.context = context
+        self.method = method
+        self.body = bytearray()
 
 
 class WorkerPool:

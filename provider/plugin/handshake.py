@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # go-plugin's own protocol version (the first field of the line), not Terraform's.
 CORE_PROTOCOL_VERSION = 1
@@ -28,8 +28,7 @@ class HandshakeError(Exception):
     """Terraform's environment does not allow us to serve; the message says why."""
 
 
-@dataclass(frozen=True)
-class Handshake:
+class Handshake(NamedTuple):
     protocol_version: int
     client_cert_pem: str | None  # None: Terraform asked for plaintext (TF_DISABLE_PLUGIN_TLS)
 

@@ -14,7 +14,7 @@ response blocks are stateless bytes built without an encoder.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import hpack
 import hpack.exceptions
@@ -42,33 +42,47 @@ class Http2Error(Exception):
     """The peer broke the protocol; a GOAWAY is queued and the connection should end."""
 
 
-@dataclass(frozen=True)
-class RequestStarted:
+class RequestStarted(NamedTuple):
     stream_id: int
     headers: dict[bytes, bytes]
     ended: bool  # END_STREAM on the headers: a request without a body
 
 
-@dataclass(frozen=True)
-class DataReceived:
+class DataReceived(NamedTuple):
     stream_id: int
     data: bytes
     ended: bool
 
 
-@dataclass(frozen=True)
-class StreamReset:
+class StreamReset(NamedTuple):
     stream_id: int
 
 
-@dataclass(frozen=True)
-class WindowOpened:
+class _Signal:
+    """An event without fields: equal to any event of its class."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class WindowOpened(_Signal):
     """The client allowed us to send more: senders waiting on flow control may go on."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
-class ConnectionEnded:
+
+class ConnectionEnded(_Signal):
     """The client sent GOAWAY."""
+
+    __slots__ = ()
 
 
 Event = RequestStarted | DataReceived | StreamReset | WindowOpened | ConnectionEnded

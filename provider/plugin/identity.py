@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Mirrors go-plugin's generated certificate: a CA for itself, valid for "localhost", for both ends.
 _REQUEST_CONFIG = b"""[req]
@@ -32,8 +32,7 @@ class TLSSetupError(Exception):
     """The certificate or the TLS context could not be made."""
 
 
-@dataclass(frozen=True)
-class ServerIdentity:
+class ServerIdentity(NamedTuple):
     cert_pem: bytes
     key_pem: bytes
 

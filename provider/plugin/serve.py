@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from provider.plugin import handshake
 
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from provider.plugin.schema_cache import SchemaCache
 
 
-@dataclass(frozen=True)
-class PluginSpec:
+class PluginSpec(NamedTuple):
     """What `serve` needs to know of the provider it serves."""
 
     address: str  # registry address, e.g. "registry.terraform.io/dbaas/dbaas"

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from provider.cty import types as cty
 from provider.cty.values import UNKNOWN, is_unknown
@@ -316,8 +315,7 @@ def _paths(field: str | None) -> tuple[str, ...] | None:
     return ("import_source", "backup_handle") if field == "import_source.backup_handle" else None
 
 
-@dataclass(frozen=True)
-class BackupPlan:
+class BackupPlan(NamedTuple):
     """What a planned dbaas_backup asks the control plane for; None: the control plane decides."""
 
     service: str
@@ -370,8 +368,7 @@ class ReplicaState(TypedDict):
     replicated_at: str | None
 
 
-@dataclass(frozen=True)
-class BackupState:
+class BackupState(NamedTuple):
     """dbaas_backup's state (schema version 0), read from the control plane: one field per attribute."""
 
     id: str
@@ -450,7 +447,7 @@ class BackupState:
 
     def to_value(self) -> dict[str, Any]:
         """The state as the framework encodes it: an object of every attribute."""
-        return dict(vars(self))
+        return self._asdict()
 
 
 def state_of(found: ApiBackup, configured: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,7 @@ container it names applies to backups taken from now on: a backup records its co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provider.cty import types as cty
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
@@ -147,8 +146,7 @@ def _integer(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-@dataclass(frozen=True)
-class StrategyState:
+class StrategyState(NamedTuple):
     """dbaas_backup_strategy's state (schema version 0), read from the control plane: one field per attribute."""
 
     id: str
@@ -179,7 +177,7 @@ class StrategyState:
 
     def to_value(self) -> dict[str, Any]:
         """The state as the framework encodes it: an object of every attribute."""
-        return dict(vars(self))
+        return self._asdict()
 
 
 def state_of(found: ApiStrategy, configured: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provider.cty import types as cty
 from provider.cty.values import is_unknown
@@ -292,8 +291,7 @@ def user_config_body(value: Any) -> dict[str, Any]:
     return {"additional_backup_regions": sorted(regions or []) if not is_unknown(regions) else []}
 
 
-@dataclass(frozen=True)
-class ServiceState:
+class ServiceState(NamedTuple):
     """dbaas_service's state (schema version 0), read from the control plane: one field per attribute."""
 
     id: str
@@ -339,7 +337,7 @@ class ServiceState:
 
     def to_value(self) -> dict[str, Any]:
         """The state as the framework encodes it: an object of every attribute."""
-        return dict(vars(self))
+        return self._asdict()
 
 
 def state_of(found: ApiService, configured: Mapping[str, Any]) -> dict[str, Any]:
