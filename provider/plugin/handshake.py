@@ -7,9 +7,8 @@ where to connect:  CORE-VERSION|APP-VERSION|NETWORK|ADDRESS|PROTOCOL|SERVER-CERT
 
 from __future__ import annotations
 
-import base64
+import binascii  # base64 wraps it and imports re, which this module, read before openssl starts, avoids
 from collections.abc import Mapping
-from typing import NamedTuple
 
 # go-plugin's own protocol version (the first field of the line), not Terraform's.
 CORE_PROTOCOL_VERSION = 1
@@ -28,9 +27,14 @@ class HandshakeError(Exception):
     """Terraform's environment does not allow us to serve; the message says why."""
 
 
-class Handshake(NamedTuple):
-    protocol_version: int
-    client_cert_pem: str | None  # None: Terraform asked for plaintext (TF_DISABLE_PLUGIN_TLS)
+class Handshake:
+    """What Terraform's environment asks of this launch (a plain class: read before openssl is started)."""
+
+    __slots__ = ("client_cert_pem", "protocol_version")
+
+    def __init__(self, protocol_version: int, client_cert_pem: str | None) -> None:
+        self.protocol_version = protocol_version
+        self.client_cert_pem = client_cert_pem  # None: Terraform asked for plaintext (TF_DISABLE_PLUGIN_TLS)
 
 
 def check_environment(environ: Mapping[str, str]) -> Handshake:
@@ -62,5 +66,5 @@ def negotiate_version(offered: str) -> int:
 
 def handshake_line(protocol_version: int, network: str, address: str, server_cert_der: bytes | None) -> str:
     """The line go-plugin's client parses; the certificate is base64 DER without padding."""
-    cert = base64.b64encode(server_cert_der).decode().rstrip("=") if server_cert_der else ""
+    cert = binascii.b2a_base64(server_cert_der, newline=False).decode().rstrip("=") if server_cert_der else ""
     return f"{CORE_PROTOCOL_VERSION}|{protocol_version}|{network}|{address}|grpc|{cert}"

@@ -8,7 +8,7 @@ key never touches a filesystem: it travels through a pipe (and, in tls.py, an an
 
 from __future__ import annotations
 
-import base64
+import binascii
 import subprocess
 from typing import NamedTuple
 
@@ -39,7 +39,7 @@ class ServerIdentity(NamedTuple):
     @property
     def cert_der(self) -> bytes:
         body = self.cert_pem.split(b"-----")[2]
-        return base64.b64decode(b"".join(body.split()))
+        return binascii.a2b_base64(b"".join(body.split()))
 
 
 def start_identity(days: int = 10950) -> PendingIdentity:

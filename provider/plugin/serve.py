@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
 
 from provider.plugin import handshake
 
@@ -27,18 +26,30 @@ if TYPE_CHECKING:
     from provider.plugin.schema_cache import SchemaCache
 
 
-class PluginSpec(NamedTuple):
-    """What `serve` needs to know of the provider it serves."""
+class PluginSpec:
+    """What `serve` needs to know of the provider it serves. A plain class: this module runs before openssl is
+    started, and importing typing for a NamedTuple would delay it."""
 
-    address: str  # registry address, e.g. "registry.terraform.io/dbaas/dbaas"
-    make_servicer: Callable[[], object]  # builds the object answering tfplugin6.Provider RPCs
-    log_module: str
-    # The directories and files whose sources define the schema (the first a directory): its answer is then
-    # kept between launches (schema_cache.py). Empty: no cache.
-    schema_sources: tuple[str, ...] = ()
-    # A file holding the schema answer, made when the release was built (`schema_answer`): a release's files are
-    # checked against Terraform's lock file, so it is used as it is. None, or a file that cannot be read: the cache.
-    shipped_schema: str | None = None
+    __slots__ = ("address", "log_module", "make_servicer", "schema_sources", "shipped_schema")
+
+    def __init__(
+        self,
+        address: str,  # registry address, e.g. "registry.terraform.io/dbaas/dbaas"
+        make_servicer: Callable[[], object],  # builds the object answering tfplugin6.Provider RPCs
+        log_module: str,
+        # The directories and files whose sources define the schema (the first a directory): its answer is then
+        # kept between launches (schema_cache.py). Empty: no cache.
+        schema_sources: tuple[str, ...] = (),
+        # A file holding the schema answer, made when the release was built (`schema_answer`): a release's files
+        # are checked against Terraform's lock file, so it is used as it is. None, or a file that cannot be read:
+        # the cache.
+        shipped_schema: str | None = None,
+    ) -> None:
+        self.address = address
+        self.make_servicer = make_servicer
+        self.log_module = log_module
+        self.schema_sources = schema_sources
+        self.shipped_schema = shipped_schema
 
 
 def main(spec: PluginSpec, argv: list[str]) -> int:
