@@ -15,7 +15,6 @@ import random
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from types import TracebackType
@@ -37,6 +36,7 @@ from provider.client.errors import (
 )
 from provider.client.once import OncePerKey
 from provider.client.waiting import wait_for
+from provider.uuid4 import uuid4
 
 # The errors are re-exported: `from provider.client.api import Client, NotFound` is the one import callers need.
 __all__ = [
@@ -147,7 +147,7 @@ class Client:
         if payload is not None:
             sent["Content-Type"] = "application/json"
         if method in KEYED:
-            sent[IDEMPOTENCY_KEY] = str(uuid.uuid4())
+            sent[IDEMPOTENCY_KEY] = uuid4()
         attempt = 0
         while True:
             attempt += 1

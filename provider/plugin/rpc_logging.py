@@ -8,11 +8,11 @@ Terraform's log can be traced back to the call and the resource type that wrote 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 from provider.plugin import hclog
+from provider.uuid4 import uuid4
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def with_call_fields(rpc_name: str, request_fields: frozenset[str], provider_add
     type_name_field = next((f for f in ("type_name", "target_type_name") if f in request_fields), None)
 
     def handle(request: Any, context: Any) -> Any:
-        fields = {"tf_provider_addr": provider_address, "tf_rpc": rpc_name, "tf_req_id": _request_id()}
+        fields = {"tf_provider_addr": provider_address, "tf_rpc": rpc_name, "tf_req_id": uuid4()}
         if type_name_field is not None:
             fields[type_field] = getattr(request, type_name_field)
         token = hclog.call_fields.set(fields)
@@ -51,12 +51,3 @@ def _type_field(rpc_name: str) -> str:
     if rpc_name in _EPHEMERAL_RPCS:
         return "tf_ephemeral_resource_type"
     return "tf_resource_type"
-
-
-def _request_id() -> str:
-    # A version 4 UUID as terraform-plugin-go makes them; importing uuid would cost 8 ms of every launch.
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
