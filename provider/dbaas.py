@@ -56,11 +56,17 @@ class DbaasProvider(Provider):
             self._configured.client.close()
         endpoint = config.get("endpoint") or os.environ.get("DBAAS_ENDPOINT") or DEFAULT_ENDPOINT
         token = config.get("token") or os.environ.get("DBAAS_TOKEN")
+        try:
+            client = Client(endpoint, token, user_agent=f"terraform-provider-dbaas (Terraform {terraform_version})")
+        except ValueError as err:  # a port out of range, no host, or DBAAS_ENDPOINT, which no validator sees
+            self._configured = None
+            diagnostics.error("Invalid control plane endpoint", str(err), ("endpoint",))
+            return None
         self._configured = ProviderConfig(
             endpoint=endpoint,
             token=token,
             project=config.get("project") or os.environ.get("DBAAS_PROJECT"),
             terraform_version=terraform_version,
-            client=Client(endpoint, token, user_agent=f"terraform-provider-dbaas (Terraform {terraform_version})"),
+            client=client,
         )
         return self._configured

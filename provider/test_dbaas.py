@@ -25,6 +25,27 @@ def test_bad_endpoint_is_an_error_on_the_endpoint_attribute() -> None:
     assert [step.attribute_name for step in diagnostic.attribute.steps] == ["endpoint"]
 
 
+@pytest.mark.parametrize(
+    ("configured", "environment", "named"),
+    [
+        ("http://localhost:99999", None, "invalid port"),
+        ("http://:8080", None, "names no host"),
+        (None, "ftp://cp.example", "http:// or https://"),
+    ],
+)
+def test_an_endpoint_no_client_can_use_is_an_error_on_the_endpoint_attribute(
+    monkeypatch: pytest.MonkeyPatch, configured: str | None, environment: str | None, named: str
+) -> None:
+    if environment is not None:
+        monkeypatch.setenv("DBAAS_ENDPOINT", environment)
+    diagnostics = Diagnostics()
+    config = {"endpoint": configured, "token": "t", "project": "acme"}
+    assert DbaasProvider().configure(config, "1.11.4", diagnostics) is None
+    [diagnostic] = diagnostics.items
+    assert diagnostic.summary == "Invalid control plane endpoint" and named in diagnostic.detail
+    assert diagnostic.path == ("endpoint",)
+
+
 def test_environment_fills_what_the_configuration_leaves_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBAAS_TOKEN", "from-env")
     monkeypatch.setenv("DBAAS_PROJECT", "acme")

@@ -22,7 +22,7 @@ BlockNesting = Literal["single", "list", "set", "map", "group"]
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # the default of a block's attributes and blocks: shared, read-only
 
 # The declarations are NamedTuples, not dataclasses: every launch of the provider makes them all, and a frozen
-# dataclass costs ~0.4 ms to make on Python 3.11, a NamedTuple a tenth of that (docs/design.md, Launch cost).
+# dataclass costs ~0.4 ms to make on Python 3.11, a NamedTuple a tenth of that (docs/design.md, "Launch cost").
 
 
 class NestedAttributes(NamedTuple):
