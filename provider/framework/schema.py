@@ -33,7 +33,7 @@ class NestedAttributes(NamedTuple):
 
 
 class Attribute(NamedTuple):
-    """One attribute; checked when the `Schema` holding it is made (`check_attribute`)."""
+    """One attribute; checked when the `Schema` holding it is made."""
 
     type: cty.Type | None = None  # exactly one of type and nested
     nested: NestedAttributes | None = None
@@ -95,7 +95,7 @@ class Schema:
         return self._cty_type
 
 
-def check_attribute(attribute: Attribute) -> str | None:
+def _attribute_problem(attribute: Attribute) -> str | None:
     """What is wrong with `attribute`'s declaration, or None."""
     if (attribute.type is None) == (attribute.nested is None):
         return "an attribute has either a type or nested attributes"
@@ -116,7 +116,7 @@ def _check_block(block: Block, path: tuple[str, ...]) -> None:
 
 def _check_attributes(attributes: Mapping[str, Attribute], path: tuple[str, ...]) -> None:
     for name, attribute in attributes.items():
-        problem = check_attribute(attribute)
+        problem = _attribute_problem(attribute)
         if problem is not None:
             raise ValueError(f"{'.'.join((*path, name))}: {problem}")
         if attribute.nested is not None:
