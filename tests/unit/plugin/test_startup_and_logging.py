@@ -21,14 +21,21 @@ HEAVY = (
 )
 
 
+def modules_after(code: str) -> list[str]:
+    """The modules a fresh interpreter holds once it has run `code` (Python statements) in the repository."""
+    script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))\n"
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    return run.stdout.split()
+
+
+def within(loaded: list[str], packages: tuple[str, ...]) -> list[str]:
+    return [name for name in loaded if any(name == p or name.startswith(p + ".") for p in packages)]
+
+
 def test_nothing_heavy_is_imported_before_openssl_starts() -> None:
     # provider.main and the identity module are all that run before openssl starts making the certificate; the
     # rest is imported while it works.
-    code = "import sys, provider.main, provider.plugin.identity; print(' '.join(sorted(sys.modules)))"
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert [name for name in loaded if any(name == p or name.startswith(p + ".") for p in HEAVY)] == []
+    assert within(modules_after("import provider.main, provider.plugin.identity"), HEAVY) == []
 
 
 # The first RPC of every launch is GetProviderSchema: what it does not use waits for the RPC that does.
@@ -42,41 +49,33 @@ NOT_FOR_SCHEMAS = (
     "http.client",
     "provider.client",
 )
+PLUGIN_SERVER = "from provider.plugin import grpc_server, go_plugin_services, hclog, identity, serve, tls"
 
 
 def test_answering_the_schema_imports_no_codec_client_or_planner() -> None:
     code = (
-        "import sys\n"
-        "from provider.plugin import grpc_server, go_plugin_services, hclog, identity, serve, tls\n"
+        f"{PLUGIN_SERVER}\n"
         "from provider.main import make_servicer\n"
         "from provider.pb import tfplugin6_pb2\n"
-        "make_servicer().GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)\n"
-        "print(' '.join(sorted(sys.modules)))\n"
+        "make_servicer().GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert [name for name in loaded if any(name == p or name.startswith(p + ".") for p in NOT_FOR_SCHEMAS)] == []
+    assert within(modules_after(code), NOT_FOR_SCHEMAS) == []
 
 
 def test_serving_a_plan_makes_no_dataclasses() -> None:
     # Every launch makes the provider's value classes again: a frozen dataclass costs ~0.4 ms to make on
     # Python 3.11 (and the module imports inspect), a NamedTuple a tenth of that.
     code = (
-        "import sys\n"
-        "from provider.plugin import grpc_server, go_plugin_services, hclog, identity, serve, tls\n"
+        f"{PLUGIN_SERVER}\n"
         "from provider.main import make_servicer\n"
-        "from provider import config, framework\n"
+        "from provider import config\n"
         "from provider.framework import plan\n"
         "from provider.client import api\n"
-        "make_servicer()\n"
-        "print(' '.join(sorted(sys.modules)))\n"
+        "make_servicer()"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = modules_after(code)
     assert "provider.client.connections" in loaded
-    assert [name for name in loaded if name in ("dataclasses", "inspect")] == []
+    assert within(loaded, ("dataclasses", "inspect")) == []
 
 
 def test_hclog_line_as_terraform_parses_it() -> None:
