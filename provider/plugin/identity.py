@@ -32,7 +32,7 @@ class TLSSetupError(Exception):
 
 
 class ServerIdentity:
-    """Our certificate and its private key, PEM (a plain class: made before openssl is started)."""
+    """Our certificate and its private key, PEM (a plain class: this module is imported before openssl starts)."""
 
     __slots__ = ("cert_pem", "key_pem")
 
