@@ -27,8 +27,8 @@ class Diagnostics:
 
     __slots__ = ("items",)
 
-    def __init__(self, items: list[Diagnostic] | None = None) -> None:
-        self.items: list[Diagnostic] = items if items is not None else []
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
 
     def __repr__(self) -> str:
         return f"Diagnostics({self.items!r})"
