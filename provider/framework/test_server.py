@@ -4,7 +4,6 @@ an unchanged object is answered with the very state Terraform sent, a changed on
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,17 @@ import pytest
 from provider.framework.server import ProviderServer
 from provider.framework.values import decode_dynamic, encode_dynamic
 from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin.grpc_server import CallContext
 from tests.e2e.testing_provider import Item, TestingProvider
 
 VALUE_TYPE = Item.schema.cty_type()
-
-
-class Context:
-    """What the gRPC server hands a handler: the call's `cancelled` event."""
-
-    def __init__(self) -> None:
-        self.cancelled = threading.Event()
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> ProviderServer:
     server = ProviderServer(TestingProvider())
     config = encode_dynamic({"directory": str(tmp_path)}, TestingProvider.schema.cty_type(), pb)
-    assert not server.ConfigureProvider(pb.ConfigureProvider.Request(config=config), Context()).diagnostics
+    assert not server.ConfigureProvider(pb.ConfigureProvider.Request(config=config), CallContext("test")).diagnostics
     return server
 
 
@@ -39,19 +32,23 @@ def created(server: ProviderServer) -> Any:
     planned.update(name="one", value="v1", settings={"size": 1, "tier": None}, color="blue")
     encoded = encode_dynamic(planned, VALUE_TYPE, pb)
     request = pb.ApplyResourceChange.Request(type_name="testing_item", planned_state=encoded, config=encoded)
-    answer = server.ApplyResourceChange(request, Context())
+    answer = server.ApplyResourceChange(request, CallContext("test"))
     assert not answer.diagnostics
     return answer.new_state
 
 
 def test_an_unchanged_object_is_answered_with_the_state_terraform_sent(server: ProviderServer, tmp_path: Path) -> None:
     state = created(server)
-    read = server.ReadResource(pb.ReadResource.Request(type_name="testing_item", current_state=state), Context())
+    read = server.ReadResource(
+        pb.ReadResource.Request(type_name="testing_item", current_state=state), CallContext("test")
+    )
     assert read.new_state == state and not read.diagnostics
 
     stored = next(tmp_path.glob("*.json"))
     stored.write_text(json.dumps(dict(json.loads(stored.read_text()), value="changed behind terraform")))
-    read = server.ReadResource(pb.ReadResource.Request(type_name="testing_item", current_state=state), Context())
+    read = server.ReadResource(
+        pb.ReadResource.Request(type_name="testing_item", current_state=state), CallContext("test")
+    )
     assert decode_dynamic(read.new_state, VALUE_TYPE)["value"] == "changed behind terraform"
 
 
@@ -67,7 +64,7 @@ def test_a_plan_without_changes_is_the_prior_state_as_sent(server: ProviderServe
             proposed_new_state=encode_dynamic(proposed, VALUE_TYPE, pb),
             config=config,
         )
-        answer = server.PlanResourceChange(request, Context())
+        answer = server.PlanResourceChange(request, CallContext("test"))
         assert not answer.diagnostics
         return answer
 

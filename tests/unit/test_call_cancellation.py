@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,8 @@ import pytest
 from provider.framework.server import ProviderServer
 from provider.framework.values import decode_dynamic, encode_dynamic
 from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin.grpc_server import CallContext
 from tests.e2e.testing_provider import Item, TestingProvider
-
-
-@dataclass
-class CallContext:
-    """What the gRPC server hands a handler (provider/plugin/grpc_server.py CallContext)."""
-
-    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 def slow_create(server: ProviderServer, context: CallContext) -> Any:
@@ -43,7 +36,7 @@ def server(tmp_path: Path) -> ProviderServer:
     config = {"directory": str(tmp_path)}
     provider_type = TestingProvider.schema.cty_type()
     answer = server.ConfigureProvider(
-        pb.ConfigureProvider.Request(config=encode_dynamic(config, provider_type, pb)), CallContext()
+        pb.ConfigureProvider.Request(config=encode_dynamic(config, provider_type, pb)), CallContext("test")
     )
     assert not answer.diagnostics
     return server
@@ -51,7 +44,7 @@ def server(tmp_path: Path) -> ProviderServer:
 
 @pytest.mark.parametrize("give_up", ["the call is cancelled", "the provider is stopped"])
 def test_a_waiting_create_ends_and_keeps_its_object(server: ProviderServer, give_up: str) -> None:
-    context = CallContext()
+    context = CallContext("test")
     answers: list[Any] = []
     call = threading.Thread(target=lambda: answers.append(slow_create(server, context)))
     call.start()
@@ -59,7 +52,7 @@ def test_a_waiting_create_ends_and_keeps_its_object(server: ProviderServer, give
     if give_up == "the call is cancelled":
         context.cancelled.set()
     else:
-        server.StopProvider(pb.StopProvider.Request(), CallContext())
+        server.StopProvider(pb.StopProvider.Request(), CallContext("test"))
     call.join(timeout=10)
     assert not call.is_alive(), "the create still waits"
     (answer,) = answers
