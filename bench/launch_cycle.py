@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.pairs import describe, describe_ratio, interleaved, pair_ratios
 from bench.plan_unchanged import null_provider, run_from_byte_code
-from provider.pb import grpc_controller_pb2
+from tests.pb import grpc_controller_pb2
 from tests.plugin_process import make_client_identity, start_plugin, tls_channel
 
 SCHEMA_METHODS = {5: "/tfplugin5.Provider/GetSchema", 6: "/tfplugin6.Provider/GetProviderSchema"}

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Generate the Python protobuf message modules in provider/pb from proto/.
+"""Generate the Python protobuf message modules in tests/pb from proto/.
 
 Usage:
-    python proto/generate.py           # regenerate provider/pb in place
-    python proto/generate.py --check   # exit 1 if provider/pb is out of date
+    python proto/generate.py           # regenerate tests/pb in place
+    python proto/generate.py --check   # exit 1 if tests/pb is out of date
 
 Only message code (``*_pb2.py``) and type stubs (``*_pb2.pyi``) are produced;
 no ``*_pb2_grpc.py`` stubs, because the provider runs its own gRPC server.
@@ -11,7 +11,7 @@ no ``*_pb2_grpc.py`` stubs, because the provider runs its own gRPC server.
 Code generation uses ``grpc_tools.protoc`` from the running interpreter, so
 the output depends on the grpcio-tools version installed. Generated imports
 of sibling modules (``import foo_pb2``) are rewritten to
-``from provider.pb import foo_pb2`` so the modules work as a package.
+``from tests.pb import foo_pb2`` so the modules work as a package.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 PROTO_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PROTO_DIR.parent
-OUT_DIR = REPO_ROOT / "provider" / "pb"
-PACKAGE = "provider.pb"
+OUT_DIR = REPO_ROOT / "tests" / "pb"
+PACKAGE = "tests.pb"
 
 # Files in OUT_DIR that this script owns. Anything else is left alone.
 _GENERATED_RE = re.compile(r"^[A-Za-z0-9_]+_pb2\.pyi?$")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="do not write; exit 1 if provider/pb differs from what proto/ generates",
+        help="do not write; exit 1 if tests/pb differs from what proto/ generates",
     )
     args = parser.parse_args(argv)
 
@@ -165,14 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         problems = check(OUT_DIR)
         if problems:
             print(
-                f"provider/pb is out of date with proto/ (generated with {_tool_versions()}).\n"
+                f"tests/pb is out of date with proto/ (generated with {_tool_versions()}).\n"
                 "Run `python proto/generate.py` and commit the result. Differences:",
                 file=sys.stderr,
             )
             for p in problems:
                 print(f"  - {p}", file=sys.stderr)
             return 1
-        print("provider/pb is up to date with proto/")
+        print("tests/pb is up to date with proto/")
         return 0
 
     expected = set(generate(OUT_DIR))

@@ -6,21 +6,21 @@ from provider.cty import msgpack_codec
 from provider.dbaas import DEFAULT_ENDPOINT, DbaasProvider
 from provider.framework.diagnostics import DiagnosticError, Diagnostics
 from provider.framework.server import ProviderServer
-from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin import tfplugin6
 from provider.resources.common import client_of
 
 
 def _config(**values: Any) -> Any:
     config = {"endpoint": None, "token": None, "project": None, **values}
-    return pb.DynamicValue(msgpack=msgpack_codec.encode(config, DbaasProvider.schema.cty_type()))
+    return tfplugin6.DynamicValue(msgpack=msgpack_codec.encode(config, DbaasProvider.schema.cty_type()))
 
 
 def test_bad_endpoint_is_an_error_on_the_endpoint_attribute() -> None:
     response = ProviderServer(DbaasProvider()).ValidateProviderConfig(
-        pb.ValidateProviderConfig.Request(config=_config(endpoint="not-a-url")), None
+        tfplugin6.ValidateProviderConfig.Request(config=_config(endpoint="not-a-url")), None
     )
     [diagnostic] = response.diagnostics
-    assert diagnostic.severity == pb.Diagnostic.ERROR
+    assert diagnostic.severity == tfplugin6.Diagnostic.ERROR
     assert "endpoint" in diagnostic.summary
     assert [step.attribute_name for step in diagnostic.attribute.steps] == ["endpoint"]
 

@@ -107,7 +107,7 @@ def schema_and_imports(
     # Imported here: bench/provider_cpu.py's launcher wraps every provider start and imports this module.
     import threading
 
-    from provider.pb import grpc_controller_pb2
+    from tests.pb import grpc_controller_pb2
 
     plugin = start_plugin(client, command, extra_env)
     assert plugin.process.stderr is not None

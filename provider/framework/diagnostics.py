@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from provider.framework.paths import Path, path_to_proto
+from provider.plugin import tfplugin6
 
 
 class Diagnostic(NamedTuple):
@@ -46,13 +47,13 @@ class Diagnostics:
     def has_errors(self) -> bool:
         return any(item.severity == "error" for item in self.items)
 
-    def to_proto(self, pb: Any) -> list[Any]:
-        """tfplugin6 Diagnostic messages; `pb` is the tfplugin6_pb2 module."""
+    def to_proto(self) -> list[tfplugin6.Diagnostic]:
+        """The tfplugin6 Diagnostic messages."""
         out = []
         for item in self.items:
-            severity = pb.Diagnostic.ERROR if item.severity == "error" else pb.Diagnostic.WARNING
-            message = pb.Diagnostic(severity=severity, summary=item.summary, detail=item.detail)
+            severity = tfplugin6.Diagnostic.ERROR if item.severity == "error" else tfplugin6.Diagnostic.WARNING
+            message = tfplugin6.Diagnostic(severity=severity, summary=item.summary, detail=item.detail)
             if item.path:
-                message.attribute.CopyFrom(path_to_proto(item.path, pb))
+                message.attribute = path_to_proto(item.path)
             out.append(message)
         return out

@@ -6,7 +6,9 @@ A path is a tuple of steps: a `str` names an attribute, an `int` indexes a list 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from provider.plugin import tfplugin6
 
 
 class ElementKey(NamedTuple):
@@ -30,13 +32,13 @@ def format_path(path: Path) -> str:
     return text
 
 
-def path_to_proto(path: Path, pb: Any) -> Any:
+def path_to_proto(path: Path) -> tfplugin6.AttributePath:
     steps = []
     for step in path:
         if isinstance(step, ElementKey):
-            steps.append(pb.AttributePath.Step(element_key_string=step.key))
+            steps.append(tfplugin6.AttributePath.Step(element_key_string=step.key))
         elif isinstance(step, int):
-            steps.append(pb.AttributePath.Step(element_key_int=step))
+            steps.append(tfplugin6.AttributePath.Step(element_key_int=step))
         else:
-            steps.append(pb.AttributePath.Step(attribute_name=step))
-    return pb.AttributePath(steps=steps)
+            steps.append(tfplugin6.AttributePath.Step(attribute_name=step))
+    return tfplugin6.AttributePath(steps=steps)

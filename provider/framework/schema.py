@@ -1,4 +1,4 @@
-"""Declarative schemas: attributes, nested attributes, blocks, and their cty types and protobuf form.
+"""Declarative schemas: attributes, nested attributes, blocks, and their cty types and tfplugin6 form.
 
 A resource declares one `Schema`; everything else (the value type Terraform encodes with, the
 GetProviderSchema answer, validation, defaults and plan modifiers) is derived from it here or in
@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from provider.cty import types as cty
+from provider.plugin import tfplugin6
 
 if TYPE_CHECKING:
     from provider.framework.plan_modifiers import PlanModifier
@@ -133,36 +134,36 @@ def _wrap(nesting: str, element: cty.Type) -> cty.Type:
     return element
 
 
-def schema_to_proto(schema: Schema, pb: Any) -> Any:
-    """The tfplugin6.Schema message; `pb` is the tfplugin6_pb2 module."""
-    return pb.Schema(version=schema.version, block=_block_to_proto(schema.block, pb, schema.version))
+def schema_to_proto(schema: Schema) -> tfplugin6.Schema:
+    """The tfplugin6.Schema message."""
+    return tfplugin6.Schema(version=schema.version, block=_block_to_proto(schema.block, schema.version))
 
 
-def _block_to_proto(block: Block, pb: Any, version: int = 0) -> Any:
-    return pb.Schema.Block(
+def _block_to_proto(block: Block, version: int = 0) -> tfplugin6.Schema.Block:
+    return tfplugin6.Schema.Block(
         version=version,
-        attributes=[_attribute_to_proto(name, attr, pb) for name, attr in sorted(block.attributes.items())],
+        attributes=[_attribute_to_proto(name, attr) for name, attr in sorted(block.attributes.items())],
         block_types=[
-            pb.Schema.NestedBlock(
+            tfplugin6.Schema.NestedBlock(
                 type_name=name,
-                block=_block_to_proto(nested.block, pb),
-                nesting=getattr(pb.Schema.NestedBlock, nested.nesting.upper()),
+                block=_block_to_proto(nested.block),
+                nesting=getattr(tfplugin6.Schema.NestedBlock, nested.nesting.upper()),
                 min_items=nested.min_items,
                 max_items=nested.max_items,
             )
             for name, nested in sorted(block.blocks.items())
         ],
         description=block.description,
-        description_kind=pb.MARKDOWN,
+        description_kind=tfplugin6.MARKDOWN,
         deprecated=block.deprecated,
     )
 
 
-def _attribute_to_proto(name: str, attr: Attribute, pb: Any) -> Any:
-    message = pb.Schema.Attribute(
+def _attribute_to_proto(name: str, attr: Attribute) -> tfplugin6.Schema.Attribute:
+    message = tfplugin6.Schema.Attribute(
         name=name,
         description=attr.description,
-        description_kind=pb.MARKDOWN,
+        description_kind=tfplugin6.MARKDOWN,
         required=attr.required,
         optional=attr.optional,
         computed=attr.computed,
@@ -174,10 +175,8 @@ def _attribute_to_proto(name: str, attr: Attribute, pb: Any) -> Any:
         message.type = cty.type_to_json(attr.type)
     else:
         assert attr.nested is not None
-        message.nested_type.CopyFrom(
-            pb.Schema.Object(
-                attributes=[_attribute_to_proto(n, a, pb) for n, a in sorted(attr.nested.attributes.items())],
-                nesting=getattr(pb.Schema.Object, attr.nested.nesting.upper()),
-            )
+        message.nested_type = tfplugin6.Schema.Object(
+            attributes=[_attribute_to_proto(n, a) for n, a in sorted(attr.nested.attributes.items())],
+            nesting=getattr(tfplugin6.Schema.Object, attr.nested.nesting.upper()),
         )
     return message

@@ -22,7 +22,7 @@ from provider.framework.resource import ApplyRequest, DataSource, PlanRequest, P
 from provider.framework.schema import Schema, schema_to_proto
 from provider.framework.validators import validate_block
 from provider.framework.values import decode_dynamic, encode_dynamic, load_state_json
-from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin import tfplugin6
 
 log = logging.getLogger(__name__)
 Handler = Callable[["ProviderServer", Any, Diagnostics], Any]
@@ -36,7 +36,7 @@ _call_stop: ContextVar[threading.Event | None] = ContextVar("call_stop", default
 
 def rpc(method: Handler) -> Callable[..., Any]:
     """Runs an RPC with a Diagnostics collector; whatever goes wrong ends up in the response's diagnostics."""
-    response_type = getattr(pb, method.__name__).Response
+    response_type = getattr(tfplugin6, method.__name__).Response
 
     @functools.wraps(method)
     def call(self: ProviderServer, request: Any, context: object) -> Any:
@@ -54,7 +54,7 @@ def rpc(method: Handler) -> Callable[..., Any]:
             log.exception("%s failed", method.__name__)
             diagnostics.error("Unexpected provider error", f"{type(err).__name__}: {err}")
             response = response_type()
-        response.diagnostics.extend(diagnostics.to_proto(pb))
+        response.diagnostics.extend(diagnostics.to_proto())
         return response
 
     return call
@@ -66,7 +66,7 @@ class ProviderServer:
         self._resources: dict[str, type[Resource]] = {cls.type_name: cls for cls in provider.resources}
         self._data_sources: dict[str, type[DataSource]] = {cls.type_name: cls for cls in provider.data_sources}
         self._provider_data: Any = None
-        self._schema_response: Any = None
+        self._schemas: tuple[Any, ...] | None = None  # the schema messages of the provider, resources, data sources
         self.stop = threading.Event()
         self._in_flight: set[threading.Event] = set()  # the `cancelled` events of the calls being served
         self._in_flight_lock = threading.Lock()
@@ -75,41 +75,44 @@ class ProviderServer:
 
     @rpc
     def GetMetadata(self, request: Any, diagnostics: Diagnostics) -> Any:
-        return pb.GetMetadata.Response(
+        return tfplugin6.GetMetadata.Response(
             server_capabilities=_capabilities(),
-            resources=[pb.GetMetadata.ResourceMetadata(type_name=name) for name in self._resources],
-            data_sources=[pb.GetMetadata.DataSourceMetadata(type_name=name) for name in self._data_sources],
+            resources=[tfplugin6.GetMetadata.ResourceMetadata(type_name=name) for name in self._resources],
+            data_sources=[tfplugin6.GetMetadata.DataSourceMetadata(type_name=name) for name in self._data_sources],
         )
 
     @rpc
     def GetProviderSchema(self, request: Any, diagnostics: Diagnostics) -> Any:
-        if self._schema_response is None:
-            self._schema_response = pb.GetProviderSchema.Response(
-                provider=schema_to_proto(self._provider.schema, pb),
-                resource_schemas={n: schema_to_proto(c.schema, pb) for n, c in self._resources.items()},
-                data_source_schemas={n: schema_to_proto(c.schema, pb) for n, c in self._data_sources.items()},
-                server_capabilities=_capabilities(),
+        if self._schemas is None:
+            self._schemas = (
+                schema_to_proto(self._provider.schema),
+                {n: schema_to_proto(c.schema) for n, c in self._resources.items()},
+                {n: schema_to_proto(c.schema) for n, c in self._data_sources.items()},
             )
-        response = pb.GetProviderSchema.Response()
-        response.CopyFrom(self._schema_response)
-        return response
+        provider, resources, data_sources = self._schemas
+        return tfplugin6.GetProviderSchema.Response(
+            provider=provider,
+            resource_schemas=resources,
+            data_source_schemas=data_sources,
+            server_capabilities=_capabilities(),
+        )
 
     # -- validation and configuration ---------------------------------------------------------
 
     @rpc
     def ValidateProviderConfig(self, request: Any, diagnostics: Diagnostics) -> Any:
         _validate(self._provider, request.config, diagnostics)
-        return pb.ValidateProviderConfig.Response()
+        return tfplugin6.ValidateProviderConfig.Response()
 
     @rpc
     def ValidateResourceConfig(self, request: Any, diagnostics: Diagnostics) -> Any:
         _validate(self._resource_class(request.type_name), request.config, diagnostics)
-        return pb.ValidateResourceConfig.Response()
+        return tfplugin6.ValidateResourceConfig.Response()
 
     @rpc
     def ValidateDataResourceConfig(self, request: Any, diagnostics: Diagnostics) -> Any:
         _validate(self._data_source_class(request.type_name), request.config, diagnostics)
-        return pb.ValidateDataResourceConfig.Response()
+        return tfplugin6.ValidateDataResourceConfig.Response()
 
     @rpc
     def ConfigureProvider(self, request: Any, diagnostics: Diagnostics) -> Any:
@@ -117,14 +120,14 @@ class ProviderServer:
         self._provider_data = _provider_code(
             "Provider Configure", self._provider.configure, config, request.terraform_version, diagnostics
         )
-        return pb.ConfigureProvider.Response()
+        return tfplugin6.ConfigureProvider.Response()
 
     # -- managed resources --------------------------------------------------------------------
 
     @rpc
     def UpgradeResourceState(self, request: Any, diagnostics: Diagnostics) -> Any:
         cls = self._resource_class(request.type_name)
-        if not request.raw_state.json:
+        if request.raw_state is None or not request.raw_state.json:
             raise DiagnosticError("Unsupported state", "state in the legacy flatmap format cannot be upgraded")
         if request.version > cls.schema.version:
             raise DiagnosticError(
@@ -137,14 +140,14 @@ class ProviderServer:
             state = _provider_code(
                 "Resource UpgradeState", cls(self._provider_data).upgrade_state, request.version, state
             )
-        return pb.UpgradeResourceState.Response(upgraded_state=encode_dynamic(state, cls.schema.cty_type(), pb))
+        return tfplugin6.UpgradeResourceState.Response(upgraded_state=encode_dynamic(state, cls.schema.cty_type()))
 
     @rpc
     def ReadResource(self, request: Any, diagnostics: Diagnostics) -> Any:
         cls = self._resource_class(request.type_name)
         value_type = cls.schema.cty_type()
         state = decode_dynamic(request.current_state, value_type)
-        response = pb.ReadResource.Response(new_state=request.current_state, private=request.private)
+        response = tfplugin6.ReadResource.Response(new_state=request.current_state, private=request.private)
         if state is None:
             return response
         try:
@@ -153,7 +156,7 @@ class ProviderServer:
         except DiagnosticError as err:
             diagnostics.items.append(err.diagnostic)
             return response
-        response.new_state.CopyFrom(encode_dynamic(new_state, value_type, pb))
+        response.new_state = encode_dynamic(new_state, value_type)
         return response
 
     @rpc
@@ -161,9 +164,9 @@ class ProviderServer:
         cls = self._resource_class(request.type_name)
         value_type = cls.schema.cty_type()
         proposed = decode_dynamic(request.proposed_new_state, value_type)
-        response = pb.PlanResourceChange.Response(planned_private=request.prior_private)
+        response = tfplugin6.PlanResourceChange.Response(planned_private=request.prior_private)
         if proposed is None:  # destroy: nothing to plan
-            response.planned_state.CopyFrom(request.proposed_new_state)
+            response.planned_state = request.proposed_new_state
             return response
         from provider.framework.plan import plan_change  # not needed by the launches that only read schemas
 
@@ -172,7 +175,7 @@ class ProviderServer:
         planned, replace = plan_change(cls.schema, prior, proposed, config)
         plan = PlanRequest(prior, config, planned, request.prior_private, diagnostics, replace)
         _provider_code("Resource ModifyPlan", cls(self._provider_data).modify_plan, plan)
-        response.planned_state.CopyFrom(encode_dynamic(plan.planned, value_type, pb))
+        response.planned_state = encode_dynamic(plan.planned, value_type)
         response.requires_replace.extend(_paths_to_proto(plan.requires_replace))
         response.planned_private = plan.private
         return response
@@ -204,8 +207,8 @@ class ProviderServer:
 
             drop_write_only(cls.schema.block, apply.state)
         # Whatever exists is reported, even after an error: Terraform keeps it in state (tainted).
-        return pb.ApplyResourceChange.Response(
-            new_state=encode_dynamic(apply.state, value_type, pb), private=apply.private
+        return tfplugin6.ApplyResourceChange.Response(
+            new_state=encode_dynamic(apply.state, value_type), private=apply.private
         )
 
     @rpc
@@ -213,11 +216,11 @@ class ProviderServer:
         cls = self._resource_class(request.type_name)
         state = _provider_code("Resource ImportState", cls(self._provider_data).import_state, request.id, diagnostics)
         if diagnostics.has_errors:
-            return pb.ImportResourceState.Response()
-        return pb.ImportResourceState.Response(
+            return tfplugin6.ImportResourceState.Response()
+        return tfplugin6.ImportResourceState.Response(
             imported_resources=[
-                pb.ImportResourceState.ImportedResource(
-                    type_name=request.type_name, state=encode_dynamic(state, cls.schema.cty_type(), pb)
+                tfplugin6.ImportResourceState.ImportedResource(
+                    type_name=request.type_name, state=encode_dynamic(state, cls.schema.cty_type())
                 )
             ]
         )
@@ -237,8 +240,8 @@ class ProviderServer:
         config = decode_dynamic(request.config, value_type)
         state = _provider_code("DataSource Read", cls(self._provider_data).read, config, diagnostics)
         if diagnostics.has_errors:
-            return pb.ReadDataSource.Response()
-        return pb.ReadDataSource.Response(state=encode_dynamic(state, value_type, pb))
+            return tfplugin6.ReadDataSource.Response()
+        return tfplugin6.ReadDataSource.Response(state=encode_dynamic(state, value_type))
 
     # -- what this provider does not offer: answered, never UNIMPLEMENTED -----------------------
 
@@ -260,10 +263,12 @@ class ProviderServer:
 
     @rpc
     def GetFunctions(self, request: Any, diagnostics: Diagnostics) -> Any:
-        return pb.GetFunctions.Response()
+        return tfplugin6.GetFunctions.Response()
 
     def CallFunction(self, request: Any, context: object) -> Any:
-        return pb.CallFunction.Response(error=pb.FunctionError(text=f"this provider has no function {request.name!r}"))
+        return tfplugin6.CallFunction.Response(
+            error=tfplugin6.FunctionError(text=f"this provider has no function {request.name!r}")
+        )
 
     def StopProvider(self, request: Any, context: object) -> Any:
         """Advisory: waits in progress give up; the provider keeps serving."""
@@ -272,7 +277,7 @@ class ProviderServer:
             self.stop.set()
             for cancelled in self._in_flight:
                 cancelled.set()
-        return pb.StopProvider.Response()
+        return tfplugin6.StopProvider.Response()
 
     @contextmanager
     def _serving(self, cancelled: threading.Event | None) -> Iterator[None]:
@@ -323,11 +328,13 @@ def _validate(owner: type[Resource | DataSource] | Provider, message: Any, diagn
 
 
 def _capabilities() -> Any:
-    return pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True, move_resource_state=False)
+    return tfplugin6.ServerCapabilities(
+        plan_destroy=False, get_provider_schema_optional=True, move_resource_state=False
+    )
 
 
 def _paths_to_proto(paths: list[Path]) -> list[Any]:
-    return [path_to_proto(path, pb) for path in paths]
+    return [path_to_proto(path) for path in paths]
 
 
 def _no_ephemeral(type_name: str) -> DiagnosticError:

@@ -4,7 +4,7 @@ import pytest
 
 from provider.cty import types as cty
 from provider.framework.schema import Attribute, Block, NestedAttributes, NestedBlock, Schema, schema_to_proto
-from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin import tfplugin6
 
 INNER = {"a": Attribute(type=cty.STRING, optional=True)}
 
@@ -15,19 +15,19 @@ INNER = {"a": Attribute(type=cty.STRING, optional=True)}
 def test_nested_attributes_in_every_mode(nesting: str, wrapped: object) -> None:
     schema = Schema(Block(attributes={"n": Attribute(nested=NestedAttributes(INNER, nesting), optional=True)}))  # type: ignore[arg-type]
     assert schema.cty_type() == cty.object_type({"n": wrapped(cty.object_type({"a": cty.STRING}))})  # type: ignore[operator]
-    [attribute] = schema_to_proto(schema, pb).block.attributes
-    assert attribute.nested_type.nesting == getattr(pb.Schema.Object, nesting.upper())
+    [attribute] = schema_to_proto(schema).block.attributes
+    assert attribute.nested_type.nesting == getattr(tfplugin6.Schema.Object, nesting.upper())
     assert attribute.type == b""
 
 
 @pytest.mark.parametrize("nesting", ["single", "group", "list", "set", "map"])
 def test_blocks_in_every_mode(nesting: str) -> None:
     schema = Schema(Block(blocks={"b": NestedBlock(Block(INNER), nesting, max_items=3)}), version=2)  # type: ignore[arg-type]
-    message = schema_to_proto(schema, pb)
+    message = schema_to_proto(schema)
     assert message.version == 2
     [block] = message.block.block_types
     assert (block.type_name, block.max_items) == ("b", 3)
-    assert block.nesting == getattr(pb.Schema.NestedBlock, nesting.upper())
+    assert block.nesting == getattr(tfplugin6.Schema.NestedBlock, nesting.upper())
 
 
 def test_attribute_flags_and_markdown_descriptions() -> None:
@@ -40,8 +40,8 @@ def test_attribute_flags_and_markdown_descriptions() -> None:
             }
         )
     )
-    attributes = {a.name: a for a in schema_to_proto(schema, pb).block.attributes}
-    assert attributes["token"].sensitive and attributes["token"].description_kind == pb.MARKDOWN
+    attributes = {a.name: a for a in schema_to_proto(schema).block.attributes}
+    assert attributes["token"].sensitive and attributes["token"].description_kind == tfplugin6.MARKDOWN
     assert attributes["wo"].write_only
     assert json.loads(attributes["labels"].type) == ["map", "string"]
     assert attributes["labels"].optional and attributes["labels"].computed

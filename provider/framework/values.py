@@ -1,4 +1,4 @@
-"""Moving cty values between protobuf DynamicValues, raw state JSON and provider code.
+"""Moving cty values between tfplugin6 DynamicValues, raw state JSON and provider code.
 
 The codecs are imported when a value first moves: GetProviderSchema, the first RPC of every launch, moves none.
 """
@@ -9,10 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from provider.cty import types as cty
+from provider.plugin import tfplugin6
 
 
-def decode_dynamic(message: Any, value_type: cty.Type) -> Any:
-    """A tfplugin6.DynamicValue as a cty value; an empty message is null."""
+def decode_dynamic(message: tfplugin6.DynamicValue | None, value_type: cty.Type) -> Any:
+    """A tfplugin6.DynamicValue as a cty value; an empty or absent message is null."""
+    if message is None:
+        return None
     if message.msgpack:
         from provider.cty import msgpack_codec
 
@@ -24,10 +27,10 @@ def decode_dynamic(message: Any, value_type: cty.Type) -> Any:
     return None
 
 
-def encode_dynamic(value: Any, value_type: cty.Type, pb: Any) -> Any:
+def encode_dynamic(value: Any, value_type: cty.Type) -> tfplugin6.DynamicValue:
     from provider.cty import msgpack_codec
 
-    return pb.DynamicValue(msgpack=msgpack_codec.encode(conform(value, value_type), value_type))
+    return tfplugin6.DynamicValue(msgpack=msgpack_codec.encode(conform(value, value_type), value_type))
 
 
 def load_state_json(data: bytes) -> Any:

@@ -8,7 +8,6 @@ and may ask grpc.health.v1.Health whether service "plugin" is serving.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from provider.plugin.grpc_server import CallContext, Method
 from provider.plugin.rpc_logging import with_call_fields
@@ -34,7 +33,7 @@ QUICK_RPCS = frozenset(
 
 
 def go_plugin_methods(on_shutdown: Callable[[], None]) -> list[Method]:
-    """go-plugin's services, answered in their wire form: a launch that needs nothing else imports no protobuf."""
+    """go-plugin's services, answered in their wire form: a launch that needs nothing else imports no messages."""
 
     def shutdown(request: bytes, context: CallContext) -> bytes:
         return b""  # plugin.Empty
@@ -63,19 +62,21 @@ def cached_schema_method(answer: bytes, provider_address: str) -> Method:
     return Method(SCHEMA_PATH, None, handler, kind="quick")
 
 
-def service_methods(service_descriptor: Any, servicer: object, provider_address: str) -> list[Method]:
-    """A Method for every RPC of a protobuf service, each handled by the servicer's method of that name
-    with the RPC's log fields set."""
-    from google.protobuf.message_factory import GetMessageClass
+def provider_methods(servicer: object, provider_address: str) -> list[Method]:
+    """A Method for every RPC of tfplugin6.Provider, each handled by the servicer's method of that name with
+    the RPC's log fields set."""
+    from provider.plugin import tfplugin6
 
-    return [
-        Method(
-            path=f"/{service_descriptor.full_name}/{rpc.name}",
-            request_type=GetMessageClass(rpc.input_type),
-            handler=with_call_fields(
-                rpc.name, frozenset(rpc.input_type.fields_by_name), provider_address, getattr(servicer, rpc.name)
-            ),
-            kind="quick" if rpc.name in QUICK_RPCS else "unary",
+    methods = []
+    for name in tfplugin6.PROVIDER_RPCS:
+        request_type = getattr(tfplugin6, name).Request
+        request_fields = frozenset(field.name for field in request_type.fields)
+        methods.append(
+            Method(
+                path=f"/tfplugin6.Provider/{name}",
+                request_type=request_type,
+                handler=with_call_fields(name, request_fields, provider_address, getattr(servicer, name)),
+                kind="quick" if name in QUICK_RPCS else "unary",
+            )
         )
-        for rpc in service_descriptor.methods
-    ]
+    return methods

@@ -23,6 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 from provider.plugin import grpc_wire, http2
 from provider.plugin.grpc_wire import GrpcError, StatusCode
+from provider.plugin.protobuf import DecodeError, Message
 from provider.plugin.transport import PlainTransport, TLSTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class CallContext:
 
 class Method(NamedTuple):
     path: str  # "/package.Service/Method"
-    request_type: Any  # a protobuf message class; None: the handler takes and returns serialized bytes
+    request_type: type[Message] | None  # None: the handler takes and returns serialized bytes
     handler: Callable[[Any, CallContext], Any]
     kind: Literal["unary", "quick", "held"] = "unary"  # quick: unary, never waits, run by the reader thread
     after_reply: Callable[[], None] | None = None  # runs once the response is on the wire
@@ -258,10 +259,10 @@ class Connection:
                 answer = method.handler(messages[0], call.context)
             else:
                 try:
-                    request = method.request_type.FromString(messages[0])
-                except Exception as err:  # protobuf's DecodeError, kept off the import path
+                    request = method.request_type.decode(messages[0])
+                except DecodeError as err:
                     raise GrpcError(StatusCode.INVALID_ARGUMENT, f"malformed request: {err}") from err
-                answer = method.handler(request, call.context).SerializeToString()
+                answer = method.handler(request, call.context).encode()
             return grpc_wire.frame(answer), _OK_TRAILERS
         except GrpcError as err:
             return b"", http2.encode_headers(grpc_wire.status_trailers(err.code, err.message))

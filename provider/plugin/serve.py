@@ -178,27 +178,27 @@ def _read_shipped(path: str) -> bytes | None:
 
 def schema_answer(spec: PluginSpec) -> bytes:
     """The provider's GetProviderSchema answer, serialized the same way every time (what a release ships)."""
-    from provider.pb import tfplugin6_pb2
+    from provider.plugin import tfplugin6
 
     servicer: Any = spec.make_servicer()
-    schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
+    schema = servicer.GetProviderSchema(tfplugin6.GetProviderSchema.Request(), None)
     if schema.diagnostics:
         raise RuntimeError(f"the provider's schema has errors: {list(schema.diagnostics)}")
-    answer: bytes = schema.SerializeToString(deterministic=True)
+    answer: bytes = schema.encode()
     return answer
 
 
 def _provider_methods(spec: PluginSpec, cache: SchemaCache | None) -> list[Method]:
     """The provider's service, imported and made now; its schema answer is kept in `cache`, if given."""
-    from provider.pb import tfplugin6_pb2
-    from provider.plugin.go_plugin_services import service_methods
+    from provider.plugin import tfplugin6
+    from provider.plugin.go_plugin_services import provider_methods
 
     servicer: Any = spec.make_servicer()
-    methods = service_methods(tfplugin6_pb2.DESCRIPTOR.services_by_name["Provider"], servicer, spec.address)
+    methods = provider_methods(servicer, spec.address)
     if cache is not None:
-        schema = servicer.GetProviderSchema(tfplugin6_pb2.GetProviderSchema.Request(), None)
+        schema = servicer.GetProviderSchema(tfplugin6.GetProviderSchema.Request(), None)
         if not schema.diagnostics:
-            cache.store(schema.SerializeToString())
+            cache.store(schema.encode())
     return methods
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from provider.framework.server import ProviderServer
 from provider.framework.values import decode_dynamic, encode_dynamic
-from provider.pb import tfplugin6_pb2 as pb
+from provider.plugin import tfplugin6
 from provider.plugin.grpc_server import CallContext
 from tests.e2e.testing_provider import Item, TestingProvider
 
@@ -22,10 +22,10 @@ def slow_create(server: ProviderServer, context: CallContext) -> Any:
     value_type = Item.schema.cty_type()
     planned: dict[str, Any] = dict.fromkeys(value_type.attribute_types)
     planned.update(name="slow", create_delay=60, settings={"size": 1, "tier": None}, color="blue")
-    request = pb.ApplyResourceChange.Request(
+    request = tfplugin6.ApplyResourceChange.Request(
         type_name="testing_item",
-        planned_state=encode_dynamic(planned, value_type, pb),
-        config=encode_dynamic(planned, value_type, pb),
+        planned_state=encode_dynamic(planned, value_type),
+        config=encode_dynamic(planned, value_type),
     )
     return server.ApplyResourceChange(request, context)
 
@@ -36,7 +36,7 @@ def server(tmp_path: Path) -> ProviderServer:
     config = {"directory": str(tmp_path)}
     provider_type = TestingProvider.schema.cty_type()
     answer = server.ConfigureProvider(
-        pb.ConfigureProvider.Request(config=encode_dynamic(config, provider_type, pb)), CallContext("test")
+        tfplugin6.ConfigureProvider.Request(config=encode_dynamic(config, provider_type)), CallContext("test")
     )
     assert not answer.diagnostics
     return server
@@ -52,7 +52,7 @@ def test_a_waiting_create_ends_and_keeps_its_object(server: ProviderServer, give
     if give_up == "the call is cancelled":
         context.cancelled.set()
     else:
-        server.StopProvider(pb.StopProvider.Request(), CallContext("test"))
+        server.StopProvider(tfplugin6.StopProvider.Request(), CallContext("test"))
     call.join(timeout=10)
     assert not call.is_alive(), "the create still waits"
     (answer,) = answers

@@ -1,4 +1,4 @@
-"""The committed protobuf code in provider/pb must match proto/, and the
+"""The committed protobuf code in tests/pb must match proto/, and the
 protocol definitions must have the shape Terraform (protocol 6.8) and
 go-plugin expect on the wire."""
 
@@ -30,14 +30,14 @@ def _load_generate() -> ModuleType:
 
 
 def test_committed_code_matches_proto() -> None:
-    pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate provider/pb")
+    pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate tests/pb")
     gen = _load_generate()
     problems = gen.check()
-    assert not problems, "provider/pb is out of date; run `python proto/generate.py`:\n" + "\n".join(problems)
+    assert not problems, "tests/pb is out of date; run `python proto/generate.py`:\n" + "\n".join(problems)
 
 
 def test_check_cli_exit_code() -> None:
-    pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate provider/pb")
+    pytest.importorskip("grpc_tools", reason="grpcio-tools is needed to regenerate tests/pb")
     res = subprocess.run(
         [sys.executable, str(GENERATE_PY), "--check"],
         cwd=REPO_ROOT,
@@ -59,8 +59,8 @@ def test_import_rewrite_of_sibling_modules() -> None:
     out = gen._fix_imports(src, local)
     assert out.splitlines() == [
         "from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2",
-        "from provider.pb import grpc_stdio_pb2 as grpc__stdio__pb2",
-        "from provider.pb import tfplugin6_pb2 as _tfplugin6_pb2",
+        "from tests.pb import grpc_stdio_pb2 as grpc__stdio__pb2",
+        "from tests.pb import tfplugin6_pb2 as _tfplugin6_pb2",
         "import other_pb2 as other__pb2",
     ]
 
@@ -103,7 +103,7 @@ def _fields(descriptor) -> dict[str, tuple[int, str]]:  # type: ignore[no-untype
 
 
 def test_provider_service_methods() -> None:
-    from provider.pb import tfplugin6_pb2 as pb
+    from tests.pb import tfplugin6_pb2 as pb
 
     svc = pb.DESCRIPTOR.services_by_name["Provider"]
     assert svc.full_name == "tfplugin6.Provider"
@@ -118,7 +118,7 @@ def test_provider_service_methods() -> None:
 def test_tfplugin6_field_numbers() -> None:
     from google.protobuf.descriptor import FieldDescriptor as FD
 
-    from provider.pb import tfplugin6_pb2 as pb
+    from tests.pb import tfplugin6_pb2 as pb
 
     assert _fields(pb.DynamicValue.DESCRIPTOR) == {
         "msgpack": (1, str(FD.TYPE_BYTES)),
@@ -167,7 +167,7 @@ def test_tfplugin6_field_numbers() -> None:
 
 
 def test_wire_bytes() -> None:
-    from provider.pb import tfplugin6_pb2 as pb
+    from tests.pb import tfplugin6_pb2 as pb
 
     assert pb.DynamicValue(msgpack=b"\x80").SerializeToString() == b"\x0a\x01\x80"
     assert pb.DynamicValue(json=b"{}").SerializeToString() == b"\x12\x02{}"
@@ -176,7 +176,7 @@ def test_wire_bytes() -> None:
 
 
 def test_go_plugin_and_health_services() -> None:
-    from provider.pb import grpc_broker_pb2, grpc_controller_pb2, grpc_stdio_pb2, health_pb2
+    from tests.pb import grpc_broker_pb2, grpc_controller_pb2, grpc_stdio_pb2, health_pb2
 
     def method_paths(module: ModuleType) -> dict[str, tuple[bool, bool]]:
         return {

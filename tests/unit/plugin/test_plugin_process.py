@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from provider.pb import grpc_controller_pb2, health_pb2, tfplugin6_pb2
+from tests.pb import grpc_controller_pb2, health_pb2, tfplugin6_pb2
 from tests.plugin_process import REPO, ClientIdentity, RunningPlugin, make_client_identity, start_plugin, tls_channel
 
 

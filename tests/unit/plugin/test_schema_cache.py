@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provider.pb import tfplugin6_pb2
 from provider.plugin.schema_cache import SchemaCache
+from tests.pb import tfplugin6_pb2
 from tests.plugin_process import REPO, ClientIdentity, make_client_identity, schema_and_imports
 
 
