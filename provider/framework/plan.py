@@ -16,7 +16,7 @@ from typing import Any
 from provider.cty.values import UNKNOWN
 from provider.framework.paths import Path
 from provider.framework.plan_modifiers import AttributePlan
-from provider.framework.schema import Attribute, Block, NestedAttributes, Schema
+from provider.framework.schema import Attribute, Block, Schema, nested_block
 
 log = logging.getLogger(__name__)
 
@@ -25,51 +25,91 @@ def plan_change(
     schema: Schema, prior: dict[str, Any] | None, proposed: dict[str, Any], config: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Path]]:
     """The planned state and the paths whose change requires replacement."""
-    planned = _copy_objects(schema.block, proposed)
+    block = _block_plan(schema.block)
+    planned = _copy_objects(block, proposed)
     creating = prior is None
-    _apply_defaults(schema.block, config, planned)
-    drop_write_only(schema.block, planned)
+    _apply_defaults(block, config, planned)
+    _drop_write_only(block, planned)
     changing = creating or planned != prior
     if changing and prior is not None:
         log.debug("attributes changing: %s", sorted(k for k in planned if planned[k] != prior.get(k)))
     replace: list[Path] = []
-    _plan_block(schema.block, config, prior, planned, creating, changing, (), replace)
+    _plan_block(block, config, prior, planned, creating, changing, (), replace)
     return planned, replace
 
 
-def _copy_objects(block: Block, value: dict[str, Any]) -> dict[str, Any]:
+def drop_write_only(block: Block, planned: dict[str, Any]) -> None:
+    """Write-only values live only in the configuration: Terraform requires null in plan and state, and a new
+    value alone is no change of the object."""
+    _drop_write_only(_block_plan(block), planned)
+
+
+class _AttributeRule:
+    """What planning does to one attribute: only attributes that planning may change have one."""
+
+    __slots__ = ("computed", "modifiers", "name", "nested")
+
+    def __init__(self, name: str, attr: Attribute, nested: _BlockPlan | None) -> None:
+        self.name = name
+        self.computed = attr.computed and attr.default is None  # unknown when changing and not configured
+        self.modifiers = tuple(attr.plan_modifiers)
+        self.nested = nested
+
+
+class _BlockPlan:
+    """A block's attributes sorted by what planning does to them, made once per block: a plan visits every
+    attribute of every resource, and most of them need nothing."""
+
+    __slots__ = ("defaults", "nested", "rules", "write_only")
+
+    def __init__(self, block: Block) -> None:
+        nested = {
+            name: _block_plan(nested_block(a.nested))
+            for name, a in block.attributes.items()
+            if a.nested is not None and a.nested.nesting == "single"
+        }
+        self.nested = tuple(nested.items())
+        self.defaults = tuple((name, a.default) for name, a in block.attributes.items() if a.default is not None)
+        self.write_only = tuple(name for name, a in block.attributes.items() if a.write_only)
+        self.rules = tuple(
+            _AttributeRule(name, a, nested.get(name))
+            for name, a in block.attributes.items()
+            if not a.write_only and (a.computed or a.plan_modifiers or name in nested)
+        )
+
+
+def _copy_objects(block: _BlockPlan, value: dict[str, Any]) -> dict[str, Any]:
     # Planning writes into the object and its single nested objects, nowhere else (plan modifiers
     # replace values): those are copied, the caller's value stays as it was. A deep copy of whole
     # states was a tenth of the provider's time per plan.
     copied = dict(value)
-    for name, nested in _single_nested_blocks(block):
+    for name, nested in block.nested:
         if isinstance(copied.get(name), dict):
             copied[name] = _copy_objects(nested, copied[name])
     return copied
 
 
-def _apply_defaults(block: Block, config: dict[str, Any] | None, planned: dict[str, Any]) -> None:
-    for name, attr in block.attributes.items():
-        configured = (config or {}).get(name)
-        if attr.default is not None and configured is None:
-            planned[name] = copy.deepcopy(attr.default)
-        nested = _single_nested(attr)
-        if nested is not None and isinstance(planned.get(name), dict):
-            _apply_defaults(nested, configured if isinstance(configured, dict) else None, planned[name])
+def _apply_defaults(block: _BlockPlan, config: dict[str, Any] | None, planned: dict[str, Any]) -> None:
+    configured = config or {}
+    for name, default in block.defaults:
+        if configured.get(name) is None:
+            planned[name] = copy.deepcopy(default)
+    for name, nested in block.nested:
+        if isinstance(planned.get(name), dict):
+            inner = configured.get(name)
+            _apply_defaults(nested, inner if isinstance(inner, dict) else None, planned[name])
 
 
-def drop_write_only(block: Block, planned: dict[str, Any]) -> None:
-    # Write-only values live only in the configuration: Terraform requires null in plan and state,
-    # and a new value alone is no change of the object.
-    for name, attr in block.attributes.items():
-        if attr.write_only:
-            planned[name] = None
-        elif (nested := _single_nested(attr)) is not None and isinstance(planned.get(name), dict):
-            drop_write_only(nested, planned[name])
+def _drop_write_only(block: _BlockPlan, planned: dict[str, Any]) -> None:
+    for name in block.write_only:
+        planned[name] = None
+    for name, nested in block.nested:
+        if isinstance(planned.get(name), dict):
+            _drop_write_only(nested, planned[name])
 
 
 def _plan_block(
-    block: Block,
+    block: _BlockPlan,
     config: dict[str, Any] | None,
     prior: dict[str, Any] | None,
     planned: dict[str, Any],
@@ -78,17 +118,17 @@ def _plan_block(
     path: Path,
     replace: list[Path],
 ) -> None:
-    for name, attr in block.attributes.items():
-        configured = (config or {}).get(name)
-        prior_value = (prior or {}).get(name)
-        if attr.write_only:
-            continue
-        if changing and attr.computed and configured is None and attr.default is None:
+    configured_values = config or {}
+    prior_values = prior or {}
+    for rule in block.rules:
+        name = rule.name
+        configured = configured_values.get(name)
+        if changing and rule.computed and configured is None:
             planned[name] = UNKNOWN
-        nested = _single_nested(attr)
-        if nested is not None and isinstance(planned.get(name), dict):
+        if rule.nested is not None and isinstance(planned.get(name), dict):
+            prior_value = prior_values.get(name)
             _plan_block(
-                nested,
+                rule.nested,
                 configured if isinstance(configured, dict) else None,
                 prior_value if isinstance(prior_value, dict) else None,
                 planned[name],
@@ -97,37 +137,21 @@ def _plan_block(
                 (*path, name),
                 replace,
             )
-        step = AttributePlan((*path, name), configured, prior_value, planned.get(name), creating)
-        for modifier in attr.plan_modifiers:
-            modifier.modify(step)
-        planned[name] = step.planned
-        if step.requires_replace:
-            replace.append(step.path)
+        if rule.modifiers:
+            step = AttributePlan((*path, name), configured, prior_values.get(name), planned.get(name), creating)
+            for modifier in rule.modifiers:
+                modifier.modify(step)
+            planned[name] = step.planned
+            if step.requires_replace:
+                replace.append(step.path)
 
 
-def _single_nested(attr: Attribute) -> Block | None:
-    if attr.nested is not None and attr.nested.nesting == "single":
-        return _nested_block(attr.nested)
-    return None
+# Kept by the block's identity, beside the block so that its id is never reused (as schema.nested_block does).
+_BLOCK_PLANS: dict[int, tuple[Block, _BlockPlan]] = {}
 
 
-# Schemas live as long as the process and hold dicts (unhashable): derived blocks are kept by identity,
-# beside the object they derive from so that its id is never reused.
-_NESTED_BLOCKS: dict[int, tuple[NestedAttributes, Block]] = {}
-_SINGLE_NESTED: dict[int, tuple[Block, tuple[tuple[str, Block], ...]]] = {}
-
-
-def _nested_block(nested: NestedAttributes) -> Block:
-    known = _NESTED_BLOCKS.get(id(nested))
+def _block_plan(block: Block) -> _BlockPlan:
+    known = _BLOCK_PLANS.get(id(block))
     if known is None:
-        known = _NESTED_BLOCKS[id(nested)] = (nested, Block(attributes=nested.attributes))
-    return known[1]
-
-
-def _single_nested_blocks(block: Block) -> tuple[tuple[str, Block], ...]:
-    known = _SINGLE_NESTED.get(id(block))
-    if known is None:
-        found = ((name, _single_nested(attr)) for name, attr in block.attributes.items())
-        nested = tuple((name, nested) for name, nested in found if nested is not None)
-        known = _SINGLE_NESTED[id(block)] = (block, nested)
+        known = _BLOCK_PLANS[id(block)] = (block, _BlockPlan(block))
     return known[1]

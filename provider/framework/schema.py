@@ -124,6 +124,19 @@ def _check_attributes(attributes: Mapping[str, Attribute], path: tuple[str, ...]
             _check_attributes(attribute.nested.attributes, (*path, name))
 
 
+# Schemas live as long as the process and hold dicts (unhashable): what is derived from a declaration is kept by
+# the declaration's identity, beside the declaration so that its id is never reused.
+_NESTED_BLOCKS: dict[int, tuple[NestedAttributes, Block]] = {}
+
+
+def nested_block(nested: NestedAttributes) -> Block:
+    """Nested attributes as the block of their objects, the same Block every time."""
+    known = _NESTED_BLOCKS.get(id(nested))
+    if known is None:
+        known = _NESTED_BLOCKS[id(nested)] = (nested, Block(attributes=nested.attributes))
+    return known[1]
+
+
 def _wrap(nesting: str, element: cty.Type) -> cty.Type:
     if nesting == "list":
         return cty.List(element)

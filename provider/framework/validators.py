@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Protocol
 from provider.cty.values import Unknown
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.paths import ElementKey, Path, format_path
-from provider.framework.schema import Attribute, Block
+from provider.framework.schema import Attribute, Block, nested_block
 
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 
@@ -75,7 +75,7 @@ def validate_block(block: Block, value: Mapping[str, Any] | None, diagnostics: D
     """Run every attribute validator of `block` over a configuration value."""
     if value is None or isinstance(value, Unknown):
         return
-    for name, attr in block.attributes.items():
+    for name, attr in _checked_attributes(block):
         _validate_attribute(attr, value.get(name), diagnostics, (*path, name))
     for name, nested in block.blocks.items():
         for sub_path, element in _elements(nested.nesting, value.get(name), (*path, name)):
@@ -90,9 +90,22 @@ def _validate_attribute(attr: Attribute, value: Any, diagnostics: Diagnostics, p
         if message:
             diagnostics.error(f"Invalid value for {format_path(path)}", message, path)
     if attr.nested is not None:
-        nested_block = Block(attributes=attr.nested.attributes)
+        block = nested_block(attr.nested)
         for sub_path, element in _elements(attr.nested.nesting, value, path):
-            validate_block(nested_block, element, diagnostics, sub_path)
+            validate_block(block, element, diagnostics, sub_path)
+
+
+# The attributes with something to check, found once per block (every ValidateResourceConfig visits every
+# attribute), kept by the block's identity beside the block so that its id is never reused.
+_CHECKED: dict[int, tuple[Block, tuple[tuple[str, Attribute], ...]]] = {}
+
+
+def _checked_attributes(block: Block) -> tuple[tuple[str, Attribute], ...]:
+    known = _CHECKED.get(id(block))
+    if known is None:
+        checked = tuple((n, a) for n, a in block.attributes.items() if a.validators or a.nested is not None)
+        known = _CHECKED[id(block)] = (block, checked)
+    return known[1]
 
 
 def _elements(nesting: str, value: Any, path: Path) -> Iterable[tuple[Path, Any]]:
