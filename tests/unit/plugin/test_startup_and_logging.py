@@ -96,3 +96,18 @@ def test_levels_follow_tf_log_provider_then_tf_log() -> None:
     assert level_from_environment({"TF_LOG": "JSON"}) == 5
     assert level_from_environment({"TF_LOG_PROVIDER": "OFF"}) > logging.CRITICAL
     assert level_from_environment({}) == logging.WARNING
+
+
+def test_state_without_fractions_is_read_without_decimal_and_fractions_stay_exact() -> None:
+    # UpgradeResourceState reads every resource's raw state: decimal costs ~1 ms to import and most states
+    # hold no fraction.
+    code = 'from provider.framework.values import load_state_json\nload_state_json(b\'{"n": 12, "s": "1.5"}\')'
+    assert within(modules_after(code), ("decimal", "_decimal")) == []
+    from decimal import Decimal
+
+    from provider.framework.values import load_state_json
+
+    assert load_state_json(b'{"n": 0.1, "big": 12345678901234567890.5}') == {
+        "n": Decimal("0.1"),
+        "big": Decimal("12345678901234567890.5"),
+    }
