@@ -34,7 +34,7 @@ class Field:
     """One field: its number, name and kind; `message` names the class of a MESSAGE field. A `map` field is
     map<string, kind>."""
 
-    __slots__ = ("_key", "kind", "map_of", "message", "name", "number", "oneof", "presence", "repeated")
+    __slots__ = ("_key", "always", "kind", "map_of", "message", "name", "number", "oneof", "presence", "repeated")
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class Field:
         self.map_of = kind if map else None  # the kind of a map's values; its keys are strings
         self.presence = presence or oneof is not None
         self.oneof = oneof
+        self.always = self.presence or self.kind == MESSAGE  # written whenever not None, even at a zero value
         self._key = _varint((number << 3) | (self.kind & 7))
 
     def default(self) -> Any:
@@ -94,10 +95,8 @@ class Message:
         )
 
     def __init__(self, **values: Any) -> None:
+        self._clear()
         own = self.__dict__
-        own.update(self._defaults)
-        for name, container in self._containers:
-            own[name] = container()
         for name, value in values.items():
             if name not in own:
                 raise TypeError(f"{type(self).__qualname__} has no field {name!r}")
@@ -128,7 +127,7 @@ class Message:
                 for key, item in value.items():  # key and value always written, as protobuf's runtimes do
                     entry = b"\x0a" + _length(key.encode()) + b"\x12" + _encode_scalar(field.map_of, item)
                     _append(out, field._key, entry)
-            elif value is not None and (field.presence or value != _ZERO.get(field.kind)):
+            elif value is not None and (field.always or value != _ZERO[field.kind]):
                 out.append(field._key)
                 out.append(_encode_scalar(field.kind, value))
         return b"".join(out)
@@ -137,12 +136,15 @@ class Message:
     def decode(cls, data: bytes) -> Any:
         """The message in `data`; DecodeError names the field that is not what it should be."""
         message = cls.__new__(cls)
-        own = message.__dict__
-        own.update(cls._defaults)
-        for name, container in cls._containers:
-            own[name] = container()
+        message._clear()
         message._merge(bytes(data))
         return message
+
+    def _clear(self) -> None:
+        own = self.__dict__
+        own.update(self._defaults)
+        for name, container in self._containers:
+            own[name] = container()
 
     def _merge(self, data: bytes) -> None:
         cls = type(self)
@@ -158,8 +160,8 @@ class Message:
             wire_type = tag & 7
             field = by_number.get(tag >> 3)
             if wire_type == _LENGTH_DELIMITED:
-                length = data[position] if position < end else 0x80
-                if length < 0x80:
+                if position < end and data[position] < 0x80:
+                    length = data[position]
                     position += 1
                 else:
                     length, position = _read_varint(data, position, cls)
