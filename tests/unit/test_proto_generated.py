@@ -12,6 +12,8 @@ from types import ModuleType
 
 import pytest
 
+from provider.plugin import tfplugin6
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATE_PY = REPO_ROOT / "proto" / "generate.py"
 
@@ -69,29 +71,6 @@ def test_import_rewrite_of_sibling_modules() -> None:
 # Protocol shape (tfplugin6 v6.8, go-plugin, grpc health)
 # --------------------------------------------------------------------------
 
-PROVIDER_METHODS_6_8 = [
-    "GetMetadata",
-    "GetProviderSchema",
-    "ValidateProviderConfig",
-    "ValidateResourceConfig",
-    "ValidateDataResourceConfig",
-    "UpgradeResourceState",
-    "ConfigureProvider",
-    "ReadResource",
-    "PlanResourceChange",
-    "ApplyResourceChange",
-    "ImportResourceState",
-    "MoveResourceState",
-    "ReadDataSource",
-    "ValidateEphemeralResourceConfig",
-    "OpenEphemeralResource",
-    "RenewEphemeralResource",
-    "CloseEphemeralResource",
-    "GetFunctions",
-    "CallFunction",
-    "StopProvider",
-]
-
 
 def _fields(descriptor) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
     """name -> (number, type name or scalar type id) for a message descriptor."""
@@ -107,7 +86,8 @@ def test_provider_service_methods() -> None:
 
     svc = pb.DESCRIPTOR.services_by_name["Provider"]
     assert svc.full_name == "tfplugin6.Provider"
-    assert [m.name for m in svc.methods] == PROVIDER_METHODS_6_8
+    # the RPCs the provider serves (provider/plugin/tfplugin6.py), those of tfplugin6 6.8
+    assert tuple(m.name for m in svc.methods) == tfplugin6.PROVIDER_RPCS
     for m in svc.methods:
         # every RPC is unary and uses the <Name>.Request / <Name>.Response envelopes
         assert not m.client_streaming and not m.server_streaming, m.name
