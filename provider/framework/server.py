@@ -66,7 +66,8 @@ class ProviderServer:
         self._resources: dict[str, type[Resource]] = {cls.type_name: cls for cls in provider.resources}
         self._data_sources: dict[str, type[DataSource]] = {cls.type_name: cls for cls in provider.data_sources}
         self._provider_data: Any = None
-        self._schemas: tuple[Any, ...] | None = None  # the schema messages of the provider, resources, data sources
+        # The schema messages of the provider, its resources and its data sources, made by the first GetProviderSchema.
+        self._schemas: tuple[tfplugin6.Schema, dict[str, tfplugin6.Schema], dict[str, tfplugin6.Schema]] | None = None
         self.stop = threading.Event()
         self._in_flight: set[threading.Event] = set()  # the `cancelled` events of the calls being served
         self._in_flight_lock = threading.Lock()
@@ -327,13 +328,13 @@ def _validate(owner: type[Resource | DataSource] | Provider, message: Any, diagn
             validator(config, diagnostics)
 
 
-def _capabilities() -> Any:
+def _capabilities() -> tfplugin6.ServerCapabilities:
     return tfplugin6.ServerCapabilities(
         plan_destroy=False, get_provider_schema_optional=True, move_resource_state=False
     )
 
 
-def _paths_to_proto(paths: list[Path]) -> list[Any]:
+def _paths_to_proto(paths: list[Path]) -> list[tfplugin6.AttributePath]:
     return [path_to_proto(path) for path in paths]
 
 
