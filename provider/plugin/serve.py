@@ -1,8 +1,8 @@
 """Serve a provider as a Terraform plugin: handshake, socket, TLS, gRPC, shutdown.
 
 Start-up order matters for launch time: openssl starts making our certificate first, and while it
-runs (on another core) the gRPC server is imported; the handshake line follows. Protobuf and the
-provider itself are imported while Terraform connects and shakes hands with the server, or, when
+runs (on another core) the gRPC server is imported; the handshake line follows. tfplugin6's messages
+and the provider itself are imported while Terraform connects and shakes hands with the server, or, when
 the schema answer is cached (schema_cache.py), by the first call that needs them: the first launch
 of every Terraform command only asks for the schema. Importing this module imports none of them.
 """
