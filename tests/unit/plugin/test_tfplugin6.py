@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message as ProtobufMessage
+from google.protobuf.message_factory import GetMessageClass
 
 from provider.main import make_servicer
 from provider.plugin import protobuf, tfplugin6
@@ -127,7 +128,7 @@ def sample(owner: type[protobuf.Message], field: protobuf.Field, depth: int) -> 
 
 def as_protobuf(message: protobuf.Message, descriptor: Descriptor) -> ProtobufMessage:
     """The same message built with protobuf's runtime, field by field."""
-    cls = getattr_path(descriptor)
+    cls = GetMessageClass(descriptor)
     result = cls()
     for field in message.fields:
         value = getattr(message, field.name)
@@ -146,17 +147,6 @@ def as_protobuf(message: protobuf.Message, descriptor: Descriptor) -> ProtobufMe
         else:
             setattr(result, field.name, value)
     return result
-
-
-def getattr_path(descriptor: Descriptor) -> Any:
-    if descriptor.full_name == "google.protobuf.Timestamp":
-        from google.protobuf import timestamp_pb2
-
-        return timestamp_pb2.Timestamp
-    found: Any = tfplugin6_pb2
-    for part in descriptor.full_name.removeprefix("tfplugin6.").split("."):
-        found = getattr(found, part)
-    return found
 
 
 @pytest.mark.parametrize("descriptor", MESSAGES, ids=lambda d: d.full_name)
